@@ -1,0 +1,68 @@
+//! Command-line interface.
+
+/// Sub-commands besides running the node.
+#[derive(Debug, clap::Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum Subcommand {
+	/// Key management: generate, inspect and insert keys, and the node's network key.
+	#[command(subcommand)]
+	Key(sc_cli::KeySubcommand),
+
+	/// Build a chain specification (JSON), optionally in raw (storage) form.
+	BuildSpec(sc_cli::BuildSpecCmd),
+
+	/// Export a chain specification without starting a node.
+	ExportChainSpec(sc_cli::ExportChainSpecCmd),
+
+	/// Validate blocks.
+	CheckBlock(sc_cli::CheckBlockCmd),
+
+	/// Export blocks.
+	ExportBlocks(sc_cli::ExportBlocksCmd),
+
+	/// Export the state of a given block into a chain spec.
+	ExportState(sc_cli::ExportStateCmd),
+
+	/// Import blocks.
+	ImportBlocks(sc_cli::ImportBlocksCmd),
+
+	/// Remove the whole chain.
+	PurgeChain(sc_cli::PurgeChainCmd),
+
+	/// Revert the chain to a previous state.
+	Revert(sc_cli::RevertCmd),
+
+	/// Database metadata.
+	ChainInfo(sc_cli::ChainInfoCmd),
+
+	/// Runtime benchmarks: measure the weights of the pallets' calls
+	/// (built with `--features runtime-benchmarks`).
+	#[cfg(feature = "runtime-benchmarks")]
+	#[command(subcommand)]
+	Benchmark(BenchmarkCmd),
+}
+
+/// The benchmarks this node can run.
+#[cfg(feature = "runtime-benchmarks")]
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchmarkCmd {
+	/// Benchmark the extrinsics of one or more pallets and write their `weights.rs`.
+	Pallet(frame_benchmarking_cli::PalletCmd),
+	/// Compare this machine's hardware with the reference validator hardware.
+	Machine(frame_benchmarking_cli::MachineCmd),
+}
+
+/// The `openvpp-node` command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+	propagate_version = true,
+	args_conflicts_with_subcommands = true,
+	subcommand_negates_reqs = true
+)]
+pub struct Cli {
+	#[command(subcommand)]
+	pub subcommand: Option<Subcommand>,
+
+	#[clap(flatten)]
+	pub run: sc_cli::RunCmd,
+}

@@ -1,0 +1,104 @@
+//! End to end: a real `openvpp-node --dev` process, driven over JSON-RPC.
+//!
+//! It checks block production and finality, the token properties wallets read, a balance
+//! transfer signed with `//Alice` from the runtime's own types, the rejection of a forged
+//! signature, and a clean shutdown on SIGINT.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use codec::Encode;
+use common::*;
+use jsonrpsee::{
+	core::client::{ClientT, SubscriptionClientT},
+	rpc_params,
+	ws_client::WsClientBuilder,
+};
+use openvpp_runtime::{extrinsic, AccountId, Balance, BalancesCall, RuntimeCall, Signature, OVPP};
+use sp_core::{sr25519, Bytes, Pair, H256};
+use sp_keyring::Sr25519Keyring;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_node_produces_finalizes_transfers_and_stops_cleanly() {
+	let mut node = NodeProcess::dev("dev");
+	let client = wait_for_rpc(&node, Duration::from_secs(120)).await;
+
+	// Blocks are produced and GRANDPA finalizes them.
+	wait_for_finalized(&node, &client, 3, Duration::from_secs(120)).await;
+
+	// Wallets learn the token from the chain spec's properties.
+	let properties: serde_json::Value =
+		client.request("system_properties", rpc_params![]).await.expect("system_properties");
+	assert_eq!(properties["tokenSymbol"], "OVPP");
+	assert_eq!(properties["tokenDecimals"], 12);
+	assert_eq!(properties["ss58Format"], openvpp_runtime::SS58_PREFIX);
+
+	// A transfer from //Alice to a fresh account, nonce from system_accountNextIndex.
+	let genesis = genesis_hash(&client).await;
+	let alice = Sr25519Keyring::Alice.pair();
+	let alice_account = Sr25519Keyring::Alice.to_account_id();
+	let (recipient_pair, _) = sr25519::Pair::generate();
+	let recipient: AccountId = extrinsic::account_of(&recipient_pair);
+	let amount: Balance = 42 * OVPP;
+
+	let nonce: u32 = client
+		.request("system_accountNextIndex", rpc_params![alice_account.to_string()])
+		.await
+		.expect("system_accountNextIndex");
+	let call = RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
+		dest: recipient.clone().into(),
+		value: amount,
+	});
+	let xt = extrinsic::sign(call.clone(), &alice, nonce, genesis);
+
+	let ws = WsClientBuilder::default().build(node.ws_url()).await.expect("ws client");
+	let mut statuses = ws
+		.subscribe::<serde_json::Value, _>(
+			"author_submitAndWatchExtrinsic",
+			rpc_params![Bytes(xt.encode())],
+			"author_unwatchExtrinsic",
+		)
+		.await
+		.expect("submit the transfer");
+	let finalized_in: H256 = tokio::time::timeout(Duration::from_secs(90), async {
+		while let Some(status) = statuses.next().await {
+			let status = status.expect("transaction status");
+			if let Some(hash) = status.get("finalized") {
+				return serde_json::from_value(hash.clone()).expect("block hash");
+			}
+			assert!(
+				status.get("invalid").is_none()
+					&& status.get("dropped").is_none()
+					&& status.get("usurped").is_none(),
+				"transfer failed: {status}"
+			);
+		}
+		panic!("status subscription ended before finalization");
+	})
+	.await
+	.unwrap_or_else(|_| panic!("transfer not finalized in time\n{}", node.log_tail()));
+
+	assert_eq!(free_balance(&client, &recipient, Some(finalized_in)).await, amount);
+	let next_nonce: u32 = client
+		.request("system_accountNextIndex", rpc_params![alice_account.to_string()])
+		.await
+		.expect("system_accountNextIndex");
+	assert_eq!(next_nonce, nonce + 1);
+
+	// A transaction that claims to come from Alice but is signed by Bob is refused.
+	let forged_payload = extrinsic::signing_payload(&call, next_nonce, 0, genesis);
+	let forged_signature: Signature = Sr25519Keyring::Bob.pair().sign(&forged_payload).into();
+	let forged = extrinsic::assemble(call, alice_account.clone(), forged_signature, next_nonce, 0);
+	let rejected: Result<H256, _> =
+		client.request("author_submitExtrinsic", rpc_params![Bytes(forged.encode())]).await;
+	let error = rejected.expect_err("a forged signature must be rejected").to_string();
+	assert!(error.contains("bad signature"), "unexpected rejection: {error}");
+
+	// SIGINT shuts the node down cleanly.
+	let status =
+		node.interrupt_and_wait(Duration::from_secs(60)).expect("node exits within 60 s of SIGINT");
+	assert!(status.success(), "node exited with {status}");
+}

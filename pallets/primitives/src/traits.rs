@@ -1,0 +1,115 @@
+//! The traits through which OpenVPP pallets ask each other. Each is implemented by one pallet
+//! and used by others; the runtime wires them together.
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use scale_info::TypeInfo;
+
+use crate::{
+	AttestationKey, BasisPoints, Capability, ComfortLimits, DeviceId, DeviceKind, DeviceStatus,
+	RegionCode, UnixSeconds, WattHours,
+};
+
+/// What other pallets may know about an active device, read in one storage access.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct DeviceInfo<AccountId> {
+	pub kind: DeviceKind,
+	pub owner: AccountId,
+	/// The only account allowed to submit the device's readings.
+	pub gateway: AccountId,
+	pub attestation_key: AttestationKey,
+	pub capability: Capability,
+	pub region: RegionCode,
+	pub comfort: ComfortLimits,
+	/// The device's reputation, 0–10 000 bp.
+	pub reputation_bp: BasisPoints,
+}
+
+/// Why a device could not be used.
+#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub enum DeviceLookupError {
+	/// No device has this id (never registered, or retired).
+	Unknown,
+	/// The device exists but is not `Active`.
+	NotActive(DeviceStatus),
+}
+
+/// Lifetime telemetry totals to add to a device's history, as accumulated by the telemetry
+/// pallet over one scoring epoch.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub struct TelemetryTotals {
+	pub energy_produced_wh: WattHours,
+	pub energy_consumed_wh: WattHours,
+	pub energy_discharged_wh: WattHours,
+	pub reports_accepted: u32,
+	pub reports_flagged: u32,
+	pub reports_rejected: u32,
+	/// End of the latest interval these totals include (Unix seconds).
+	pub last_seen: Option<UnixSeconds>,
+}
+
+/// Why a device's reputation changed.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum ReputationReason {
+	/// The quality of its telemetry over an epoch (accepted vs. flagged, rejected, missing).
+	DataQuality,
+	/// How much of its commitment it delivered in a demand-response event.
+	DemandResponse,
+	/// How much of the time it was online and available.
+	Availability,
+	/// A verifier or governance decision (audit, suspension).
+	Governance,
+}
+
+/// The device registry, as other pallets see it.
+pub trait DeviceRegistry<AccountId> {
+	/// The device's identity if it exists and is `Active`.
+	fn active_device(id: DeviceId) -> Result<DeviceInfo<AccountId>, DeviceLookupError>;
+
+	/// Adds telemetry totals to the device's lifetime history.
+	fn record_telemetry(id: DeviceId, totals: &TelemetryTotals) -> Result<(), DeviceLookupError>;
+
+	/// Changes the device's reputation by `delta_bp` (clamped to 0–10 000 bp) and records why.
+	/// Returns the new reputation.
+	fn record_reputation(
+		id: DeviceId,
+		delta_bp: i32,
+		reason: ReputationReason,
+	) -> Result<BasisPoints, DeviceLookupError>;
+}
+
+/// Notifications the device registry sends when a device stops counting, so that pallets
+/// holding per-device state can drop the device from live figures or clean up.
+pub trait DeviceLifecycleHooks {
+	/// The device left the `Active` status (suspended or retired).
+	fn on_device_deactivated(id: DeviceId);
+	/// The device was retired and removed from the registry.
+	fn on_device_retired(id: DeviceId);
+}
+
+impl DeviceLifecycleHooks for () {
+	fn on_device_deactivated(_: DeviceId) {}
+	fn on_device_retired(_: DeviceId) {}
+}

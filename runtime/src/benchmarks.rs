@@ -1,0 +1,18 @@
+//! The pallets whose weights this runtime benchmarks (`--features runtime-benchmarks`).
+//!
+//! Run with `scripts/benchmark.sh`, which regenerates each OpenVPP pallet's `weights.rs`.
+
+pub use frame_benchmarking::{baseline::Pallet as BaselineBench, Benchmarking};
+pub use frame_system_benchmarking::Pallet as SystemBench;
+
+pub use crate::*;
+
+impl frame_benchmarking::baseline::Config for Runtime {}
+impl frame_system_benchmarking::Config for Runtime {}
+
+frame_benchmarking::define_benchmarks!(
+	[frame_benchmarking, BaselineBench::<Runtime>]
+	[frame_system, SystemBench::<Runtime>]
+	[pallet_balances, Balances]
+	[pallet_timestamp, Timestamp]
+);

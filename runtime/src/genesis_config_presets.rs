@@ -1,0 +1,118 @@
+//! Genesis presets: the initial state of a chain, chosen by name when a chain spec is built.
+//!
+//! - `development`: one validator (Alice), sudo, endowed dev accounts.
+//! - `local_testnet`: three validators (Alice, Bob, Charlie) on one machine, sudo, endowed
+//!   dev accounts.
+//! - `staging`: the template for a real network — three validators and no sudo key, so the
+//!   chain can only be changed through its own governance. The validator keys here are the
+//!   well-known development keys; a real network replaces them (see docs/operator.md).
+
+use alloc::{vec, vec::Vec};
+use frame_support::build_struct_json_patch;
+use serde_json::Value;
+use sp_consensus_aura::sr25519::AuthorityId as AuraId;
+use sp_consensus_grandpa::AuthorityId as GrandpaId;
+use sp_genesis_builder::{self, PresetId};
+use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+
+use crate::{AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, OVPP};
+
+/// Name of the staging preset.
+pub const STAGING_RUNTIME_PRESET: &str = "staging";
+
+/// Balance of every endowed development account: one million OVPP.
+pub const DEV_ENDOWMENT: crate::Balance = 1_000_000 * OVPP;
+
+/// Validator keys of a dev keyring member: Aura (sr25519) and GRANDPA (ed25519).
+fn authority_keys(sr: Sr25519Keyring, ed: Ed25519Keyring) -> (AuraId, GrandpaId) {
+	(sr.public().into(), ed.public().into())
+}
+
+/// The genesis state shared by every preset.
+fn genesis(
+	initial_authorities: Vec<(AuraId, GrandpaId)>,
+	endowed_accounts: Vec<AccountId>,
+	sudo_key: Option<AccountId>,
+) -> Value {
+	build_struct_json_patch!(RuntimeGenesisConfig {
+		balances: BalancesConfig {
+			balances: endowed_accounts
+				.iter()
+				.cloned()
+				.map(|k| (k, DEV_ENDOWMENT))
+				.collect::<Vec<_>>(),
+		},
+		aura: pallet_aura::GenesisConfig {
+			authorities: initial_authorities.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+		},
+		grandpa: pallet_grandpa::GenesisConfig {
+			authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
+		},
+		sudo: SudoConfig { key: sudo_key },
+	})
+}
+
+/// All well-known development accounts (Alice … Ferdie and their `//stash` accounts).
+fn dev_accounts() -> Vec<AccountId> {
+	Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect()
+}
+
+/// The `development` preset.
+pub fn development_config_genesis() -> Value {
+	genesis(
+		vec![authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
+		dev_accounts(),
+		Some(Sr25519Keyring::Alice.to_account_id()),
+	)
+}
+
+/// The `local_testnet` preset.
+pub fn local_config_genesis() -> Value {
+	genesis(
+		vec![
+			authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+			authority_keys(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+			authority_keys(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+		],
+		dev_accounts(),
+		Some(Sr25519Keyring::Alice.to_account_id()),
+	)
+}
+
+/// The `staging` preset: no sudo key.
+pub fn staging_config_genesis() -> Value {
+	genesis(
+		vec![
+			authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+			authority_keys(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+			authority_keys(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+		],
+		vec![
+			Sr25519Keyring::Alice.to_account_id(),
+			Sr25519Keyring::Bob.to_account_id(),
+			Sr25519Keyring::Charlie.to_account_id(),
+		],
+		None,
+	)
+}
+
+/// The JSON patch of the named preset, if it exists.
+pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
+	let patch = match id.as_ref() {
+		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
+		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_config_genesis(),
+		STAGING_RUNTIME_PRESET => staging_config_genesis(),
+		_ => return None,
+	};
+	// Serialising a `serde_json::Value` cannot fail.
+	serde_json::to_vec(&patch).ok()
+}
+
+/// The names of all presets.
+pub fn preset_names() -> Vec<PresetId> {
+	vec![
+		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
+		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
+		PresetId::from(STAGING_RUNTIME_PRESET),
+	]
+}
