@@ -1,4 +1,16 @@
 fn main() {
 	#[cfg(feature = "std")]
-	substrate_wasm_builder::WasmBuilder::build_using_defaults();
+	{
+		// The wasm is built by a nested cargo project inside the target directory. Our target
+		// directory lives outside the repository (see scripts/common.sh), where the builder
+		// cannot find the workspace's Cargo.lock by itself; point it there, so that the wasm
+		// uses exactly the locked dependency versions. Only this crate's build sees the hint
+		// (other runtimes in the dependency graph must not).
+		if std::env::var_os("WASM_BUILD_WORKSPACE_HINT").is_none() {
+			if let Some(workspace) = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent() {
+				std::env::set_var("WASM_BUILD_WORKSPACE_HINT", workspace);
+			}
+		}
+		substrate_wasm_builder::WasmBuilder::build_using_defaults();
+	}
 }

@@ -1,8 +1,8 @@
 //! The pallets whose weights this runtime benchmarks (`--features runtime-benchmarks`).
 //!
-//! Run with `scripts/benchmark.sh`, which regenerates each OpenVPP pallet's `weights.rs`.
+//! `scripts/benchmark.sh` runs them and regenerates each OpenVPP pallet's `weights.rs`.
 
-pub use frame_benchmarking::{baseline::Pallet as BaselineBench, Benchmarking};
+pub use frame_benchmarking::baseline::Pallet as BaselineBench;
 pub use frame_system_benchmarking::Pallet as SystemBench;
 
 pub use crate::*;
@@ -15,4 +15,6 @@ frame_benchmarking::define_benchmarks!(
 	[frame_system, SystemBench::<Runtime>]
 	[pallet_balances, Balances]
 	[pallet_timestamp, Timestamp]
+	[pallet_device_registry, DeviceRegistry]
+	[pallet_telemetry, Telemetry]
 );

@@ -1,8 +1,9 @@
 //! Genesis presets: the initial state of a chain, chosen by name when a chain spec is built.
 //!
-//! - `development`: one validator (Alice), sudo, endowed dev accounts.
+//! - `development`: one validator (Alice), sudo, endowed dev accounts, the verifier `//Dave`
+//!   and the demo device fleet ([`crate::demo_fleet`]).
 //! - `local_testnet`: three validators (Alice, Bob, Charlie) on one machine, sudo, endowed
-//!   dev accounts.
+//!   dev accounts, the verifier `//Dave`.
 //! - `staging`: the template for a real network — three validators and no sudo key, so the
 //!   chain can only be changed through its own governance. The validator keys here are the
 //!   well-known development keys; a real network replaces them (see docs/operator.md).
@@ -15,7 +16,10 @@ use sp_consensus_grandpa::AuthorityId as GrandpaId;
 use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
-use crate::{AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, OVPP};
+use crate::{
+	demo_fleet, AccountId, BalancesConfig, DeviceRegistryConfig, RuntimeGenesisConfig, SudoConfig,
+	OVPP,
+};
 
 /// Name of the staging preset.
 pub const STAGING_RUNTIME_PRESET: &str = "staging";
@@ -33,6 +37,8 @@ fn genesis(
 	initial_authorities: Vec<(AuraId, GrandpaId)>,
 	endowed_accounts: Vec<AccountId>,
 	sudo_key: Option<AccountId>,
+	verifiers: Vec<AccountId>,
+	devices: Vec<pallet_device_registry::GenesisDevice<AccountId>>,
 ) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
@@ -49,6 +55,7 @@ fn genesis(
 			authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
 		},
 		sudo: SudoConfig { key: sudo_key },
+		device_registry: DeviceRegistryConfig { verifiers, devices },
 	})
 }
 
@@ -63,6 +70,8 @@ pub fn development_config_genesis() -> Value {
 		vec![authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
 		dev_accounts(),
 		Some(Sr25519Keyring::Alice.to_account_id()),
+		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
+		demo_fleet::genesis_devices(),
 	)
 }
 
@@ -76,6 +85,8 @@ pub fn local_config_genesis() -> Value {
 		],
 		dev_accounts(),
 		Some(Sr25519Keyring::Alice.to_account_id()),
+		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
+		Vec::new(),
 	)
 }
 
@@ -93,6 +104,9 @@ pub fn staging_config_genesis() -> Value {
 			Sr25519Keyring::Charlie.to_account_id(),
 		],
 		None,
+		// Verifiers are appointed by governance once the network runs.
+		Vec::new(),
+		Vec::new(),
 	)
 }
 

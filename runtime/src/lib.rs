@@ -22,6 +22,7 @@ pub mod apis;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarks;
 pub mod configs;
+pub mod demo_fleet;
 #[cfg(feature = "std")]
 pub mod extrinsic;
 pub mod genesis_config_presets;
@@ -214,4 +215,10 @@ mod runtime {
 
 	#[runtime::pallet_index(21)]
 	pub type Sudo = pallet_sudo;
+
+	#[runtime::pallet_index(30)]
+	pub type DeviceRegistry = pallet_device_registry;
+
+	#[runtime::pallet_index(31)]
+	pub type Telemetry = pallet_telemetry;
 }

@@ -113,3 +113,72 @@ impl DeviceLifecycleHooks for () {
 	fn on_device_deactivated(_: DeviceId) {}
 	fn on_device_retired(_: DeviceId) {}
 }
+
+/// One device's telemetry over one scoring epoch, as the telemetry pallet closes it. Energy
+/// counts only plausible reports.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub struct EpochTelemetry {
+	/// Epoch index: interval start ÷ epoch length.
+	pub epoch: u64,
+	/// Energy generated and delivered by non-storage devices (Wh).
+	pub produced_wh: WattHours,
+	/// Energy drawn from the grid, charging included (Wh).
+	pub consumed_wh: WattHours,
+	/// Energy drawn into storage (Wh).
+	pub charged_wh: WattHours,
+	/// Energy delivered from storage (Wh).
+	pub discharged_wh: WattHours,
+	/// Seconds the device was online.
+	pub online_s: u64,
+	/// Reports accepted as plausible.
+	pub accepted: u32,
+	/// Reports accepted but flagged as implausible.
+	pub flagged: u32,
+	/// Reports rejected after the device's gateway submitted them (bad signature, interval).
+	pub rejected: u32,
+	/// Intervals the device should have reported, gaps included.
+	pub expected: u32,
+}
+
+/// Told when a device's scoring epoch closes (at its first report of a later epoch).
+pub trait OnEpochClosed {
+	fn on_epoch_closed(device: DeviceId, telemetry: &EpochTelemetry);
+}
+
+impl OnEpochClosed for () {
+	fn on_epoch_closed(_: DeviceId, _: &EpochTelemetry) {}
+}
+
+/// Creates active devices for other pallets' benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait DeviceRegistryBenchmarkHelper<AccountId> {
+	/// Registers an active device bound to `gateway` with `attestation_key`, funding whatever
+	/// deposit it needs.
+	fn register_active_device(
+		owner: AccountId,
+		gateway: AccountId,
+		kind: DeviceKind,
+		capability: Capability,
+		region: RegionCode,
+		attestation_key: AttestationKey,
+	) -> DeviceId;
+}
+
+/// Sets the chain's clock in benchmarks whose set-up needs a given time.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkClock {
+	/// Makes the current time `seconds` since the Unix epoch.
+	fn set_unix_time(seconds: UnixSeconds);
+}

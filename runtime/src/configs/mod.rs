@@ -3,6 +3,9 @@
 //! Block limits are sized for the telemetry hot path: thousands of device reports per block
 //! travel in batch extrinsics, so blocks are allowed 2 s of compute out of 6 s and 5 MiB.
 
+mod openvpp;
+pub use openvpp::*;
+
 use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass,

@@ -1,0 +1,230 @@
+//! Benchmarks (frame-benchmarking v2).
+//!
+//! `submit_reports` is measured in its worst case: every report accepted, every device in its
+//! own region, every device already reporting (so its old figures leave the map) and every
+//! report the first of a new scoring epoch (so the closed epoch goes to the registry). Keys are
+//! ECDSA, the slowest of the three signature checks. `submit_reports_one_region` is the same
+//! with all devices in one region, and `submit_reports_same_epoch` also closes no epoch: the
+//! differences price the per-region and per-epoch-close work, which the pallet charges only
+//! when it happens.
+
+// Benchmark set-up failing is a bug in the benchmark, and must stop it loudly.
+#![allow(clippy::expect_used)]
+
+use alloc::{format, vec::Vec};
+use frame_benchmarking::v2::*;
+use frame_support::{traits::Get, BoundedVec};
+use frame_system::RawOrigin;
+use openvpp_primitives::{
+	AttestationKey, AttestationSignature, BenchmarkClock, Capability, DeviceId, DeviceKind,
+	DeviceRegistryBenchmarkHelper, DeviceState, EpochTelemetry, GridResponseStatus, IntervalReport,
+	LiveFigures, PlausibilityFlags, QualityFlags, RegionCode, SignedReport, UnixSeconds,
+};
+use sp_core::{crypto::KeyTypeId, H256};
+
+use crate::{pallet::*, DeviceTelemetryState, LatestReading, LiveEntry};
+
+const KEY_TYPE: KeyTypeId = KeyTypeId(*b"ovpt");
+const INTERVAL_S: u32 = 900;
+
+fn region(index: u32) -> RegionCode {
+	BoundedVec::truncate_from(format!("R{index}").into_bytes())
+}
+
+fn capability() -> Capability {
+	Capability {
+		rated_power_w: 10_000,
+		storage_capacity_wh: Some(20_000),
+		max_charge_w: Some(10_000),
+		max_discharge_w: Some(10_000),
+	}
+}
+
+/// A clock time at the start of an epoch, late enough for a previous epoch to exist.
+fn epoch_start<T: Config>() -> UnixSeconds {
+	let epoch = T::EpochLengthS::get();
+	(1_767_225_600 / epoch + 1) * epoch
+}
+
+/// Creates `n` reporting devices spread over `regions` regions and returns their signed
+/// reports for the first interval of the epoch starting at [`epoch_start`]. With
+/// `close_epoch`, each device's previous report was in the previous epoch (so this report closes
+/// it); otherwise in the same epoch.
+fn batch<T: Config>(
+	gateway: &T::AccountId,
+	n: u32,
+	regions: u32,
+	close_epoch: bool,
+) -> Vec<SignedReport> {
+	let start = epoch_start::<T>();
+	T::BenchmarkClock::set_unix_time(start + u64::from(INTERVAL_S) + 1);
+	let genesis = frame_system::Pallet::<T>::block_hash(
+		frame_system::pallet_prelude::BlockNumberFor::<T>::default(),
+	);
+	let owner: T::AccountId = account("owner", 0, 0);
+	(0..n)
+		.map(|i| {
+			let public = sp_io::crypto::ecdsa_generate(KEY_TYPE, None);
+			let zone = region(i % regions.max(1));
+			let device_id = T::BenchmarkHelper::register_active_device(
+				owner.clone(),
+				gateway.clone(),
+				DeviceKind::CommercialBattery,
+				capability(),
+				zone.clone(),
+				AttestationKey::Ecdsa(public),
+			);
+			let previous_epoch = if close_epoch {
+				start / T::EpochLengthS::get() - 1
+			} else {
+				start / T::EpochLengthS::get()
+			};
+			seed_previous_report::<T>(device_id, zone, start, previous_epoch);
+			let report = IntervalReport {
+				device_id,
+				sequence: 2,
+				interval_start: start,
+				interval_length_s: INTERVAL_S,
+				energy_imported_wh: 0,
+				energy_exported_wh: 1_000,
+				cumulative_imported_wh: 5_000,
+				cumulative_exported_wh: 11_000,
+				average_power_w: 4_000,
+				peak_power_w: 4_200,
+				soc_bp: Some(5_000),
+				device_state: DeviceState::Operating,
+				grid_response: GridResponseStatus::Responding,
+				online_s: INTERVAL_S,
+				quality: QualityFlags::default(),
+			};
+			let payload = openvpp_primitives::report_signing_payload(&genesis, &report);
+			let signature = sp_io::crypto::ecdsa_sign(KEY_TYPE, &public, &payload)
+				.expect("the key was just generated in the benchmark keystore");
+			SignedReport { report, signature: AttestationSignature::Ecdsa(signature) }
+		})
+		.collect()
+}
+
+/// Gives a device a previous report, accounted in `epoch`, that still counts in the status map.
+fn seed_previous_report<T: Config>(
+	device_id: DeviceId,
+	zone: RegionCode,
+	start: UnixSeconds,
+	epoch: u64,
+) {
+	let figures = LiveFigures { devices: 1, generation_w: 4_000, ..Default::default() };
+	let expires_at = start + 2 * u64::from(INTERVAL_S);
+	let mut status = EnergyStatus::<T>::get(&zone, DeviceKind::CommercialBattery);
+	status.add(expires_at, &figures);
+	EnergyStatus::<T>::insert(&zone, DeviceKind::CommercialBattery, status);
+	DeviceTelemetry::<T>::insert(
+		device_id,
+		DeviceTelemetryState {
+			last_sequence: 1,
+			last_interval_end: start,
+			latest: LatestReading {
+				interval_start: start - u64::from(INTERVAL_S),
+				interval_length_s: INTERVAL_S,
+				average_power_w: 4_000,
+				peak_power_w: 4_200,
+				// 1 kWh of 20 kWh above the next report's 50 %.
+				soc_bp: Some(5_500),
+				device_state: DeviceState::Operating,
+				grid_response: GridResponseStatus::Idle,
+				cumulative_imported_wh: 5_000,
+				cumulative_exported_wh: 10_000,
+				plausibility: PlausibilityFlags::default(),
+			},
+			live: Some(LiveEntry {
+				region: zone,
+				kind: DeviceKind::CommercialBattery,
+				figures,
+				expires_at,
+			}),
+			epoch: EpochTelemetry {
+				epoch,
+				accepted: 3,
+				expected: 4,
+				discharged_wh: 3_000,
+				..Default::default()
+			},
+		},
+	);
+}
+
+#[benchmarks]
+mod benchmarks {
+	use super::*;
+
+	#[benchmark]
+	fn submit_reports(n: Linear<1, { T::MaxBatchSize::get() }>) {
+		let gateway: T::AccountId = whitelisted_caller();
+		let reports = batch::<T>(&gateway, n, n, true);
+		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
+
+		#[extrinsic_call]
+		submit_reports(
+			RawOrigin::Signed(gateway),
+			BoundedVec::truncate_from(reports),
+			Some(H256::repeat_byte(1)),
+		);
+
+		assert_eq!(DeviceTelemetry::<T>::get(last).map(|s| s.last_sequence), Some(2));
+	}
+
+	#[benchmark]
+	fn submit_reports_one_region(n: Linear<1, { T::MaxBatchSize::get() }>) {
+		let gateway: T::AccountId = whitelisted_caller();
+		let reports = batch::<T>(&gateway, n, 1, true);
+		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
+
+		#[extrinsic_call]
+		submit_reports(
+			RawOrigin::Signed(gateway),
+			BoundedVec::truncate_from(reports),
+			Some(H256::repeat_byte(1)),
+		);
+
+		assert_eq!(DeviceTelemetry::<T>::get(last).map(|s| s.last_sequence), Some(2));
+	}
+
+	#[benchmark]
+	fn submit_reports_same_epoch(n: Linear<1, { T::MaxBatchSize::get() }>) {
+		let gateway: T::AccountId = whitelisted_caller();
+		let reports = batch::<T>(&gateway, n, 1, false);
+		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
+
+		#[extrinsic_call]
+		submit_reports(
+			RawOrigin::Signed(gateway),
+			BoundedVec::truncate_from(reports),
+			Some(H256::repeat_byte(1)),
+		);
+
+		assert_eq!(DeviceTelemetry::<T>::get(last).map(|s| s.last_sequence), Some(2));
+	}
+
+	#[benchmark]
+	fn prune_digests() {
+		let gateway: T::AccountId = account("gateway", 0, 0);
+		let block = frame_system::pallet_prelude::BlockNumberFor::<T>::from(1u32);
+		for i in 0..T::MaxDigestsPerBlock::get() {
+			let digest = crate::BatchDigest {
+				gateway: gateway.clone(),
+				digest: H256::repeat_byte(i as u8),
+				reports: 1,
+			};
+			BatchDigests::<T>::try_append(block, digest).expect("within MaxDigestsPerBlock");
+		}
+		let now = block + T::DigestRetentionBlocks::get();
+
+		#[block]
+		{
+			<Pallet<T> as frame_support::traits::Hooks<_>>::on_initialize(now);
+		}
+
+		assert!(BatchDigests::<T>::get(block).is_empty());
+	}
+
+	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+}

@@ -1,0 +1,317 @@
+//! # Telemetry attestation
+//!
+//! Devices report their operating data in signed interval reports
+//! ([`openvpp_primitives::IntervalReport`]); gateways submit them in batches; this pallet checks
+//! each report, keeps each device's live state and scoring-epoch totals, and maintains the
+//! **energy status map**: per region and device kind, how many devices report now, what they
+//! generate and consume, how much stored energy and flexibility they offer.
+//!
+//! ## Checks, in order
+//!
+//! For each report of a batch, the first failing check decides (see
+//! [`openvpp_primitives::RejectionReason`]):
+//!
+//! 1. the device exists and is `Active` (device registry);
+//! 2. the submitter is the device's bound gateway;
+//! 3. the signature verifies against the device's attestation key over
+//!    `SCALE(genesis_hash, report)`;
+//! 4. the sequence number is above the last accepted;
+//! 5. the interval has a valid length, does not end in the future (beyond
+//!    [`Config::MaxClockSkewS`]), did not start before the horizon
+//!    ([`Config::ReportHorizonS`]) and does not overlap the previous interval.
+//!
+//! A report failing one of these is **rejected** with its reason and changes nothing but the
+//! device's rejected counter. A report passing them all is **accepted**; if it then fails a
+//! physics check ([`openvpp_primitives::check_plausibility`]) it is accepted **flagged**: its
+//! sequence and interval are recorded and it counts against data quality, but its energy is
+//! never counted and it does not enter the status map. No report ever aborts the rest of its
+//! batch.
+//!
+//! ## Fees
+//!
+//! A batch in which no report is rejected pays no fee (`Pays::No`); one rejected report makes
+//! the whole batch pay. The weight charged afterwards counts only the work done.
+//!
+//! ## Cost per report
+//!
+//! One signature check, one read of the registry's device record, one read and one write of the
+//! device's [`DeviceTelemetry`] record; the status map is updated in memory and written once per
+//! region and kind touched by the batch. Once per device and scoring epoch, the closed epoch's
+//! totals go to the registry's history and to [`Config::OnEpochClosed`].
+//!
+//! ## Staleness
+//!
+//! A device's figures count in the status map until `StaleAfterIntervals` of its own intervals
+//! have passed after its last report's interval end (rounded up to [`Config::FreshnessSlotS`]);
+//! then they drop out without any transaction touching the device. Suspended or retired devices
+//! drop out at once.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+#[cfg(test)]
+mod mock;
+mod report_impls;
+#[cfg(test)]
+mod tests;
+pub mod types;
+pub mod weights;
+
+pub use types::*;
+pub use weights::WeightInfo;
+
+// The pallet macros expand to `expect` calls on values they construct themselves (metadata,
+// storage prefixes); the lint is kept for the hand-written logic in the other modules.
+#[allow(clippy::expect_used)]
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use alloc::vec::Vec;
+	use frame_support::{pallet_prelude::*, traits::UnixTime};
+	use frame_system::pallet_prelude::*;
+	use openvpp_primitives::{
+		DeviceId, DeviceKind, DeviceRegistry, LiveFigures, OnEpochClosed, PlausibilityFlags,
+		PlausibilityTolerances, RegionCode, RejectionReason, SignedReport,
+	};
+	use sp_core::H256;
+	use sp_runtime::traits::{CheckedSub, Zero};
+
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+		/// Who the devices are.
+		type Registry: DeviceRegistry<Self::AccountId>;
+
+		/// Told when a device's scoring epoch closes.
+		type OnEpochClosed: OnEpochClosed;
+
+		/// Wall-clock time (the block timestamp).
+		type UnixTime: UnixTime;
+
+		/// Most reports in one batch.
+		#[pallet::constant]
+		type MaxBatchSize: Get<u32>;
+
+		/// Longest interval a report may cover (s).
+		#[pallet::constant]
+		type MaxIntervalLengthS: Get<u32>;
+
+		/// How far back an interval may start (s). Older reports are rejected; history older
+		/// than this is not kept on-chain.
+		#[pallet::constant]
+		type ReportHorizonS: Get<u64>;
+
+		/// How far an interval may end after the block's time (s), for clock differences.
+		#[pallet::constant]
+		type MaxClockSkewS: Get<u64>;
+
+		/// Intervals without a report after which a device drops out of the status map.
+		#[pallet::constant]
+		type StaleAfterIntervals: Get<u32>;
+
+		/// Granularity (s) with which figures expire from the status map.
+		#[pallet::constant]
+		type FreshnessSlotS: Get<u32>;
+
+		/// Freshness slots kept per region and kind; must cover the longest stale window.
+		#[pallet::constant]
+		type MaxFreshnessSlots: Get<u32>;
+
+		/// Length of a scoring epoch (s).
+		#[pallet::constant]
+		type EpochLengthS: Get<u64>;
+
+		/// Tolerances of the physics checks.
+		#[pallet::constant]
+		type Tolerances: Get<PlausibilityTolerances>;
+
+		/// Blocks a batch's raw-data digest is kept.
+		#[pallet::constant]
+		type DigestRetentionBlocks: Get<BlockNumberFor<Self>>;
+
+		/// Most digests kept per block; a batch beyond it is processed but its digest only
+		/// appears in its event.
+		#[pallet::constant]
+		type MaxDigestsPerBlock: Get<u32>;
+
+		/// Weights of this pallet's calls and hooks.
+		type WeightInfo: WeightInfo;
+
+		/// Creates devices for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: openvpp_primitives::DeviceRegistryBenchmarkHelper<Self::AccountId>;
+
+		/// Sets the clock in the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkClock: openvpp_primitives::BenchmarkClock;
+	}
+
+	/// Each device's telemetry state: last sequence and interval, latest reading, status-map
+	/// entry and current epoch totals.
+	#[pallet::storage]
+	pub type DeviceTelemetry<T: Config> =
+		StorageMap<_, Twox64Concat, DeviceId, DeviceTelemetryState>;
+
+	/// The energy status map: live figures per region and device kind, in freshness slots.
+	#[pallet::storage]
+	pub type EnergyStatus<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		RegionCode,
+		Twox64Concat,
+		DeviceKind,
+		RegionKindStatus<T::MaxFreshnessSlots>,
+		ValueQuery,
+	>;
+
+	/// Raw-data digests of the batches included in each recent block.
+	#[pallet::storage]
+	pub type BatchDigests<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<BatchDigest<T::AccountId>, T::MaxDigestsPerBlock>,
+		ValueQuery,
+	>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A gateway's batch was processed.
+		BatchProcessed {
+			gateway: T::AccountId,
+			/// Reports accepted as plausible.
+			accepted: u32,
+			/// Reports accepted but flagged as implausible.
+			flagged: u32,
+			/// Reports rejected (each has its own `ReportRejected` event).
+			rejected: u32,
+			/// The batch's raw-data digest, if it carried one.
+			raw_data_digest: Option<H256>,
+			/// Whether the digest is kept in `BatchDigests` for this block.
+			digest_stored: bool,
+		},
+		/// A report was rejected; the gateway should fix what `reason` says.
+		ReportRejected { device_id: DeviceId, sequence: u64, reason: RejectionReason },
+		/// A report was accepted but failed physics checks: it counts against data quality and
+		/// never as energy.
+		ReportFlagged { device_id: DeviceId, sequence: u64, flags: PlausibilityFlags },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The batch has no reports.
+		EmptyBatch,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			// Digests older than the retention drop out one block at a time: constant work.
+			match now.checked_sub(&T::DigestRetentionBlocks::get()) {
+				Some(expired) if !expired.is_zero() => {
+					BatchDigests::<T>::remove(expired);
+					T::WeightInfo::prune_digests()
+				}
+				_ => Weight::zero(),
+			}
+		}
+
+		fn integrity_test() {
+			let slot = u64::from(T::FreshnessSlotS::get());
+			assert!(slot > 0, "FreshnessSlotS must be positive");
+			assert!(T::MaxBatchSize::get() > 0, "MaxBatchSize must be positive");
+			assert!(T::MaxIntervalLengthS::get() > 0, "MaxIntervalLengthS must be positive");
+			assert!(T::StaleAfterIntervals::get() > 0, "StaleAfterIntervals must be positive");
+			assert!(T::EpochLengthS::get() > 0, "EpochLengthS must be positive");
+			// Live figures expire at most one stale window plus one slot after `now`, at slot
+			// boundaries; the ring must hold every such boundary.
+			let longest_window = u64::from(T::StaleAfterIntervals::get())
+				.saturating_mul(T::MaxIntervalLengthS::get().into());
+			let needed = longest_window / slot + 2;
+			assert!(
+				u64::from(T::MaxFreshnessSlots::get()) >= needed,
+				"MaxFreshnessSlots must be at least StaleAfterIntervals × MaxIntervalLengthS / FreshnessSlotS + 2"
+			);
+			assert!(
+				T::ReportHorizonS::get() >= u64::from(T::MaxIntervalLengthS::get()),
+				"the report horizon must cover at least one interval"
+			);
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::view_functions]
+	impl<T: Config> Pallet<T> {
+		/// The energy status map now: live figures of every region and device kind with devices
+		/// reporting.
+		pub fn energy_status_map() -> Vec<RegionFigures> {
+			let now = Self::now();
+			EnergyStatus::<T>::iter()
+				.map(|(region, kind, status)| RegionFigures {
+					region,
+					kind,
+					figures: status.live(now),
+					updated_at: status.updated_at,
+				})
+				.filter(|entry| entry.figures.devices > 0)
+				.collect()
+		}
+
+		/// The live figures of one region, per device kind.
+		pub fn region_figures(region: RegionCode) -> Vec<(DeviceKind, LiveFigures)> {
+			let now = Self::now();
+			EnergyStatus::<T>::iter_prefix(&region)
+				.map(|(kind, status)| (kind, status.live(now)))
+				.filter(|(_, figures)| figures.devices > 0)
+				.collect()
+		}
+
+		/// A device's telemetry state.
+		pub fn device_telemetry(device_id: DeviceId) -> Option<DeviceTelemetryState> {
+			DeviceTelemetry::<T>::get(device_id)
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Submit a batch of device-signed interval reports.
+		///
+		/// - Origin: signed by a gateway. Each report must belong to a device bound to it.
+		/// - `raw_data_digest`: optionally, a digest (e.g. Merkle root) of the raw samples
+		///   behind the reports, kept for [`Config::DigestRetentionBlocks`] so that auditors can
+		///   check the gateway's archive.
+		/// - Effects: every report is checked independently (see the module docs) and accepted,
+		///   accepted flagged, or rejected; accepted reports update their device's state, epoch
+		///   totals and the energy status map.
+		/// - Emits [`Event::BatchProcessed`], plus [`Event::ReportRejected`] and
+		///   [`Event::ReportFlagged`] for those reports.
+		/// - Fees: none if no report was rejected; the weight charged counts the work done.
+		/// - Errors: `EmptyBatch`. Problems with single reports are not errors.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::submit_reports(reports.len() as u32))]
+		pub fn submit_reports(
+			origin: OriginFor<T>,
+			reports: BoundedVec<SignedReport, T::MaxBatchSize>,
+			raw_data_digest: Option<H256>,
+		) -> DispatchResultWithPostInfo {
+			let gateway = ensure_signed(origin)?;
+			ensure!(!reports.is_empty(), Error::<T>::EmptyBatch);
+			Ok(Self::do_submit_reports(gateway, reports.into_inner(), raw_data_digest))
+		}
+	}
+}

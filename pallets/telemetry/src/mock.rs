@@ -1,0 +1,257 @@
+//! A minimal runtime for the telemetry tests. The device registry is a stand-in that implements
+//! the [`DeviceRegistry`] trait over an in-memory table, so these tests exercise the telemetry
+//! pallet alone.
+
+use core::cell::RefCell;
+use std::collections::BTreeMap;
+
+use frame_support::{
+	derive_impl, parameter_types,
+	traits::{ConstU32, ConstU64},
+};
+use openvpp_primitives::{
+	BasisPoints, Capability, DeviceId, DeviceInfo, DeviceLookupError, DeviceRegistry, DeviceStatus,
+	EpochTelemetry, OnEpochClosed, PlausibilityTolerances, ReputationReason, TelemetryTotals,
+};
+use sp_runtime::BuildStorage;
+
+use crate as pallet_telemetry;
+
+pub type AccountId = u64;
+type Block = frame_system::mocking::MockBlock<Test>;
+
+#[frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Test;
+
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	#[runtime::pallet_index(1)]
+	pub type Timestamp = pallet_timestamp;
+	#[runtime::pallet_index(2)]
+	pub type Telemetry = pallet_telemetry;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountId = AccountId;
+	type Lookup = sp_runtime::traits::IdentityLookup<AccountId>;
+}
+
+impl pallet_timestamp::Config for Test {
+	type Moment = u64;
+	type OnTimestampSet = ();
+	type MinimumPeriod = ConstU64<1>;
+	type WeightInfo = ();
+}
+
+/// A device as the stand-in registry knows it.
+#[derive(Clone, Debug)]
+pub struct MockDevice {
+	pub info: DeviceInfo<AccountId>,
+	pub status: DeviceStatus,
+	pub history: TelemetryTotals,
+}
+
+thread_local! {
+	pub static DEVICES: RefCell<BTreeMap<DeviceId, MockDevice>> = const { RefCell::new(BTreeMap::new()) };
+	pub static CLOSED_EPOCHS: RefCell<Vec<(DeviceId, EpochTelemetry)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The stand-in device registry.
+pub struct MockRegistry;
+
+impl MockRegistry {
+	pub fn add(id: DeviceId, info: DeviceInfo<AccountId>) {
+		DEVICES.with(|d| {
+			d.borrow_mut().insert(
+				id,
+				MockDevice { info, status: DeviceStatus::Active, history: Default::default() },
+			)
+		});
+	}
+
+	pub fn set_status(id: DeviceId, status: DeviceStatus) {
+		DEVICES.with(|d| {
+			if let Some(device) = d.borrow_mut().get_mut(&id) {
+				device.status = status;
+			}
+		});
+	}
+
+	pub fn history(id: DeviceId) -> TelemetryTotals {
+		DEVICES.with(|d| d.borrow().get(&id).map(|device| device.history).unwrap_or_default())
+	}
+}
+
+impl DeviceRegistry<AccountId> for MockRegistry {
+	fn active_device(id: DeviceId) -> Result<DeviceInfo<AccountId>, DeviceLookupError> {
+		DEVICES.with(|d| match d.borrow().get(&id) {
+			None => Err(DeviceLookupError::Unknown),
+			Some(device) if device.status != DeviceStatus::Active => {
+				Err(DeviceLookupError::NotActive(device.status))
+			}
+			Some(device) => Ok(device.info.clone()),
+		})
+	}
+
+	fn record_telemetry(id: DeviceId, totals: &TelemetryTotals) -> Result<(), DeviceLookupError> {
+		DEVICES.with(|d| {
+			let mut devices = d.borrow_mut();
+			let device = devices.get_mut(&id).ok_or(DeviceLookupError::Unknown)?;
+			let h = &mut device.history;
+			h.energy_produced_wh += totals.energy_produced_wh;
+			h.energy_consumed_wh += totals.energy_consumed_wh;
+			h.energy_discharged_wh += totals.energy_discharged_wh;
+			h.reports_accepted += totals.reports_accepted;
+			h.reports_flagged += totals.reports_flagged;
+			h.reports_rejected += totals.reports_rejected;
+			Ok(())
+		})
+	}
+
+	fn record_reputation(
+		_: DeviceId,
+		_: i32,
+		_: ReputationReason,
+	) -> Result<BasisPoints, DeviceLookupError> {
+		Ok(5_000)
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl openvpp_primitives::DeviceRegistryBenchmarkHelper<AccountId> for MockRegistry {
+	fn register_active_device(
+		owner: AccountId,
+		gateway: AccountId,
+		kind: openvpp_primitives::DeviceKind,
+		capability: Capability,
+		region: openvpp_primitives::RegionCode,
+		attestation_key: openvpp_primitives::AttestationKey,
+	) -> DeviceId {
+		let id = DEVICES.with(|d| d.borrow().keys().last().map_or(1, |last| last + 1));
+		MockRegistry::add(
+			id,
+			DeviceInfo {
+				kind,
+				owner,
+				gateway,
+				attestation_key,
+				capability,
+				region,
+				comfort: Default::default(),
+				reputation_bp: 5_000,
+			},
+		);
+		id
+	}
+}
+
+/// Records closed epochs.
+pub struct RecordEpochs;
+impl OnEpochClosed for RecordEpochs {
+	fn on_epoch_closed(device: DeviceId, telemetry: &EpochTelemetry) {
+		CLOSED_EPOCHS.with(|c| c.borrow_mut().push((device, *telemetry)));
+	}
+}
+
+pub fn closed_epochs() -> Vec<(DeviceId, EpochTelemetry)> {
+	CLOSED_EPOCHS.with(|c| c.borrow().clone())
+}
+
+/// Seconds per freshness slot in the tests.
+pub const SLOT_S: u32 = 60;
+
+parameter_types! {
+	pub const Tolerances: PlausibilityTolerances = PlausibilityTolerances {
+		rating_tolerance_bp: 500,
+		soc_throughput_tolerance_bp: 1_000,
+		soc_capacity_tolerance_bp: 300,
+	};
+}
+
+impl pallet_telemetry::Config for Test {
+	type Registry = MockRegistry;
+	type OnEpochClosed = RecordEpochs;
+	type UnixTime = Timestamp;
+	type MaxBatchSize = ConstU32<64>;
+	type MaxIntervalLengthS = ConstU32<3_600>;
+	type ReportHorizonS = ConstU64<{ 2 * 86_400 }>;
+	type MaxClockSkewS = ConstU64<60>;
+	type StaleAfterIntervals = ConstU32<2>;
+	type FreshnessSlotS = ConstU32<SLOT_S>;
+	type MaxFreshnessSlots = ConstU32<{ 2 * 3_600 / SLOT_S + 2 }>;
+	type EpochLengthS = ConstU64<3_600>;
+	type Tolerances = Tolerances;
+	type DigestRetentionBlocks = ConstU64<10>;
+	type MaxDigestsPerBlock = ConstU32<2>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = MockRegistry;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkClock = MockClock;
+}
+
+/// Sets the mock's clock for the benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct MockClock;
+#[cfg(feature = "runtime-benchmarks")]
+impl openvpp_primitives::BenchmarkClock for MockClock {
+	fn set_unix_time(seconds: u64) {
+		set_time(seconds);
+	}
+}
+
+/// 2026-01-01T00:00:00Z: the start of an epoch.
+pub const T0: u64 = 1_767_225_600;
+
+/// Moves the block clock to `unix_s`.
+pub fn set_time(unix_s: u64) {
+	pallet_timestamp::Now::<Test>::put(unix_s * 1_000);
+}
+
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	DEVICES.with(|d| d.borrow_mut().clear());
+	CLOSED_EPOCHS.with(|c| c.borrow_mut().clear());
+	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.register_extension(sp_keystore::KeystoreExt::new(
+		sp_keystore::testing::MemoryKeystore::new(),
+	));
+	ext.execute_with(|| {
+		System::set_block_number(1);
+		set_time(T0);
+	});
+	ext
+}
+
+/// Runs a test, then checks that the status map equals the sum over fresh devices.
+pub fn run_test(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		test();
+		Telemetry::do_try_state().expect("the status map is consistent");
+	});
+}
+
+pub fn battery_capability() -> Capability {
+	Capability {
+		rated_power_w: 5_000,
+		storage_capacity_wh: Some(10_000),
+		max_charge_w: Some(5_000),
+		max_discharge_w: Some(5_000),
+	}
+}

@@ -1,0 +1,476 @@
+//! Processing a batch of reports, the status-map bookkeeping, and the registry's lifecycle
+//! notifications.
+
+use alloc::{collections::btree_map::BTreeMap, vec::Vec};
+use frame_support::{
+	dispatch::{Pays, PostDispatchInfo},
+	traits::{Get, UnixTime},
+	weights::Weight,
+};
+use openvpp_primitives::{
+	check_plausibility, live_figures, report_signing_payload, DeviceId, DeviceInfo, DeviceKind,
+	DeviceLifecycleHooks, DeviceLookupError, DeviceRegistry, EpochTelemetry, IntervalReport,
+	OnEpochClosed, PlausibilityFlags, PlausibilityTolerances, RegionCode, RejectionReason,
+	SignedReport, TelemetryTotals, UnixSeconds,
+};
+use sp_core::H256;
+use sp_runtime::traits::Zero;
+
+use crate::{
+	pallet::*, BatchDigest, DeviceTelemetryState, LatestReading, LiveEntry, Outcome,
+	RegionKindStatus, WeightInfo,
+};
+
+/// Seconds in a day, for the UTC minute of day that dispatch windows use.
+const SECONDS_PER_DAY: u64 = 86_400;
+
+/// Status-map entries a batch changes, read once and written once.
+struct StatusMapUpdate<T: Config> {
+	now: UnixSeconds,
+	touched: BTreeMap<(RegionCode, DeviceKind), RegionKindStatus<T::MaxFreshnessSlots>>,
+	/// Devices whose scoring epoch this batch closed (each costs a registry write).
+	epochs_closed: u32,
+}
+
+impl<T: Config> StatusMapUpdate<T> {
+	fn new(now: UnixSeconds) -> Self {
+		StatusMapUpdate { now, touched: BTreeMap::new(), epochs_closed: 0 }
+	}
+
+	fn entry(
+		&mut self,
+		region: &RegionCode,
+		kind: DeviceKind,
+	) -> &mut RegionKindStatus<T::MaxFreshnessSlots> {
+		let now = self.now;
+		self.touched.entry((region.clone(), kind)).or_insert_with(|| {
+			let mut status = EnergyStatus::<T>::get(region, kind);
+			status.prune(now);
+			status
+		})
+	}
+
+	/// Takes a device's old figures out of the map.
+	fn withdraw(&mut self, live: &LiveEntry) {
+		if live.expires_at > self.now {
+			self.entry(&live.region, live.kind).remove(live.expires_at, &live.figures);
+		}
+	}
+
+	/// Puts a device's new figures into the map.
+	fn deposit(&mut self, live: &LiveEntry) {
+		if live.expires_at > self.now {
+			self.entry(&live.region, live.kind).add(live.expires_at, &live.figures);
+		}
+	}
+
+	/// Number of region/kind entries the batch changed.
+	fn len(&self) -> u32 {
+		self.touched.len() as u32
+	}
+
+	fn write(self) {
+		for ((region, kind), mut status) in self.touched {
+			status.updated_at = self.now;
+			if status.slots.is_empty() {
+				EnergyStatus::<T>::remove(&region, kind);
+			} else {
+				EnergyStatus::<T>::insert(&region, kind, status);
+			}
+		}
+	}
+}
+
+/// What every report of a batch is checked against.
+struct BatchContext<'a, T: Config> {
+	gateway: &'a T::AccountId,
+	genesis_hash: T::Hash,
+	now: UnixSeconds,
+	minute_of_day: u16,
+	tolerances: PlausibilityTolerances,
+}
+
+impl<T: Config> Pallet<T> {
+	/// The block's time in Unix seconds.
+	pub(crate) fn now() -> UnixSeconds {
+		T::UnixTime::now().as_secs()
+	}
+
+	/// The instant a reading expires from the status map: its interval end plus the stale
+	/// window, rounded up to a freshness slot.
+	pub fn expiry_of(report: &IntervalReport) -> UnixSeconds {
+		let window = u64::from(T::StaleAfterIntervals::get())
+			.saturating_mul(report.interval_length_s.into());
+		let slot = u64::from(T::FreshnessSlotS::get()).max(1);
+		report.interval_end().saturating_add(window).div_ceil(slot).saturating_mul(slot)
+	}
+
+	pub(crate) fn do_submit_reports(
+		gateway: T::AccountId,
+		reports: Vec<SignedReport>,
+		raw_data_digest: Option<H256>,
+	) -> PostDispatchInfo {
+		let now = Self::now();
+		let context = BatchContext::<T> {
+			gateway: &gateway,
+			genesis_hash: frame_system::Pallet::<T>::block_hash(
+				frame_system::pallet_prelude::BlockNumberFor::<T>::zero(),
+			),
+			now,
+			minute_of_day: ((now % SECONDS_PER_DAY) / 60) as u16,
+			tolerances: T::Tolerances::get(),
+		};
+		let mut map = StatusMapUpdate::<T>::new(now);
+		let (mut accepted, mut flagged, mut rejected) = (0u32, 0u32, 0u32);
+		// Reports rejected before their signature was checked cost one registry read.
+		let (mut verified, mut unverified) = (0u32, 0u32);
+
+		for signed in &reports {
+			let outcome = Self::process_report(&context, signed, &mut map);
+			let (device_id, sequence) = (signed.report.device_id, signed.report.sequence);
+			match outcome {
+				Outcome::Accepted => {
+					accepted += 1;
+					verified += 1;
+				}
+				Outcome::Flagged(flags) => {
+					flagged += 1;
+					verified += 1;
+					Self::deposit_event(Event::ReportFlagged { device_id, sequence, flags });
+				}
+				Outcome::Rejected { reason, verified: was_verified } => {
+					rejected += 1;
+					if was_verified {
+						verified += 1;
+					} else {
+						unverified += 1;
+					}
+					Self::deposit_event(Event::ReportRejected { device_id, sequence, reason });
+				}
+			}
+		}
+
+		let regions = map.len();
+		let epochs_closed = map.epochs_closed;
+		map.write();
+
+		let digest_stored = match raw_data_digest {
+			Some(digest) => {
+				let record =
+					BatchDigest { gateway: gateway.clone(), digest, reports: reports.len() as u32 };
+				BatchDigests::<T>::try_append(frame_system::Pallet::<T>::block_number(), record)
+					.is_ok()
+			}
+			None => false,
+		};
+
+		Self::deposit_event(Event::BatchProcessed {
+			gateway,
+			accepted,
+			flagged,
+			rejected,
+			raw_data_digest,
+			digest_stored,
+		});
+
+		// Never more than was charged up front (the fits of the benchmarks differ a little at
+		// small batches).
+		let charged = T::WeightInfo::submit_reports(reports.len() as u32);
+		let actual_weight =
+			Self::batch_weight(verified, epochs_closed, regions, unverified).min(charged);
+		PostDispatchInfo {
+			actual_weight: Some(actual_weight),
+			pays_fee: if rejected == 0 { Pays::No } else { Pays::Yes },
+		}
+	}
+
+	/// The weight of a batch that checked `verified` signatures, closed `epochs_closed` devices'
+	/// scoring epochs, touched `regions` status-map entries and rejected `unverified` reports
+	/// before their signature.
+	///
+	/// Three benchmarks price the parts: `submit_reports_same_epoch` (one region, no epoch
+	/// closes) is the base; `submit_reports_one_region` adds an epoch close to every report;
+	/// `submit_reports` (the worst case, charged up front) also puts every report in its own
+	/// region. The differences at the largest batch price one epoch close and one extra region.
+	pub fn batch_weight(
+		verified: u32,
+		epochs_closed: u32,
+		regions: u32,
+		unverified: u32,
+	) -> Weight {
+		let max = T::MaxBatchSize::get();
+		let per = |total: Weight, count: u32| {
+			total.checked_div(u64::from(count).max(1)).unwrap_or_default()
+		};
+		let per_epoch_close = per(
+			T::WeightInfo::submit_reports_one_region(max)
+				.saturating_sub(T::WeightInfo::submit_reports_same_epoch(max)),
+			max,
+		);
+		let per_extra_region = per(
+			T::WeightInfo::submit_reports(max)
+				.saturating_sub(T::WeightInfo::submit_reports_one_region(max)),
+			max.saturating_sub(1),
+		);
+		T::WeightInfo::submit_reports_same_epoch(verified)
+			.saturating_add(per_epoch_close.saturating_mul(epochs_closed.into()))
+			.saturating_add(per_extra_region.saturating_mul(regions.saturating_sub(1).into()))
+			.saturating_add(T::DbWeight::get().reads(unverified.into()))
+	}
+
+	/// Checks one report and applies it. Never fails: every problem is an outcome.
+	fn process_report(
+		context: &BatchContext<'_, T>,
+		signed: &SignedReport,
+		map: &mut StatusMapUpdate<T>,
+	) -> Outcome {
+		let report = &signed.report;
+		let reject = |reason, verified| Outcome::Rejected { reason, verified };
+
+		// 1. The device exists and is active.
+		let device = match T::Registry::active_device(report.device_id) {
+			Ok(device) => device,
+			Err(DeviceLookupError::Unknown) => {
+				return reject(RejectionReason::UnknownDevice, false)
+			}
+			Err(DeviceLookupError::NotActive(_)) => {
+				return reject(RejectionReason::DeviceNotActive, false)
+			}
+		};
+		// 2. The submitter is its gateway.
+		if device.gateway != *context.gateway {
+			return reject(RejectionReason::WrongGateway, false);
+		}
+		// 3. The device signed exactly this report for this chain.
+		let payload = report_signing_payload(&context.genesis_hash, report);
+		if !device.attestation_key.verify(&payload, &signed.signature) {
+			Self::count_rejection(report.device_id);
+			return reject(RejectionReason::BadSignature, true);
+		}
+
+		let state = DeviceTelemetry::<T>::get(report.device_id);
+		// 4. The sequence moves forward. A duplicate is a harmless resubmission: it is refused
+		// without counting against the device.
+		if let Some(state) = &state {
+			if report.sequence <= state.last_sequence {
+				return reject(RejectionReason::SequenceNotIncreasing, true);
+			}
+		}
+		// 5. The interval is well formed, current and after the previous one.
+		if let Err(reason) = Self::check_interval(report, state.as_ref(), context.now) {
+			Self::count_rejection(report.device_id);
+			return reject(reason, true);
+		}
+
+		// 6. Physics. A failure flags the report; it is still recorded.
+		let flags = check_plausibility(
+			report,
+			device.kind,
+			&device.capability,
+			state.as_ref().map(|s| s.latest.as_previous()).as_ref(),
+			&context.tolerances,
+		);
+		let new_state = Self::apply_report(report, &device, state, flags, context, map);
+		DeviceTelemetry::<T>::insert(report.device_id, new_state);
+
+		if flags.is_plausible() {
+			Outcome::Accepted
+		} else {
+			Outcome::Flagged(flags)
+		}
+	}
+
+	fn check_interval(
+		report: &IntervalReport,
+		state: Option<&DeviceTelemetryState>,
+		now: UnixSeconds,
+	) -> Result<(), RejectionReason> {
+		if report.interval_length_s == 0 || report.interval_length_s > T::MaxIntervalLengthS::get()
+		{
+			return Err(RejectionReason::InvalidIntervalLength);
+		}
+		if report.interval_end() > now.saturating_add(T::MaxClockSkewS::get()) {
+			return Err(RejectionReason::IntervalInFuture);
+		}
+		if report.interval_start < now.saturating_sub(T::ReportHorizonS::get()) {
+			return Err(RejectionReason::IntervalTooOld);
+		}
+		if state.is_some_and(|s| report.interval_start < s.last_interval_end) {
+			return Err(RejectionReason::IntervalOverlap);
+		}
+		Ok(())
+	}
+
+	/// The device's state after an accepted (possibly flagged) report.
+	fn apply_report(
+		report: &IntervalReport,
+		device: &DeviceInfo<T::AccountId>,
+		state: Option<DeviceTelemetryState>,
+		flags: PlausibilityFlags,
+		context: &BatchContext<'_, T>,
+		map: &mut StatusMapUpdate<T>,
+	) -> DeviceTelemetryState {
+		let epoch_index = report.interval_start / T::EpochLengthS::get().max(1);
+		let (mut epoch, previous_end, old_live) = match state {
+			Some(state) => (state.epoch, Some(state.last_interval_end), state.live),
+			None => (EpochTelemetry { epoch: epoch_index, ..Default::default() }, None, None),
+		};
+
+		// Intervals only move forward, so a later epoch means the current one is complete.
+		if epoch_index > epoch.epoch {
+			Self::close_epoch(report.device_id, &epoch);
+			map.epochs_closed = map.epochs_closed.saturating_add(1);
+			epoch = EpochTelemetry { epoch: epoch_index, ..Default::default() };
+		}
+
+		// Intervals missed since the previous report (or since the epoch began) count as
+		// expected but absent.
+		let epoch_start = epoch_index.saturating_mul(T::EpochLengthS::get());
+		let missed = previous_end
+			.map(|end| end.max(epoch_start))
+			.filter(|from| report.interval_start > *from)
+			.map(|from| (report.interval_start - from) / u64::from(report.interval_length_s.max(1)))
+			.unwrap_or(0);
+		epoch.expected = epoch
+			.expected
+			.saturating_add(1)
+			.saturating_add(u32::try_from(missed).unwrap_or(u32::MAX));
+		epoch.online_s = epoch.online_s.saturating_add(report.online_s.into());
+
+		if flags.is_plausible() {
+			epoch.accepted = epoch.accepted.saturating_add(1);
+			let imported = report.energy_imported_wh;
+			let exported = report.energy_exported_wh;
+			epoch.consumed_wh = epoch.consumed_wh.saturating_add(imported);
+			if device.kind.has_storage() {
+				epoch.charged_wh = epoch.charged_wh.saturating_add(imported);
+				epoch.discharged_wh = epoch.discharged_wh.saturating_add(exported);
+			} else {
+				epoch.produced_wh = epoch.produced_wh.saturating_add(exported);
+			}
+		} else {
+			epoch.flagged = epoch.flagged.saturating_add(1);
+		}
+
+		// The status map: out with the old figures, in with the new ones if they count.
+		if let Some(old) = &old_live {
+			map.withdraw(old);
+		}
+		let live = if flags.is_plausible() {
+			let entry = LiveEntry {
+				region: device.region.clone(),
+				kind: device.kind,
+				figures: live_figures(
+					report,
+					device.kind,
+					&device.capability,
+					&device.comfort,
+					context.minute_of_day,
+				),
+				expires_at: Self::expiry_of(report),
+			};
+			map.deposit(&entry);
+			Some(entry).filter(|e| e.expires_at > context.now)
+		} else {
+			None
+		};
+
+		DeviceTelemetryState {
+			last_sequence: report.sequence,
+			last_interval_end: report.interval_end(),
+			latest: LatestReading {
+				interval_start: report.interval_start,
+				interval_length_s: report.interval_length_s,
+				average_power_w: report.average_power_w,
+				peak_power_w: report.peak_power_w,
+				soc_bp: report.soc_bp,
+				device_state: report.device_state,
+				grid_response: report.grid_response,
+				cumulative_imported_wh: report.cumulative_imported_wh,
+				cumulative_exported_wh: report.cumulative_exported_wh,
+				plausibility: flags,
+			},
+			live,
+			epoch,
+		}
+	}
+
+	/// Hands a finished epoch to the registry's history and to the epoch handler.
+	fn close_epoch(device_id: DeviceId, epoch: &EpochTelemetry) {
+		let totals = TelemetryTotals {
+			energy_produced_wh: epoch.produced_wh,
+			energy_consumed_wh: epoch.consumed_wh,
+			energy_discharged_wh: epoch.discharged_wh,
+			reports_accepted: epoch.accepted,
+			reports_flagged: epoch.flagged,
+			reports_rejected: epoch.rejected,
+			last_seen: None,
+		};
+		// The device was just found active, so the registry knows it.
+		let _ = T::Registry::record_telemetry(device_id, &totals);
+		T::OnEpochClosed::on_epoch_closed(device_id, epoch);
+	}
+
+	/// Counts a rejected report against the device (if it has reported before).
+	fn count_rejection(device_id: DeviceId) {
+		DeviceTelemetry::<T>::mutate_extant(device_id, |state| {
+			state.epoch.rejected = state.epoch.rejected.saturating_add(1);
+		});
+	}
+
+	/// Takes a device's figures out of the status map.
+	fn drop_from_status_map(device_id: DeviceId) {
+		DeviceTelemetry::<T>::mutate_extant(device_id, |state| {
+			if let Some(live) = state.live.take() {
+				let mut map = StatusMapUpdate::<T>::new(Self::now());
+				map.withdraw(&live);
+				map.write();
+			}
+		});
+	}
+
+	/// Checks that every unexpired slot of the status map equals the sum of the figures the
+	/// devices say they put there.
+	#[cfg(any(feature = "try-runtime", feature = "std", test))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use openvpp_primitives::LiveFigures;
+		let now = Self::now();
+		let mut expected: BTreeMap<(RegionCode, DeviceKind, UnixSeconds), LiveFigures> =
+			BTreeMap::new();
+		for (_, state) in DeviceTelemetry::<T>::iter() {
+			if let Some(live) = state.live.filter(|l| l.expires_at > now) {
+				expected
+					.entry((live.region, live.kind, live.expires_at))
+					.or_default()
+					.add(&live.figures);
+			}
+		}
+		let mut stored: BTreeMap<(RegionCode, DeviceKind, UnixSeconds), LiveFigures> =
+			BTreeMap::new();
+		for (region, kind, status) in EnergyStatus::<T>::iter() {
+			frame_support::ensure!(
+				status.slots.windows(2).all(|w| w[0].expires_at < w[1].expires_at),
+				"freshness slots out of order"
+			);
+			for slot in status.slots.iter().filter(|s| s.expires_at > now) {
+				stored.insert((region.clone(), kind, slot.expires_at), slot.figures);
+			}
+		}
+		frame_support::ensure!(
+			expected == stored,
+			"the status map differs from the sum over fresh devices"
+		);
+		Ok(())
+	}
+}
+
+impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
+	fn on_device_deactivated(device_id: DeviceId) {
+		Self::drop_from_status_map(device_id);
+	}
+
+	fn on_device_retired(device_id: DeviceId) {
+		Self::drop_from_status_map(device_id);
+		DeviceTelemetry::<T>::remove(device_id);
+	}
+}

@@ -1,0 +1,614 @@
+//! Tests of every check and outcome, the epoch totals, the status map and its staleness, fees and
+//! refunds. Each test ends by checking that the status map equals the sum over fresh devices.
+
+use codec::Encode;
+use frame_support::{
+	assert_noop, assert_ok,
+	dispatch::{GetDispatchInfo, Pays, PostDispatchInfo},
+	traits::Hooks,
+	BoundedVec,
+};
+use openvpp_primitives::{
+	AttestationSignature, Capability, ComfortLimits, DeviceId, DeviceInfo, DeviceKind,
+	DeviceLifecycleHooks, DeviceState, DeviceStatus, GridResponseStatus, IntervalReport,
+	LiveFigures, PlausibilityFlags, QualityFlags, RegionCode, RejectionReason, SignedReport,
+};
+use sp_core::{sr25519, Pair, H256};
+
+use crate::{mock::*, *};
+
+const GATEWAY: AccountId = 10;
+const OTHER_GATEWAY: AccountId = 11;
+const OWNER: AccountId = 1;
+const INTERVAL: u32 = 900;
+
+fn region(code: &str) -> RegionCode {
+	BoundedVec::try_from(code.as_bytes().to_vec()).unwrap()
+}
+
+fn key(id: DeviceId) -> sr25519::Pair {
+	sr25519::Pair::from_string(&format!("//device-{id}"), None).unwrap()
+}
+
+fn add_device(id: DeviceId, kind: DeviceKind, capability: Capability, zone: &str) {
+	MockRegistry::add(
+		id,
+		DeviceInfo {
+			kind,
+			owner: OWNER,
+			gateway: GATEWAY,
+			attestation_key: key(id).public().into(),
+			capability,
+			region: region(zone),
+			comfort: ComfortLimits::default(),
+			reputation_bp: 5_000,
+		},
+	);
+}
+
+fn add_battery(id: DeviceId, zone: &str) {
+	add_device(id, DeviceKind::HomeBattery, battery_capability(), zone);
+}
+
+fn add_solar(id: DeviceId, zone: &str) {
+	add_device(
+		id,
+		DeviceKind::RooftopSolar,
+		Capability { rated_power_w: 4_000, ..Default::default() },
+		zone,
+	);
+}
+
+/// A battery report for interval `n` (counted from T0), discharging 500 Wh at 2 kW average and
+/// losing 5 % SoC per interval from 80 %.
+fn battery_report(id: DeviceId, n: u64) -> IntervalReport {
+	IntervalReport {
+		device_id: id,
+		sequence: n + 1,
+		interval_start: T0 + n * u64::from(INTERVAL),
+		interval_length_s: INTERVAL,
+		energy_imported_wh: 0,
+		energy_exported_wh: 500,
+		cumulative_imported_wh: 10_000,
+		cumulative_exported_wh: 20_000 + 500 * (n + 1),
+		average_power_w: 2_000,
+		peak_power_w: 2_400,
+		soc_bp: Some(8_000u16.saturating_sub(500 * n as u16)),
+		device_state: DeviceState::Operating,
+		grid_response: GridResponseStatus::Idle,
+		online_s: INTERVAL,
+		quality: QualityFlags::default(),
+	}
+}
+
+/// A solar report for interval `n`, producing 750 Wh at 3 kW.
+fn solar_report(id: DeviceId, n: u64) -> IntervalReport {
+	IntervalReport {
+		energy_exported_wh: 750,
+		cumulative_exported_wh: 100_000 + 750 * (n + 1),
+		average_power_w: 3_000,
+		peak_power_w: 3_500,
+		soc_bp: None,
+		..battery_report(id, n)
+	}
+}
+
+fn genesis() -> H256 {
+	System::block_hash(0)
+}
+
+fn sign_with(pair: &sr25519::Pair, genesis: H256, report: IntervalReport) -> SignedReport {
+	let signature: AttestationSignature =
+		pair.sign(&openvpp_primitives::report_signing_payload(&genesis, &report)).into();
+	SignedReport { report, signature }
+}
+
+fn sign(report: IntervalReport) -> SignedReport {
+	let pair = key(report.device_id);
+	sign_with(&pair, genesis(), report)
+}
+
+fn submit_from(gateway: AccountId, reports: Vec<SignedReport>) -> PostDispatchInfo {
+	Telemetry::submit_reports(
+		RuntimeOrigin::signed(gateway),
+		BoundedVec::truncate_from(reports),
+		None,
+	)
+	.expect("a non-empty batch is always processed")
+}
+
+fn submit(reports: Vec<SignedReport>) -> PostDispatchInfo {
+	submit_from(GATEWAY, reports)
+}
+
+fn events() -> Vec<Event<Test>> {
+	System::events()
+		.into_iter()
+		.filter_map(|r| if let RuntimeEvent::Telemetry(e) = r.event { Some(e) } else { None })
+		.collect()
+}
+
+fn rejections() -> Vec<(DeviceId, RejectionReason)> {
+	events()
+		.into_iter()
+		.filter_map(|e| match e {
+			Event::ReportRejected { device_id, reason, .. } => Some((device_id, reason)),
+			_ => None,
+		})
+		.collect()
+}
+
+fn last_batch() -> (u32, u32, u32) {
+	events()
+		.into_iter()
+		.rev()
+		.find_map(|e| match e {
+			Event::BatchProcessed { accepted, flagged, rejected, .. } => {
+				Some((accepted, flagged, rejected))
+			}
+			_ => None,
+		})
+		.expect("a batch event")
+}
+
+fn figures(zone: &str, kind: DeviceKind) -> LiveFigures {
+	Telemetry::region_figures(region(zone))
+		.into_iter()
+		.find(|(k, _)| *k == kind)
+		.map(|(_, f)| f)
+		.unwrap_or_default()
+}
+
+/// The clock right after interval `n` ended.
+fn after_interval(n: u64) -> u64 {
+	T0 + (n + 1) * u64::from(INTERVAL) + 5
+}
+
+// ---- acceptance --------------------------------------------------------------------------
+
+#[test]
+fn a_valid_batch_is_accepted_free_of_charge_and_updates_state_and_map() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_solar(2, "DE-TENNET");
+		set_time(after_interval(0));
+		let post = submit(vec![sign(battery_report(1, 0)), sign(solar_report(2, 0))]);
+		assert_eq!(post.pays_fee, Pays::No);
+		assert_eq!(last_batch(), (2, 0, 0));
+
+		let state = DeviceTelemetry::<Test>::get(1).unwrap();
+		assert_eq!(state.last_sequence, 1);
+		assert_eq!(state.last_interval_end, T0 + 900);
+		assert_eq!(state.latest.soc_bp, Some(8_000));
+		assert_eq!(state.epoch.accepted, 1);
+		assert_eq!(state.epoch.discharged_wh, 500);
+		assert_eq!(state.epoch.expected, 1);
+		assert_eq!(DeviceTelemetry::<Test>::get(2).unwrap().epoch.produced_wh, 750);
+
+		let battery = figures("DE-TENNET", DeviceKind::HomeBattery);
+		assert_eq!(battery.devices, 1);
+		assert_eq!(battery.generation_w, 2_000);
+		// 80 % of 10 kWh, no reserve.
+		assert_eq!(battery.storage_available_wh, 8_000);
+		let solar = figures("DE-TENNET", DeviceKind::RooftopSolar);
+		assert_eq!((solar.devices, solar.generation_w, solar.flex_up_w), (1, 3_000, 0));
+		let map = Telemetry::energy_status_map();
+		assert_eq!(map.len(), 2);
+		assert!(map.iter().all(|entry| entry.updated_at == after_interval(0)));
+	});
+}
+
+#[test]
+fn a_newer_report_replaces_the_devices_figures() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(0));
+		submit(vec![sign(battery_report(1, 0))]);
+		set_time(after_interval(1));
+		submit(vec![sign(battery_report(1, 1))]);
+		let battery = figures("DE-TENNET", DeviceKind::HomeBattery);
+		assert_eq!(battery.devices, 1);
+		assert_eq!(battery.storage_available_wh, 7_500);
+		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().epoch.accepted, 2);
+	});
+}
+
+// ---- rejections, in check order ------------------------------------------------------------
+
+#[test]
+fn unknown_and_inactive_devices_and_foreign_gateways_are_rejected() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		MockRegistry::set_status(2, DeviceStatus::Suspended);
+		add_battery(3, "DE-TENNET");
+		set_time(after_interval(0));
+		let post = submit(vec![
+			sign(battery_report(1, 0)),
+			sign(battery_report(2, 0)),
+			sign(battery_report(9, 0)),
+		]);
+		assert_eq!(post.pays_fee, Pays::Yes);
+		assert_eq!(last_batch(), (1, 0, 2));
+		assert_eq!(
+			rejections(),
+			vec![(2, RejectionReason::DeviceNotActive), (9, RejectionReason::UnknownDevice)]
+		);
+		// Device 3 is bound to GATEWAY, not OTHER_GATEWAY.
+		submit_from(OTHER_GATEWAY, vec![sign(battery_report(3, 0))]);
+		assert_eq!(rejections().last(), Some(&(3, RejectionReason::WrongGateway)));
+		assert!(DeviceTelemetry::<Test>::get(3).is_none());
+	});
+}
+
+#[test]
+fn forged_and_foreign_signatures_are_rejected() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		set_time(after_interval(0));
+		// Signed by a key that is not the device's.
+		let forged = sign_with(&key(99), genesis(), battery_report(1, 0));
+		// Signed for another chain.
+		let other_chain = sign_with(&key(1), H256::repeat_byte(9), battery_report(1, 0));
+		// Device 1's valid report, re-labelled as device 2's.
+		let mut swapped = sign(battery_report(1, 0));
+		swapped.report.device_id = 2;
+		// A valid signature over a report whose energy was changed afterwards.
+		let mut tampered = sign(battery_report(1, 0));
+		tampered.report.energy_exported_wh = 1;
+		submit(vec![forged, other_chain, swapped, tampered]);
+		assert_eq!(last_batch(), (0, 0, 4));
+		assert!(rejections().iter().all(|(_, reason)| *reason == RejectionReason::BadSignature));
+		assert!(DeviceTelemetry::<Test>::get(1).is_none());
+		// The genuine report still goes through afterwards.
+		submit(vec![sign(battery_report(1, 0))]);
+		assert_eq!(last_batch(), (1, 0, 0));
+	});
+}
+
+#[test]
+fn a_replayed_sequence_is_rejected_without_counting_against_the_device() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(1));
+		assert_eq!(submit(vec![sign(battery_report(1, 0))]).pays_fee, Pays::No);
+		let post = submit(vec![sign(battery_report(1, 0))]);
+		assert_eq!(post.pays_fee, Pays::Yes);
+		assert_eq!(rejections(), vec![(1, RejectionReason::SequenceNotIncreasing)]);
+		// An old sequence number on a new interval is refused as well.
+		let mut stale = battery_report(1, 1);
+		stale.sequence = 1;
+		submit(vec![sign(stale)]);
+		assert_eq!(rejections().last(), Some(&(1, RejectionReason::SequenceNotIncreasing)));
+		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().epoch.rejected, 0);
+	});
+}
+
+#[test]
+fn intervals_must_be_current_well_formed_and_in_order() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(4));
+		submit(vec![sign(battery_report(1, 2))]);
+
+		let mut zero = battery_report(1, 3);
+		zero.interval_length_s = 0;
+		let mut too_long = battery_report(1, 3);
+		too_long.interval_length_s = 3_601;
+		// Ends more than the allowed skew after the block's time.
+		let future = battery_report(1, 6);
+		// Starts before the report horizon.
+		let mut ancient = battery_report(1, 3);
+		ancient.interval_start = after_interval(4) - 2 * 86_400 - 1;
+		// Starts before the previous interval ended.
+		let mut overlapping = battery_report(1, 3);
+		overlapping.interval_start = T0 + 2 * 900 + 600;
+		submit(vec![sign(zero), sign(too_long), sign(future), sign(ancient), sign(overlapping)]);
+		assert_eq!(
+			rejections(),
+			vec![
+				(1, RejectionReason::InvalidIntervalLength),
+				(1, RejectionReason::InvalidIntervalLength),
+				(1, RejectionReason::IntervalInFuture),
+				(1, RejectionReason::IntervalTooOld),
+				(1, RejectionReason::IntervalOverlap),
+			]
+		);
+		// These came from the device's own gateway and were signed: they count against it.
+		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().epoch.rejected, 5);
+		// The sequence and interval did not move.
+		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().last_sequence, 3);
+	});
+}
+
+#[test]
+fn a_rejected_report_never_aborts_the_rest_of_the_batch() {
+	run_test(|| {
+		for id in 1..=4 {
+			add_battery(id, "DE-TENNET");
+		}
+		set_time(after_interval(0));
+		let bad = sign_with(&key(42), genesis(), battery_report(2, 0));
+		submit(vec![
+			sign(battery_report(1, 0)),
+			bad,
+			sign(battery_report(3, 0)),
+			sign(battery_report(4, 0)),
+		]);
+		assert_eq!(last_batch(), (3, 0, 1));
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).devices, 3);
+	});
+}
+
+#[test]
+fn an_empty_batch_is_an_error() {
+	run_test(|| {
+		assert_noop!(
+			Telemetry::submit_reports(RuntimeOrigin::signed(GATEWAY), BoundedVec::new(), None),
+			Error::<Test>::EmptyBatch
+		);
+	});
+}
+
+// ---- flagged reports ----------------------------------------------------------------------
+
+#[test]
+fn a_battery_discharging_more_than_its_soc_allowed_is_flagged_and_never_counted() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(0));
+		submit(vec![sign(battery_report(1, 0))]);
+		// Claims 1.2 kWh out while SoC goes from 80 % to 78 % of 10 kWh.
+		let mut report = battery_report(1, 1);
+		report.energy_exported_wh = 1_200;
+		report.cumulative_exported_wh = 20_500 + 1_200;
+		report.soc_bp = Some(7_800);
+		set_time(after_interval(1));
+		let post = submit(vec![sign(report)]);
+		// Flagged reports are accepted: no fee.
+		assert_eq!(post.pays_fee, Pays::No);
+		assert_eq!(last_batch(), (0, 1, 0));
+		let flags = events()
+			.into_iter()
+			.find_map(|e| match e {
+				Event::ReportFlagged { flags, .. } => Some(flags),
+				_ => None,
+			})
+			.unwrap();
+		assert!(flags.contains(PlausibilityFlags::SOC_ENERGY_MISMATCH));
+
+		let state = DeviceTelemetry::<Test>::get(1).unwrap();
+		// Recorded: the sequence and reading moved on...
+		assert_eq!(state.last_sequence, 2);
+		assert_eq!(state.latest.plausibility, flags);
+		// ...but only the first, plausible report's energy counts.
+		assert_eq!(state.epoch.discharged_wh, 500);
+		assert_eq!((state.epoch.accepted, state.epoch.flagged), (1, 1));
+		// An implausible device does not count in the live map.
+		assert!(state.live.is_none());
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).devices, 0);
+	});
+}
+
+#[test]
+fn a_solar_device_exporting_above_its_rating_is_flagged() {
+	run_test(|| {
+		add_solar(2, "DE-TENNET");
+		set_time(after_interval(0));
+		let mut report = solar_report(2, 0);
+		// 4 kW for 15 minutes is 1 kWh; it claims 2 kWh.
+		report.energy_exported_wh = 2_000;
+		report.cumulative_exported_wh = 102_000;
+		submit(vec![sign(report)]);
+		assert_eq!(last_batch(), (0, 1, 0));
+		let state = DeviceTelemetry::<Test>::get(2).unwrap();
+		assert!(state.latest.plausibility.contains(PlausibilityFlags::ENERGY_ABOVE_RATING));
+		assert_eq!(state.epoch.produced_wh, 0);
+	});
+}
+
+// ---- epochs -------------------------------------------------------------------------------
+
+#[test]
+fn epoch_totals_close_into_the_registry_history() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		// Intervals 0, 1 and 3 of the first hour (interval 2 missing), then interval 4 (next hour).
+		for n in [0, 1, 3] {
+			set_time(after_interval(n));
+			submit(vec![sign(battery_report(1, n))]);
+		}
+		let state = DeviceTelemetry::<Test>::get(1).unwrap();
+		assert_eq!(state.epoch.epoch, T0 / 3_600);
+		assert_eq!(state.epoch.accepted, 3);
+		// Interval 2 was missed: 4 expected.
+		assert_eq!(state.epoch.expected, 4);
+		assert_eq!(state.epoch.online_s, 3 * 900);
+		assert!(closed_epochs().is_empty());
+
+		set_time(after_interval(4));
+		submit(vec![sign(battery_report(1, 4))]);
+		let closed = closed_epochs();
+		assert_eq!(closed.len(), 1);
+		let (device, epoch) = closed[0];
+		assert_eq!(device, 1);
+		assert_eq!(epoch.discharged_wh, 1_500);
+		assert_eq!((epoch.accepted, epoch.expected), (3, 4));
+		let history = MockRegistry::history(1);
+		assert_eq!(history.energy_discharged_wh, 1_500);
+		assert_eq!(history.reports_accepted, 3);
+		let state = DeviceTelemetry::<Test>::get(1).unwrap();
+		assert_eq!(state.epoch.epoch, T0 / 3_600 + 1);
+		assert_eq!((state.epoch.accepted, state.epoch.discharged_wh), (1, 500));
+	});
+}
+
+// ---- the status map -----------------------------------------------------------------------
+
+#[test]
+fn the_map_aggregates_per_region_and_kind() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		add_battery(3, "NL-TENNET");
+		add_solar(4, "NL-TENNET");
+		set_time(after_interval(0));
+		submit(
+			(1..=3)
+				.map(|id| sign(battery_report(id, 0)))
+				.chain([sign(solar_report(4, 0))])
+				.collect(),
+		);
+		let de = figures("DE-TENNET", DeviceKind::HomeBattery);
+		assert_eq!((de.devices, de.generation_w, de.storage_available_wh), (2, 4_000, 16_000));
+		let nl = figures("NL-TENNET", DeviceKind::HomeBattery);
+		assert_eq!(nl.devices, 1);
+		assert_eq!(figures("NL-TENNET", DeviceKind::RooftopSolar).generation_w, 3_000);
+		assert_eq!(Telemetry::energy_status_map().len(), 3);
+	});
+}
+
+#[test]
+fn stale_devices_drop_out_of_the_live_figures() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		set_time(after_interval(0));
+		submit(vec![sign(battery_report(1, 0)), sign(battery_report(2, 0))]);
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).devices, 2);
+
+		// Device 1 keeps reporting; device 2 falls silent after interval 0.
+		set_time(after_interval(1));
+		submit(vec![sign(battery_report(1, 1))]);
+		// Two intervals after its last interval ended (T0 + 900 + 1800 = T0 + 2700, on a slot
+		// boundary), device 2 stops counting.
+		set_time(T0 + 2_699);
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).devices, 2);
+		set_time(T0 + 2_700);
+		let live = figures("DE-TENNET", DeviceKind::HomeBattery);
+		assert_eq!(live.devices, 1);
+		assert_eq!(live.storage_available_wh, 7_500);
+		// Nothing had to touch device 2 for that; its state still says where it was.
+		assert!(DeviceTelemetry::<Test>::get(2).unwrap().live.is_some());
+
+		// When device 2 reports again it counts again, once.
+		set_time(after_interval(3));
+		submit(vec![sign(battery_report(2, 3))]);
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).devices, 1);
+		submit(vec![sign(battery_report(1, 3))]);
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).devices, 2);
+
+		// Everyone silent: the region empties.
+		set_time(after_interval(3) + 3 * 3_600);
+		assert!(Telemetry::energy_status_map().is_empty());
+	});
+}
+
+#[test]
+fn a_late_report_whose_window_has_passed_does_not_count() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		// Interval 0 delivered three hours late (within the horizon).
+		set_time(after_interval(0) + 3 * 3_600);
+		submit(vec![sign(battery_report(1, 0))]);
+		assert_eq!(last_batch(), (1, 0, 0));
+		assert!(DeviceTelemetry::<Test>::get(1).unwrap().live.is_none());
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).devices, 0);
+	});
+}
+
+#[test]
+fn suspended_and_retired_devices_leave_the_map_at_once() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		set_time(after_interval(0));
+		submit(vec![sign(battery_report(1, 0)), sign(battery_report(2, 0))]);
+		Telemetry::on_device_deactivated(1);
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).devices, 1);
+		assert!(DeviceTelemetry::<Test>::get(1).unwrap().live.is_none());
+		Telemetry::on_device_deactivated(2);
+		Telemetry::on_device_retired(2);
+		assert!(DeviceTelemetry::<Test>::get(2).is_none());
+		assert!(Telemetry::energy_status_map().is_empty());
+	});
+}
+
+// ---- fees, weights, digests ---------------------------------------------------------------
+
+#[test]
+fn unused_weight_is_refunded() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		set_time(after_interval(0));
+		let reports = vec![
+			sign(battery_report(1, 0)),
+			sign(battery_report(2, 0)),
+			sign(battery_report(7, 0)),
+		];
+		let call = crate::Call::<Test>::submit_reports {
+			reports: BoundedVec::truncate_from(reports.clone()),
+			raw_data_digest: None,
+		};
+		let charged = call.get_dispatch_info().call_weight;
+		let post = submit(reports);
+		let actual = post.actual_weight.unwrap();
+		// Two signatures checked, one region touched, one cheap early rejection.
+		assert!(actual.ref_time() < charged.ref_time(), "{actual:?} !< {charged:?}");
+		assert_eq!(actual, Telemetry::batch_weight(2, 0, 1, 1));
+		// The base is the same-epoch, one-region benchmark; epoch closes and extra regions add
+		// their share of the differences between the benchmarks.
+		assert_eq!(
+			Telemetry::batch_weight(2, 0, 1, 0),
+			<() as WeightInfo>::submit_reports_same_epoch(2)
+		);
+		let base = Telemetry::batch_weight(2, 0, 1, 0).ref_time();
+		assert!(Telemetry::batch_weight(2, 1, 1, 0).ref_time() > base);
+		assert!(Telemetry::batch_weight(2, 0, 2, 0).ref_time() > base);
+		// The worst case costs no more than is charged for it up front.
+		assert!(Telemetry::batch_weight(3, 3, 3, 0).ref_time() <= charged.ref_time());
+		// Charged up front: the worst case, every report in its own region.
+		assert_eq!(charged, <() as WeightInfo>::submit_reports(3));
+	});
+}
+
+#[test]
+fn raw_data_digests_are_kept_until_the_retention_ends() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(2));
+		let digest = H256::repeat_byte(0xab);
+		for n in 0..3 {
+			assert_ok!(Telemetry::submit_reports(
+				RuntimeOrigin::signed(GATEWAY),
+				BoundedVec::truncate_from(vec![sign(battery_report(1, n))]),
+				Some(digest),
+			));
+		}
+		let stored = BatchDigests::<Test>::get(1);
+		// Two fit this block (MaxDigestsPerBlock = 2); the third is only in its event.
+		assert_eq!(stored.len(), 2);
+		assert_eq!(stored[0], BatchDigest { gateway: GATEWAY, digest, reports: 1 });
+		assert!(matches!(
+			events().last(),
+			Some(Event::BatchProcessed { digest_stored: false, raw_data_digest: Some(_), .. })
+		));
+		// Retention is 10 blocks.
+		Telemetry::on_initialize(10);
+		assert_eq!(BatchDigests::<Test>::get(1).len(), 2);
+		Telemetry::on_initialize(11);
+		assert!(BatchDigests::<Test>::get(1).is_empty());
+	});
+}
+
+#[test]
+fn report_encoding_is_compact() {
+	let signed = SignedReport {
+		report: battery_report(1, 0),
+		signature: AttestationSignature::Sr25519(sr25519::Signature::from_raw([0; 64])),
+	};
+	// About 120 bytes: 12,000 reports fit in a 5 MiB block with room to spare.
+	assert!(signed.encode().len() <= 125, "{}", signed.encode().len());
+}

@@ -1,0 +1,322 @@
+//! The OpenVPP pallets together in the real runtime: signed extrinsics go through the full
+//! extrinsic path (signature, nonce, fees, dispatch) of a chain built from the development
+//! genesis preset, with its demo fleet.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use codec::Encode;
+use frame_support::{assert_ok, traits::fungible::InspectHold, BoundedVec};
+use openvpp_primitives::{
+	AttestationSignature, Capability, ComfortLimits, DeviceKind, DeviceState, DeviceStatus,
+	GridResponseStatus, IntervalReport, KeyOwnershipProof, KeyProofPurpose, QualityFlags,
+	RejectionReason, SignedReport,
+};
+use openvpp_runtime::{
+	demo_fleet::{self, KeyScheme},
+	extrinsic, AccountId, Balances, BuildStorage, DeviceRegistry, Executive, Runtime, RuntimeCall,
+	RuntimeEvent, RuntimeGenesisConfig, RuntimeHoldReason, System, Telemetry,
+};
+use sp_core::{ecdsa, ed25519, sr25519, Pair, H256};
+use sp_keyring::Sr25519Keyring;
+use sp_runtime::{traits::Header as _, DispatchError};
+
+/// 2026-03-02T12:00:00Z.
+const NOON: u64 = 1_772_452_800;
+
+/// Merges a genesis-preset patch into a full genesis config, as the node does.
+fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+	match (base, patch) {
+		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
+			for (key, value) in patch {
+				merge(base.entry(key).or_insert(serde_json::Value::Null), value);
+			}
+		}
+		(base, patch) => *base = patch,
+	}
+}
+
+/// A chain at block 1 built from the named genesis preset.
+fn chain_from_preset(preset: &str) -> sp_io::TestExternalities {
+	let patch: serde_json::Value = serde_json::from_slice(
+		&openvpp_runtime::genesis_config_presets::get_preset(&preset.into())
+			.expect("preset exists"),
+	)
+	.unwrap();
+	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
+	merge(&mut config, patch);
+	let config: RuntimeGenesisConfig = serde_json::from_value(config).expect("preset deserializes");
+	let mut ext = sp_io::TestExternalities::new(config.build_storage().expect("preset builds"));
+	ext.execute_with(|| start_block(1, NOON));
+	ext
+}
+
+fn start_block(number: u32, unix_s: u64) {
+	let header = openvpp_runtime::Header::new(
+		number,
+		Default::default(),
+		Default::default(),
+		System::parent_hash(),
+		Default::default(),
+	);
+	Executive::initialize_block(&header);
+	pallet_timestamp::Now::<Runtime>::put(unix_s * 1_000);
+}
+
+/// Signs `call` with `signer` at its current nonce and applies it like a block author does.
+fn apply(signer: Sr25519Keyring, call: RuntimeCall) -> sp_runtime::DispatchResult {
+	let nonce = System::account_nonce(signer.to_account_id());
+	let xt = extrinsic::sign(call, &signer.pair(), nonce, System::block_hash(0));
+	// Round-trip through the wire format, as a node receives it.
+	let xt = openvpp_runtime::UncheckedExtrinsic::decode_all_from(&xt.encode());
+	Executive::apply_extrinsic(xt).expect("the transaction is valid")
+}
+
+trait DecodeAll: Sized {
+	fn decode_all_from(bytes: &[u8]) -> Self;
+}
+impl DecodeAll for openvpp_runtime::UncheckedExtrinsic {
+	fn decode_all_from(bytes: &[u8]) -> Self {
+		<Self as codec::DecodeAll>::decode_all(&mut &bytes[..]).expect("decodes")
+	}
+}
+
+fn events() -> Vec<RuntimeEvent> {
+	System::events().into_iter().map(|r| r.event).collect()
+}
+
+#[test]
+fn every_genesis_preset_builds() {
+	for preset in openvpp_runtime::genesis_config_presets::preset_names() {
+		chain_from_preset(&preset).execute_with(|| {
+			DeviceRegistry::do_try_state().expect("registry invariants");
+		});
+	}
+}
+
+#[test]
+fn the_development_chain_has_the_demo_fleet_active() {
+	chain_from_preset("development").execute_with(|| {
+		let fleet = demo_fleet::demo_fleet();
+		assert_eq!(pallet_device_registry::DeviceCount::<Runtime>::get() as usize, fleet.len());
+		for (index, device) in fleet.iter().enumerate() {
+			let record = pallet_device_registry::Devices::<Runtime>::get(index as u32 + 1).unwrap();
+			assert_eq!(record.kind, device.kind);
+			assert_eq!(record.status, DeviceStatus::Active);
+			assert_eq!(record.owner, device.owner.to_account_id());
+			assert_eq!(record.gateway, demo_fleet::DEMO_GATEWAY.to_account_id());
+			assert_eq!(record.attestation_key, device.attestation_key);
+		}
+		assert!(pallet_device_registry::Verifiers::<Runtime>::contains_key(
+			demo_fleet::DEMO_VERIFIER.to_account_id()
+		));
+	});
+}
+
+#[test]
+fn a_device_is_registered_verified_queried_and_retired_through_extrinsics() {
+	chain_from_preset("development").execute_with(|| {
+		let owner = Sr25519Keyring::Eve;
+		let owner_account: AccountId = owner.to_account_id();
+		let device_key = ecdsa::Pair::from_string("//eve-home-battery", None).unwrap();
+		let deposit: u128 = <Runtime as pallet_device_registry::Config>::DeviceDeposit::get();
+		let free_before = Balances::free_balance(&owner_account);
+
+		let proof = KeyOwnershipProof::new(
+			KeyProofPurpose::Register,
+			System::block_hash(0),
+			owner_account.clone(),
+			pallet_device_registry::RegistrationNonces::<Runtime>::get(&owner_account),
+		);
+		let register = RuntimeCall::DeviceRegistry(pallet_device_registry::Call::register_device {
+			kind: DeviceKind::HomeBattery,
+			capability: Capability {
+				rated_power_w: 10_000,
+				storage_capacity_wh: Some(20_000),
+				max_charge_w: Some(10_000),
+				max_discharge_w: Some(10_000),
+			},
+			region: BoundedVec::truncate_from(b"NL-TENNET".to_vec()),
+			metadata: Default::default(),
+			comfort: ComfortLimits {
+				min_reserve_soc_bp: 1_500,
+				dispatch_windows: Default::default(),
+			},
+			gateway: Sr25519Keyring::Ferdie.to_account_id(),
+			attestation_key: device_key.public().into(),
+			proof: AttestationSignature::Ecdsa(device_key.sign(&proof.encode())),
+		});
+		assert_ok!(apply(owner, register));
+		let id = 8;
+		let record = pallet_device_registry::Devices::<Runtime>::get(id).unwrap();
+		assert_eq!(record.status, DeviceStatus::Pending);
+		assert_eq!(record.deposit, deposit);
+		let hold =
+			RuntimeHoldReason::DeviceRegistry(pallet_device_registry::HoldReason::DeviceDeposit);
+		assert_eq!(Balances::balance_on_hold(&hold, &owner_account), deposit);
+
+		// Only a verifier may approve.
+		let approve = RuntimeCall::DeviceRegistry(pallet_device_registry::Call::approve_device {
+			device_id: id,
+		});
+		assert_eq!(
+			apply(Sr25519Keyring::Bob, approve.clone()),
+			Err(DispatchError::Module(sp_runtime::ModuleError {
+				index: 30,
+				error: [2, 0, 0, 0],
+				message: Some("NotVerifier")
+			}))
+		);
+		assert_ok!(apply(demo_fleet::DEMO_VERIFIER, approve));
+		assert_eq!(
+			pallet_device_registry::Devices::<Runtime>::get(id).unwrap().status,
+			DeviceStatus::Active
+		);
+		let capacity = pallet_device_registry::RegionCapacities::<Runtime>::get(
+			BoundedVec::truncate_from(b"NL-TENNET".to_vec()),
+			DeviceKind::HomeBattery,
+		);
+		assert_eq!((capacity.active_devices, capacity.rated_power_w), (1, 10_000));
+		assert_eq!(DeviceRegistry::devices_of_owner(owner_account.clone(), None, 10), vec![id]);
+
+		// Retiring releases the deposit: only the transaction fees are gone.
+		assert_ok!(apply(
+			owner,
+			RuntimeCall::DeviceRegistry(pallet_device_registry::Call::retire_device {
+				device_id: id
+			})
+		));
+		assert!(pallet_device_registry::Devices::<Runtime>::get(id).is_none());
+		assert_eq!(Balances::balance_on_hold(&hold, &owner_account), 0);
+		let fees = free_before - Balances::free_balance(&owner_account);
+		assert!(fees > 0 && fees < openvpp_runtime::OVPP / 10, "fees {fees}");
+		DeviceRegistry::do_try_state().unwrap();
+	});
+}
+
+/// Signs reports for the demo fleet with the keys derived from their documented seeds.
+fn sign_demo(report: IntervalReport) -> SignedReport {
+	let device = &demo_fleet::demo_fleet()[report.device_id as usize - 1];
+	let payload = openvpp_primitives::report_signing_payload(&System::block_hash(0), &report);
+	let seed = device.seed();
+	let signature = match device.scheme {
+		KeyScheme::Sr25519 => {
+			sr25519::Pair::from_string(&seed, None).unwrap().sign(&payload).into()
+		}
+		KeyScheme::Ed25519 => {
+			ed25519::Pair::from_string(&seed, None).unwrap().sign(&payload).into()
+		}
+		KeyScheme::Ecdsa => ecdsa::Pair::from_string(&seed, None).unwrap().sign(&payload).into(),
+	};
+	SignedReport { report, signature }
+}
+
+/// A plausible report for each demo device over the quarter hour before noon.
+fn demo_reports() -> Vec<IntervalReport> {
+	demo_fleet::demo_fleet()
+		.iter()
+		.enumerate()
+		.map(|(index, device)| {
+			let (power_w, soc_bp): (i32, Option<u16>) = match device.kind {
+				DeviceKind::ElectricVehicle => (-7_000, Some(6_000)),
+				DeviceKind::EvCharger => (-7_000, None),
+				DeviceKind::HomeBattery => (3_000, Some(7_000)),
+				DeviceKind::CommercialBattery => (-100_000, Some(4_000)),
+				DeviceKind::RooftopSolar => (6_000, None),
+				DeviceKind::SmartMeter => (-2_000, None),
+				DeviceKind::EnergyManagementSystem => (-1_500, None),
+			};
+			let energy_wh = u64::from(power_w.unsigned_abs()) / 4;
+			let (imported, exported) = if power_w < 0 { (energy_wh, 0) } else { (0, energy_wh) };
+			IntervalReport {
+				device_id: index as u32 + 1,
+				sequence: 1,
+				interval_start: NOON - 900,
+				interval_length_s: 900,
+				energy_imported_wh: imported,
+				energy_exported_wh: exported,
+				cumulative_imported_wh: 1_000_000 + imported,
+				cumulative_exported_wh: 2_000_000 + exported,
+				average_power_w: power_w,
+				peak_power_w: power_w,
+				soc_bp,
+				device_state: if device.kind == DeviceKind::EvCharger {
+					DeviceState::EvCharging
+				} else {
+					DeviceState::Operating
+				},
+				grid_response: GridResponseStatus::Idle,
+				online_s: 900,
+				quality: QualityFlags::default(),
+			}
+		})
+		.collect()
+}
+
+#[test]
+fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_rejected() {
+	chain_from_preset("development").execute_with(|| {
+		let gateway = demo_fleet::DEMO_GATEWAY;
+		let gateway_account = gateway.to_account_id();
+		let free_before = Balances::free_balance(&gateway_account);
+
+		let reports: Vec<SignedReport> = demo_reports().into_iter().map(sign_demo).collect();
+		let submit = |reports: Vec<SignedReport>| {
+			RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports {
+				reports: BoundedVec::truncate_from(reports),
+				raw_data_digest: Some(H256::repeat_byte(0x42)),
+			})
+		};
+		assert_ok!(apply(gateway, submit(reports.clone())));
+		assert!(events().iter().any(|e| matches!(
+			e,
+			RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
+				accepted: 7,
+				flagged: 0,
+				rejected: 0,
+				digest_stored: true,
+				..
+			})
+		)));
+		// An all-accepted batch pays no fee.
+		assert_eq!(Balances::free_balance(&gateway_account), free_before);
+
+		let map = Telemetry::energy_status_map();
+		let tennet: Vec<_> = map.iter().filter(|e| e.region.as_slice() == b"DE-TENNET").collect();
+		assert_eq!(tennet.len(), 6);
+		let total_devices: u32 = map.iter().map(|e| e.figures.devices).sum();
+		assert_eq!(total_devices, 7);
+		let solar = map.iter().find(|e| e.kind == DeviceKind::RooftopSolar).unwrap();
+		assert_eq!(solar.figures.generation_w, 6_000);
+		let ci = map.iter().find(|e| e.kind == DeviceKind::CommercialBattery).unwrap();
+		assert_eq!(ci.region.as_slice(), b"DE-AMPRION");
+		assert_eq!(ci.figures.consumption_w, 100_000);
+		// (40 % − 10 % reserve) of 500 kWh.
+		assert_eq!(ci.figures.storage_available_wh, 150_000);
+
+		// The same batch with every report altered after signing: each is refused as forged,
+		// and the batch pays its fee.
+		System::reset_events();
+		let tampered = reports
+			.into_iter()
+			.map(|mut signed| {
+				signed.report.sequence += 1;
+				signed.report.interval_start += 900;
+				signed
+			})
+			.collect();
+		start_block(2, NOON + 900 + 10);
+		assert_ok!(apply(gateway, submit(tampered)));
+		let rejected: Vec<_> = events()
+			.into_iter()
+			.filter_map(|e| match e {
+				RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportRejected {
+					reason, ..
+				}) => Some(reason),
+				_ => None,
+			})
+			.collect();
+		assert_eq!(rejected, vec![RejectionReason::BadSignature; 7]);
+		assert!(Balances::free_balance(&gateway_account) < free_before);
+		Telemetry::do_try_state().unwrap();
+	});
+}
