@@ -1,65 +1,92 @@
 #!/usr/bin/env bash
-# The main job: build OpenVPP in release and run a development chain on 127.0.0.1:9944.
+# The main job: a development chain on 127.0.0.1:9944 with the simulated device fleet and the
+# oracle bridge, and a live view of the chain's energy status map.
 #
-#   scripts/run-dev.sh [--rpc-port PORT]
+#   scripts/run-dev.sh [--rpc-port PORT] [--interval-s SECONDS]
 #
 # Ctrl-C stops everything it started.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 rpc_port=9944
+interval_s=30
+mqtt_port=18830
+modbus_base_port=15020
+metrics_port=9616
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--rpc-port) rpc_port="${2:?--rpc-port needs a value}"; shift 2 ;;
-		*) die "unknown argument '$1' (expected --rpc-port PORT)" ;;
+		--interval-s) interval_s="${2:?--interval-s needs a value}"; shift 2 ;;
+		*) die "unknown argument '$1' (expected --rpc-port PORT or --interval-s SECONDS)" ;;
 	esac
 done
 
 "$OPENVPP_ROOT/scripts/setup.sh"
 
-step "building openvpp-node (release; the first build takes about half an hour on 2 cores)"
+step "building openvpp-node and openvpp-bridge (release; the first build takes about half an hour on 2 cores)"
 cd "$OPENVPP_ROOT"
-cargo build --release --locked -p openvpp-node
-node_bin="$CARGO_TARGET_DIR/release/openvpp-node"
+cargo build --release --locked -p openvpp-node -p openvpp-bridge
+bin="$CARGO_TARGET_DIR/release"
 
 run_dir="$(mktemp -d -t openvpp-dev.XXXXXX)"
 pids=()
 cleanup() {
 	trap - INT TERM EXIT
 	if [ "${#pids[@]}" -gt 0 ]; then
-		step "stopping"
-		kill -INT "${pids[@]}" 2>/dev/null || true
-		wait "${pids[@]}" 2>/dev/null || true
+		step "stopping the bridge, the simulator and the chain"
+		# Reverse order: the bridge first, so it can finish what it is submitting.
+		for (( i=${#pids[@]}-1; i>=0; i-- )); do
+			kill -INT "${pids[$i]}" 2>/dev/null || true
+			wait "${pids[$i]}" 2>/dev/null || true
+		done
 	fi
+	echo "logs were in $run_dir (removed)"
 	rm -rf "$run_dir"
 }
 trap cleanup INT TERM EXIT
 
-step "starting the dev chain (log: $run_dir/node.log)"
-"$node_bin" --dev --base-path "$run_dir/chain" --rpc-port "$rpc_port" --no-telemetry \
+rpc_ready() {
+	curl -fsS -H 'Content-Type: application/json' \
+		-d '{"id":1,"jsonrpc":"2.0","method":"system_properties","params":[]}' \
+		"http://127.0.0.1:$rpc_port" >/dev/null 2>&1
+}
+
+step "starting the dev chain"
+"$bin/openvpp-node" --dev --base-path "$run_dir/chain" --rpc-port "$rpc_port" --no-telemetry \
 	>"$run_dir/node.log" 2>&1 &
 pids+=($!)
-
-# Wait for JSON-RPC to answer.
 for _ in $(seq 1 120); do
-	if curl -fsS -H 'Content-Type: application/json' \
-		-d '{"id":1,"jsonrpc":"2.0","method":"system_properties","params":[]}' \
-		"http://127.0.0.1:$rpc_port" >/dev/null 2>&1; then
-		break
-	fi
+	rpc_ready && break
 	kill -0 "${pids[0]}" 2>/dev/null || { tail -n 30 "$run_dir/node.log" >&2; die "the node exited"; }
 	sleep 1
 done
+rpc_ready || die "the node does not answer on 127.0.0.1:$rpc_port"
+
+step "starting the device simulator (embedded MQTT broker on 127.0.0.1:$mqtt_port, Modbus TCP on $((modbus_base_port + 3))–$((modbus_base_port + 6)))"
+"$bin/openvpp-sim" --embedded-broker --mqtt-port "$mqtt_port" --modbus-base-port "$modbus_base_port" \
+	>"$run_dir/sim.log" 2>&1 &
+pids+=($!)
+
+step "starting the oracle bridge (interval ${interval_s} s, metrics on 127.0.0.1:$metrics_port/metrics)"
+config="$("$bin/openvpp-bridge" demo-config --out "$run_dir/bridge" --url "ws://127.0.0.1:$rpc_port" \
+	--mqtt-port "$mqtt_port" --modbus-base-port "$modbus_base_port" --interval-s "$interval_s" \
+	--metrics "127.0.0.1:$metrics_port")"
+"$bin/openvpp-bridge" run --config "$config" >"$run_dir/bridge.log" 2>&1 &
+pids+=($!)
 
 cat <<MSG
 
 OpenVPP dev chain running: JSON-RPC and WebSocket on 127.0.0.1:$rpc_port
   polkadot.js Apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A$rpc_port#/explorer
-  Dev accounts (//Alice … //Ferdie) hold 1,000,000 OVPP each; //Alice is sudo.
-  Ctrl-C stops the chain (its state is discarded).
+  Dev accounts //Alice … //Ferdie hold 1,000,000 OVPP each; //Alice is sudo, //Dave a verifier.
+  The demo fleet (devices 1–7) reports every $interval_s s through the bridge (gateway //Ferdie).
+  Logs: $run_dir/{node,sim,bridge}.log
+  Ctrl-C stops everything (the chain's state is discarded).
 
+The first reports reach the chain after the first full interval.
 MSG
 
-# Follow block production until Ctrl-C.
-tail -n +1 -f "$run_dir/node.log" --pid "${pids[0]}" | grep --line-buffered -E "Imported|finalized|Error|error" &
+# The live view, read from the chain, until Ctrl-C.
+"$bin/openvpp-bridge" watch --url "ws://127.0.0.1:$rpc_port" --every-s 10 &
+pids+=($!)
 wait "${pids[0]}"

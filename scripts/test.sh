@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every workspace test and the end-to-end tests that
-# run real node processes. Everything builds in the release profile, the same build the run
-# command uses, so a machine pays for one build, not two.
+# The whole test suite: formatting, lints, every workspace test — the pallets' benchmarks run as
+# tests too — and the end-to-end tests that run real node, MQTT broker (mosquitto), Modbus TCP
+# simulator and bridge processes on 127.0.0.1. Everything builds in the release profile, the
+# same build the run command uses, so a machine pays for one build, not two.
 #
 #   scripts/test.sh
+#
+# OPENVPP_NODE_OUTAGE_S shortens the ten-minute node outage of the bridge's fault test.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -15,6 +18,9 @@ cargo fmt --all --check
 
 step "cargo clippy (release, all targets, warnings are errors)"
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
+step "benchmarks of the OpenVPP pallets, run as tests"
+cargo test --release --locked -p pallet-device-registry -p pallet-telemetry --features runtime-benchmarks --lib
 
 step "cargo test (release, workspace, including end-to-end tests)"
 cargo test --release --locked --workspace

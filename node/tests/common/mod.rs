@@ -6,11 +6,8 @@
 #![allow(dead_code)]
 
 use std::{
-	fs::File,
-	io::Read,
-	net::TcpListener,
-	path::{Path, PathBuf},
-	process::{Child, Command, ExitStatus, Stdio},
+	path::Path,
+	process::{Command, ExitStatus},
 	time::{Duration, Instant},
 };
 
@@ -20,25 +17,20 @@ use jsonrpsee::{
 	http_client::{HttpClient, HttpClientBuilder},
 	rpc_params,
 };
+pub use openvpp_bridge::testkit::free_port;
+use openvpp_bridge::testkit::Process;
 use openvpp_runtime::{AccountId, Balance, Runtime};
 use sp_core::H256;
 
 /// Path of the node binary Cargo built for this test run.
 pub const NODE_BINARY: &str = env!("CARGO_BIN_EXE_openvpp-node");
 
-/// A port on 127.0.0.1 that nothing listens on right now.
-pub fn free_port() -> u16 {
-	let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-	listener.local_addr().expect("local address").port()
-}
-
 /// A running node process, killed when dropped.
 pub struct NodeProcess {
-	child: Option<Child>,
+	process: Process,
 	pub name: String,
 	pub rpc_port: u16,
 	pub p2p_port: u16,
-	pub log_path: PathBuf,
 	_workdir: tempfile::TempDir,
 }
 
@@ -63,8 +55,6 @@ impl NodeProcess {
 			.expect("create a temporary directory");
 		let rpc_port = free_port();
 		let p2p_port = free_port();
-		let log_path = workdir.path().join("node.log");
-		let log = File::create(&log_path).expect("create the node log");
 
 		let mut command = Command::new(NODE_BINARY);
 		match config.chain {
@@ -87,18 +77,14 @@ impl NodeProcess {
 			.args(["--rpc-port", &rpc_port.to_string()])
 			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
 			.args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
-			.args(&config.args)
-			.stdin(Stdio::null())
-			.stdout(log.try_clone().expect("clone the log handle"))
-			.stderr(log);
-		let child = command.spawn().expect("start openvpp-node");
+			.args(&config.args);
+		let process = Process::spawn(config.name, command, workdir.path().join("node.log"));
 
 		NodeProcess {
-			child: Some(child),
+			process,
 			name: config.name.to_string(),
 			rpc_port,
 			p2p_port,
-			log_path,
 			_workdir: workdir,
 		}
 	}
@@ -122,58 +108,19 @@ impl NodeProcess {
 		format!("ws://127.0.0.1:{}", self.rpc_port)
 	}
 
-	pub fn pid(&self) -> u32 {
-		self.child.as_ref().map(|c| c.id()).expect("process is running")
-	}
-
 	/// The last lines of the node's log, for failure messages.
 	pub fn log_tail(&self) -> String {
-		let mut text = String::new();
-		if let Ok(mut file) = File::open(&self.log_path) {
-			let _ = file.read_to_string(&mut text);
-		}
-		let lines: Vec<&str> = text.lines().collect();
-		let start = lines.len().saturating_sub(40);
-		format!("--- last log lines of {} ---\n{}", self.name, lines[start..].join("\n"))
+		self.process.log_tail(40)
 	}
 
 	/// Sends SIGINT and waits up to `timeout` for the process to exit.
 	pub fn interrupt_and_wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-		let child = self.child.as_mut()?;
-		let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
-		// SAFETY: sending a signal to a child process we own and have not reaped.
-		let rc = unsafe { libc::kill(pid, libc::SIGINT) };
-		assert_eq!(rc, 0, "sending SIGINT to {} failed", self.name);
-		let deadline = Instant::now() + timeout;
-		loop {
-			match child.try_wait() {
-				Ok(Some(status)) => {
-					self.child = None;
-					return Some(status);
-				}
-				Ok(None) if Instant::now() < deadline => {
-					std::thread::sleep(Duration::from_millis(100))
-				}
-				_ => return None,
-			}
-		}
+		self.process.signal_and_wait(libc::SIGINT, timeout)
 	}
 
 	/// Kills the process (SIGKILL) and reaps it.
 	pub fn kill(&mut self) {
-		if let Some(mut child) = self.child.take() {
-			let _ = child.kill();
-			let _ = child.wait();
-		}
-	}
-}
-
-impl Drop for NodeProcess {
-	fn drop(&mut self) {
-		if std::thread::panicking() {
-			eprintln!("{}", self.log_tail());
-		}
-		self.kill();
+		self.process.kill();
 	}
 }
 

@@ -1,0 +1,314 @@
+//! `openvpp-bridge`: the OpenVPP gateway.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use openvpp_bridge::{
+	audit, bridge, chain::Chain, config::BridgeConfig, demo, keystore::Keystore, view,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+	version,
+	about = "Reads energy devices over MQTT and Modbus TCP / SunSpec and delivers their signed interval reports to the OpenVPP chain."
+)]
+struct Cli {
+	#[command(subcommand)]
+	command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+	/// Run the bridge.
+	Run {
+		/// The TOML configuration.
+		#[arg(long, short)]
+		config: PathBuf,
+	},
+	/// Validate a configuration and its keystore; with a reachable node, also check the
+	/// devices' registration and keys.
+	CheckConfig {
+		#[arg(long, short)]
+		config: PathBuf,
+		/// Do not contact the node.
+		#[arg(long)]
+		offline: bool,
+	},
+	/// Print the chain's energy status map every few seconds.
+	Watch {
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[arg(long, default_value_t = 5)]
+		every_s: u64,
+		/// Print once and exit.
+		#[arg(long)]
+		once: bool,
+	},
+	/// List the reports in finalized blocks from a block on, with their outcomes (JSON).
+	Audit {
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[arg(long, default_value_t = 1)]
+		from_block: u32,
+		/// Also check that these devices' intervals landed exactly once, without gaps.
+		#[arg(long, value_delimiter = ',')]
+		check_devices: Vec<u32>,
+	},
+	/// Make a device key's proof of possession for registering the device (or rotating its key)
+	/// under an owner account, e.g. to paste into polkadot.js Apps' `registerDevice`.
+	KeyProof {
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		/// The owner account (SS58) that will submit the registration.
+		#[arg(long)]
+		owner: String,
+		/// `sr25519`, `ed25519` or `ecdsa`.
+		#[arg(long, default_value = "sr25519")]
+		scheme: String,
+		/// The device key's secret URI. Prefer --secret-file outside development.
+		#[arg(long, conflicts_with = "secret_file")]
+		secret: Option<String>,
+		/// A file holding the device key's secret URI (mode 0600).
+		#[arg(long)]
+		secret_file: Option<PathBuf>,
+		/// Make the proof for rotating the key of this device instead of registering.
+		#[arg(long)]
+		rotate: Option<u32>,
+	},
+	/// Write a development chain spec extended with benchmark devices (for
+	/// scripts/bench-telemetry.sh).
+	BenchSpec {
+		/// The node binary, to export the development chain spec.
+		#[arg(long)]
+		node: PathBuf,
+		#[arg(long, default_value_t = 10_000)]
+		devices: u32,
+		#[arg(long)]
+		out: PathBuf,
+	},
+	/// Measure finalized throughput of a transfer flood and of a report flood on a node running a
+	/// bench spec, and print a table.
+	Bench {
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[arg(long, default_value_t = 10_000)]
+		devices: u32,
+		/// Reports to submit.
+		#[arg(long, default_value_t = 120_000)]
+		reports: u32,
+		/// Reports per batch.
+		#[arg(long, default_value_t = 1_000)]
+		batch: u32,
+		/// Transfers to submit for the baseline (0 = skip).
+		#[arg(long, default_value_t = 6_000)]
+		transfers: u32,
+		/// The node's process id, for its CPU and memory.
+		#[arg(long)]
+		node_pid: Option<u32>,
+	},
+	/// Write a bridge configuration and keystore for the demo fleet served by openvpp-sim.
+	DemoConfig {
+		/// Directory to write bridge.toml and keystore.json to.
+		#[arg(long)]
+		out: PathBuf,
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[arg(long, default_value_t = 1883)]
+		mqtt_port: u16,
+		#[arg(long, default_value_t = 15_020)]
+		modbus_base_port: u16,
+		#[arg(long, default_value_t = 30)]
+		interval_s: u32,
+		/// Serve Prometheus metrics here.
+		#[arg(long)]
+		metrics: Option<SocketAddr>,
+	},
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+	openvpp_bridge::init_logging("info");
+	match Cli::parse().command {
+		Command::Run { config } => {
+			let config = BridgeConfig::load(&config)?;
+			let mut shutdown = openvpp_bridge::shutdown_on_signals();
+			let Some(prepared) = bridge::prepare(config, &mut shutdown).await? else {
+				return Ok(());
+			};
+			prepared.run(shutdown).await;
+			Ok(())
+		}
+		Command::CheckConfig { config, offline } => check_config(&config, offline).await,
+		Command::Watch { url, every_s, once } => {
+			let shutdown = openvpp_bridge::shutdown_on_signals();
+			view::watch(&url, Duration::from_secs(every_s.max(1)), once, shutdown).await?;
+			Ok(())
+		}
+		Command::Audit { url, from_block, check_devices } => {
+			let chain =
+				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
+			let reports = audit::audit(&chain, from_block).await?;
+			println!("{}", serde_json::to_string_pretty(&reports)?);
+			if !check_devices.is_empty() {
+				let problems = audit::check_exactly_once(&reports, &check_devices);
+				if !problems.is_empty() {
+					bail!("delivery problems: {problems:?}");
+				}
+				eprintln!("every interval of devices {check_devices:?} is on chain exactly once");
+			}
+			Ok(())
+		}
+		Command::KeyProof { url, owner, scheme, secret, secret_file, rotate } => {
+			key_proof(&url, &owner, &scheme, secret, secret_file, rotate).await
+		}
+		Command::BenchSpec { node, devices, out } => {
+			let output = std::process::Command::new(&node)
+				.args(["build-spec", "--chain", "dev"])
+				.stderr(std::process::Stdio::null())
+				.output()
+				.with_context(|| format!("cannot run {}", node.display()))?;
+			if !output.status.success() {
+				bail!("{} build-spec failed", node.display());
+			}
+			let spec: serde_json::Value =
+				serde_json::from_slice(&output.stdout).context("build-spec output is not JSON")?;
+			let spec = openvpp_bridge::bench::bench_chain_spec(spec, devices)
+				.map_err(anyhow::Error::msg)?;
+			std::fs::write(&out, serde_json::to_vec(&spec)?)
+				.with_context(|| format!("cannot write {}", out.display()))?;
+			println!("{}", out.display());
+			Ok(())
+		}
+		Command::Bench { url, devices, reports, batch, transfers, node_pid } => {
+			use openvpp_bridge::bench;
+			let chain =
+				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
+			chain.check_versions().await?;
+			let mut results = Vec::new();
+			if transfers > 0 {
+				results.push(bench::transfer_flood(&chain, transfers, node_pid).await?);
+				println!("{}", bench::table(&results, devices));
+			}
+			results.push(
+				bench::report_flood(&chain, devices, reports, batch.clamp(1, 1_000), node_pid)
+					.await?,
+			);
+			println!("{}", bench::table(&results, devices));
+			Ok(())
+		}
+		Command::DemoConfig { out, url, mqtt_port, modbus_base_port, interval_s, metrics } => {
+			let layout = demo::DemoLayout { mqtt_port, modbus_base_port };
+			let path = demo::write_demo_files(&out, &url, layout, interval_s, metrics)
+				.with_context(|| format!("cannot write to {}", out.display()))?;
+			println!("{}", path.display());
+			Ok(())
+		}
+	}
+}
+
+async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<()> {
+	let config = BridgeConfig::load(path)?;
+	let keystore = Keystore::load(&config.storage.keystore)?;
+	for device in &config.devices {
+		if keystore.get(device.id).is_none() {
+			bail!(
+				"device {} ({}) has no key in {}",
+				device.id,
+				device.name,
+				config.storage.keystore.display()
+			);
+		}
+	}
+	println!(
+		"{}: {} devices, keystore with {} keys: OK",
+		path.display(),
+		config.devices.len(),
+		keystore.len()
+	);
+	if offline {
+		return Ok(());
+	}
+	let chain = Chain::connect(&config.chain.url).await.with_context(|| {
+		format!("cannot reach {} (use --offline to skip the chain checks)", config.chain.url)
+	})?;
+	chain.check_versions().await?;
+	for device in &config.devices {
+		let record = chain.device(device.id).await?.with_context(|| {
+			format!("device {} ({}) is not registered on this chain", device.id, device.name)
+		})?;
+		let ours = keystore.get(device.id).map(|k| k.public());
+		if ours.as_ref() != Some(&record.attestation_key) {
+			bail!(
+				"device {} ({}): the keystore's key is not its attestation key on chain",
+				device.id,
+				device.name
+			);
+		}
+		println!(
+			"  device {} ({}): {:?}, {:?} in {}, key matches",
+			device.id,
+			device.name,
+			record.status,
+			record.kind,
+			String::from_utf8_lossy(&record.region)
+		);
+	}
+	println!(
+		"chain at {}: runtime versions match, every device registered with its key",
+		config.chain.url
+	);
+	Ok(())
+}
+
+async fn key_proof(
+	url: &str,
+	owner: &str,
+	scheme: &str,
+	secret: Option<String>,
+	secret_file: Option<PathBuf>,
+	rotate: Option<u32>,
+) -> anyhow::Result<()> {
+	use codec::Encode;
+	use openvpp_bridge::keystore::{read_secret_file, DeviceKey};
+	use openvpp_primitives::{KeyOwnershipProof, KeyProofPurpose};
+	use sp_core::crypto::{AccountId32, Ss58Codec};
+
+	let secret = match (secret, secret_file) {
+		(Some(secret), _) => secret,
+		(None, Some(file)) => read_secret_file(&file)?,
+		(None, None) => bail!("give --secret or --secret-file"),
+	};
+	let key = DeviceKey::from_secret(scheme, &secret).with_context(|| {
+		format!("not a valid {scheme} secret (schemes: sr25519, ed25519, ecdsa)")
+	})?;
+	let owner = AccountId32::from_ss58check(owner)
+		.map_err(|e| anyhow::anyhow!("--owner is not an SS58 address: {e:?}"))?;
+	let chain = Chain::connect(url).await.with_context(|| format!("cannot reach {url}"))?;
+	let nonce = chain.registration_nonce(&owner).await?;
+	let purpose = match rotate {
+		Some(device) => KeyProofPurpose::Rotate(device),
+		None => KeyProofPurpose::Register,
+	};
+	let payload = KeyOwnershipProof::new(purpose, chain.genesis, owner, nonce).encode();
+	let (key_hex, proof_hex) = match (key.public(), key.sign(&payload)) {
+		(
+			openvpp_primitives::AttestationKey::Sr25519(k),
+			openvpp_primitives::AttestationSignature::Sr25519(s),
+		) => (hex::encode(k), hex::encode(s)),
+		(
+			openvpp_primitives::AttestationKey::Ed25519(k),
+			openvpp_primitives::AttestationSignature::Ed25519(s),
+		) => (hex::encode(k), hex::encode(s)),
+		(
+			openvpp_primitives::AttestationKey::Ecdsa(k),
+			openvpp_primitives::AttestationSignature::Ecdsa(s),
+		) => (hex::encode(k), hex::encode(s)),
+		_ => bail!("key and signature schemes differ"),
+	};
+	println!("scheme:          {scheme} (choose this variant for both fields)");
+	println!("attestation_key: 0x{key_hex}");
+	println!("proof:           0x{proof_hex}");
+	println!("purpose:         {purpose:?}, owner nonce {nonce}, genesis {:?}", chain.genesis);
+	Ok(())
+}

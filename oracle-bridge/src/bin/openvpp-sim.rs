@@ -1,0 +1,54 @@
+//! `openvpp-sim`: the demo fleet simulated and served over Modbus TCP (SunSpec) and MQTT.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use clap::Parser;
+use openvpp_bridge::{demo::DemoLayout, sim};
+
+/// Simulates the demo fleet (see docs/gateway-integration.md) and serves it as real devices.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+	/// MQTT broker port on 127.0.0.1.
+	#[arg(long, default_value_t = 1883)]
+	mqtt_port: u16,
+	/// Run an embedded MQTT broker on that port (otherwise one must be running).
+	#[arg(long)]
+	embedded_broker: bool,
+	/// Device n's Modbus TCP server listens on 127.0.0.1:<base + n>.
+	#[arg(long, default_value_t = 15_020)]
+	modbus_base_port: u16,
+	/// Milliseconds between simulation steps.
+	#[arg(long, default_value_t = 1_000)]
+	tick_ms: u64,
+	/// Random seed of the weather and load noise.
+	#[arg(long, default_value_t = 2026)]
+	seed: u64,
+	/// Write every served value to this file (JSON lines).
+	#[arg(long)]
+	trace: Option<PathBuf>,
+	/// Serve these Modbus device ids with an invalid scale factor (fault testing).
+	#[arg(long, value_delimiter = ',')]
+	bogus_modbus: Vec<u32>,
+	/// Publish a malformed payload on the charger topic every N ticks (fault testing).
+	#[arg(long, default_value_t = 0)]
+	garbage_mqtt_every: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+	openvpp_bridge::init_logging("info");
+	let args = Args::parse();
+	let shutdown = openvpp_bridge::shutdown_on_signals();
+	let config = sim::SimConfig {
+		layout: DemoLayout { mqtt_port: args.mqtt_port, modbus_base_port: args.modbus_base_port },
+		embedded_broker: args.embedded_broker,
+		tick: Duration::from_millis(args.tick_ms.max(10)),
+		seed: args.seed,
+		trace: args.trace,
+		bogus_modbus: args.bogus_modbus,
+		garbage_mqtt_every: args.garbage_mqtt_every,
+	};
+	sim::run(config, shutdown).await.context("simulator failed")
+}

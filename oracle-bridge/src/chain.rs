@@ -1,0 +1,378 @@
+//! Talking to an OpenVPP node over JSON-RPC (WebSocket).
+//!
+//! The bridge links the runtime crate, so it builds extrinsics from the runtime's own call and
+//! extension types and decodes storage and events with the runtime's own types. It therefore
+//! only talks to nodes whose runtime has the spec and transaction version it was built with:
+//! [`Chain::check_versions`] refuses anything else.
+
+use std::time::Duration;
+
+use codec::{Decode, Encode};
+use frame_support::storage::StoragePrefixedMap;
+use jsonrpsee::{
+	core::client::{ClientT, Subscription, SubscriptionClientT},
+	rpc_params,
+	ws_client::{WsClient, WsClientBuilder},
+};
+use openvpp_primitives::{DeviceId, DeviceKind, LiveFigures, RegionCode};
+use openvpp_runtime::{Runtime, RuntimeEvent, UncheckedExtrinsic};
+use serde::Deserialize;
+use sp_core::{crypto::AccountId32, Bytes, H256};
+use sp_runtime::traits::{BlakeTwo256, Hash};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+	#[error("JSON-RPC: {0}")]
+	Rpc(#[from] jsonrpsee::core::ClientError),
+	#[error(
+		"the node runs {node_spec_name} spec {node_spec} / transaction version {node_tx}, but this \
+		 bridge was built for {our_spec_name} spec {our_spec} / transaction version {our_tx}; \
+		 use a bridge built from the same release as the node's runtime"
+	)]
+	VersionMismatch {
+		node_spec_name: String,
+		node_spec: u32,
+		node_tx: u32,
+		our_spec_name: String,
+		our_spec: u32,
+		our_tx: u32,
+	},
+	#[error("cannot decode {what}: {message}")]
+	Decode { what: &'static str, message: String },
+	#[error("{0}")]
+	Missing(String),
+}
+
+fn decode<T: Decode>(what: &'static str, bytes: &[u8]) -> Result<T, ChainError> {
+	T::decode(&mut &bytes[..]).map_err(|e| ChainError::Decode { what, message: e.to_string() })
+}
+
+/// Where a submitted transaction stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxStatus {
+	/// In the pool, in a block, broadcast…: keep waiting.
+	Pending,
+	/// In a finalized block.
+	Finalized(H256),
+	/// It will not be included (dropped, invalid, usurped, finality timeout).
+	Failed(String),
+}
+
+impl TxStatus {
+	/// Interprets an `author_submitAndWatchExtrinsic` notification.
+	pub fn from_json(value: &serde_json::Value) -> TxStatus {
+		if let Some(hash) = value.get("finalized").and_then(|h| h.as_str()) {
+			return match parse_hash(hash) {
+				Some(hash) => TxStatus::Finalized(hash),
+				None => TxStatus::Failed(format!("bad block hash {hash}")),
+			};
+		}
+		for failure in ["usurped", "finalityTimeout", "dropped", "invalid"] {
+			if value.get(failure).is_some() || value.as_str() == Some(failure) {
+				return TxStatus::Failed(failure.to_string());
+			}
+		}
+		TxStatus::Pending
+	}
+}
+
+fn parse_hash(text: &str) -> Option<H256> {
+	let bytes = hex::decode(text.trim_start_matches("0x")).ok()?;
+	(bytes.len() == 32).then(|| H256::from_slice(&bytes))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RuntimeVersionJson {
+	spec_name: String,
+	spec_version: u32,
+	transaction_version: u32,
+}
+
+#[derive(Deserialize)]
+struct SignedBlockJson {
+	block: BlockJson,
+}
+
+#[derive(Deserialize)]
+struct BlockJson {
+	header: HeaderJson,
+	extrinsics: Vec<Bytes>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeaderJson {
+	number: String,
+	parent_hash: H256,
+}
+
+/// A block's extrinsics and number.
+#[derive(Debug, Clone)]
+pub struct BlockBody {
+	pub number: u32,
+	pub parent_hash: H256,
+	pub extrinsics: Vec<Vec<u8>>,
+}
+
+/// The live figures of one region and kind, read from the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionStatus {
+	pub region: String,
+	pub kind: DeviceKind,
+	pub figures: LiveFigures,
+}
+
+/// A connection to a node.
+pub struct Chain {
+	client: WsClient,
+	/// The chain's genesis hash (what every signature commits to).
+	pub genesis: H256,
+}
+
+impl Chain {
+	/// Connects once.
+	pub async fn connect(url: &str) -> Result<Chain, ChainError> {
+		let client = WsClientBuilder::default()
+			.request_timeout(Duration::from_secs(60))
+			.max_request_size(64 * 1024 * 1024)
+			.max_response_size(64 * 1024 * 1024)
+			.build(url)
+			.await?;
+		let genesis: H256 = client.request("chain_getBlockHash", rpc_params![0u32]).await?;
+		Ok(Chain { client, genesis })
+	}
+
+	/// Whether the connection is still up.
+	pub fn is_connected(&self) -> bool {
+		self.client.is_connected()
+	}
+
+	/// Refuses a node whose runtime has another spec or transaction version than the runtime
+	/// this bridge was built with.
+	pub async fn check_versions(&self) -> Result<(), ChainError> {
+		let version: RuntimeVersionJson =
+			self.client.request("state_getRuntimeVersion", rpc_params![]).await?;
+		let ours = &openvpp_runtime::VERSION;
+		if version.spec_name != ours.spec_name
+			|| version.spec_version != ours.spec_version
+			|| version.transaction_version != ours.transaction_version
+		{
+			return Err(ChainError::VersionMismatch {
+				node_spec_name: version.spec_name,
+				node_spec: version.spec_version,
+				node_tx: version.transaction_version,
+				our_spec_name: ours.spec_name.to_string(),
+				our_spec: ours.spec_version,
+				our_tx: ours.transaction_version,
+			});
+		}
+		Ok(())
+	}
+
+	/// The next nonce of `account`, counting transactions in the pool.
+	pub async fn next_nonce(&self, account: &AccountId32) -> Result<u32, ChainError> {
+		Ok(self.client.request("system_accountNextIndex", rpc_params![account.to_string()]).await?)
+	}
+
+	/// Submits an extrinsic and returns its status notifications.
+	pub async fn submit_and_watch(
+		&self,
+		xt: &UncheckedExtrinsic,
+	) -> Result<Subscription<serde_json::Value>, ChainError> {
+		Ok(self
+			.client
+			.subscribe(
+				"author_submitAndWatchExtrinsic",
+				rpc_params![Bytes(xt.encode())],
+				"author_unwatchExtrinsic",
+			)
+			.await?)
+	}
+
+	/// Submits an extrinsic without watching it; returns its hash.
+	pub async fn submit(&self, xt: &UncheckedExtrinsic) -> Result<H256, ChainError> {
+		Ok(self.client.request("author_submitExtrinsic", rpc_params![Bytes(xt.encode())]).await?)
+	}
+
+	/// Raw storage at a block (the best block if `None`).
+	pub async fn storage_raw(
+		&self,
+		key: Vec<u8>,
+		at: Option<H256>,
+	) -> Result<Option<Vec<u8>>, ChainError> {
+		let value: Option<Bytes> =
+			self.client.request("state_getStorage", rpc_params![Bytes(key), at]).await?;
+		Ok(value.map(|b| b.0))
+	}
+
+	async fn storage<T: Decode>(
+		&self,
+		what: &'static str,
+		key: Vec<u8>,
+		at: Option<H256>,
+	) -> Result<Option<T>, ChainError> {
+		self.storage_raw(key, at).await?.map(|bytes| decode(what, &bytes)).transpose()
+	}
+
+	/// A device's registry record.
+	pub async fn device(
+		&self,
+		id: DeviceId,
+	) -> Result<Option<pallet_device_registry::DeviceRecord<Runtime>>, ChainError> {
+		let key = pallet_device_registry::Devices::<Runtime>::hashed_key_for(id);
+		self.storage("device record", key, None).await
+	}
+
+	/// The nonce the next proof of possession of `owner` must carry.
+	pub async fn registration_nonce(&self, owner: &AccountId32) -> Result<u32, ChainError> {
+		let key = pallet_device_registry::RegistrationNonces::<Runtime>::hashed_key_for(owner);
+		Ok(self.storage("registration nonce", key, None).await?.unwrap_or(0))
+	}
+
+	/// A device's telemetry state (last sequence and interval…).
+	pub async fn device_telemetry(
+		&self,
+		id: DeviceId,
+		at: Option<H256>,
+	) -> Result<Option<pallet_telemetry::DeviceTelemetryState>, ChainError> {
+		let key = pallet_telemetry::DeviceTelemetry::<Runtime>::hashed_key_for(id);
+		self.storage("device telemetry", key, at).await
+	}
+
+	/// The chain's time at a block (Unix ms).
+	pub async fn timestamp_ms(&self, at: Option<H256>) -> Result<u64, ChainError> {
+		let key = pallet_timestamp::Now::<Runtime>::hashed_key().to_vec();
+		Ok(self.storage("timestamp", key, at).await?.unwrap_or(0))
+	}
+
+	/// Hash of the finalized head.
+	pub async fn finalized_head(&self) -> Result<H256, ChainError> {
+		Ok(self.client.request("chain_getFinalizedHead", rpc_params![]).await?)
+	}
+
+	/// Hash of the block at `number` on the best chain.
+	pub async fn block_hash(&self, number: u32) -> Result<Option<H256>, ChainError> {
+		Ok(self.client.request("chain_getBlockHash", rpc_params![number]).await?)
+	}
+
+	/// A block's number, parent and extrinsics.
+	pub async fn block(&self, hash: H256) -> Result<BlockBody, ChainError> {
+		let block: Option<SignedBlockJson> =
+			self.client.request("chain_getBlock", rpc_params![hash]).await?;
+		let block = block.ok_or_else(|| ChainError::Missing(format!("block {hash:?}")))?.block;
+		let number = u32::from_str_radix(block.header.number.trim_start_matches("0x"), 16)
+			.map_err(|e| ChainError::Decode { what: "block number", message: e.to_string() })?;
+		Ok(BlockBody {
+			number,
+			parent_hash: block.header.parent_hash,
+			extrinsics: block.extrinsics.into_iter().map(|b| b.0).collect(),
+		})
+	}
+
+	/// All events of a block.
+	pub async fn events(
+		&self,
+		at: H256,
+	) -> Result<Vec<frame_system::EventRecord<RuntimeEvent, H256>>, ChainError> {
+		// `System::Events` (the storage type is private to frame-system).
+		let key = frame_support::storage::storage_prefix(b"System", b"Events").to_vec();
+		Ok(self.storage("events", key, Some(at)).await?.unwrap_or_default())
+	}
+
+	/// The events an extrinsic emitted in the block it was included in.
+	pub async fn extrinsic_events(
+		&self,
+		block: H256,
+		xt: &UncheckedExtrinsic,
+	) -> Result<Vec<RuntimeEvent>, ChainError> {
+		let encoded = xt.encode();
+		let wanted = BlakeTwo256::hash(&encoded);
+		let body = self.block(block).await?;
+		let index =
+			body.extrinsics.iter().position(|x| BlakeTwo256::hash(x) == wanted).ok_or_else(
+				|| ChainError::Missing(format!("extrinsic {wanted:?} in block {block:?}")),
+			)?;
+		Ok(self
+			.events(block)
+			.await?
+			.into_iter()
+			.filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index as u32))
+			.map(|r| r.event)
+			.collect())
+	}
+
+	/// The energy status map at the best block: live figures per region and kind.
+	pub async fn status_map(&self) -> Result<Vec<RegionStatus>, ChainError> {
+		let at: H256 = self.client.request("chain_getBlockHash", rpc_params![]).await?;
+		let now_s = self.timestamp_ms(Some(at)).await? / 1_000;
+		let prefix = <pallet_telemetry::EnergyStatus<Runtime> as StoragePrefixedMap<
+			pallet_telemetry::RegionKindStatus<
+				<Runtime as pallet_telemetry::Config>::MaxFreshnessSlots,
+			>,
+		>>::final_prefix()
+		.to_vec();
+		let keys: Vec<Bytes> = self
+			.client
+			.request(
+				"state_getKeysPaged",
+				rpc_params![Bytes(prefix.clone()), 1_000u32, Option::<Bytes>::None, at],
+			)
+			.await?;
+		let mut out = Vec::new();
+		for key in keys {
+			// prefix | blake2_128(region) | region | twox64(kind) | kind
+			let rest = key.0.get(prefix.len() + 16..).unwrap_or_default();
+			let mut input = rest;
+			let region = RegionCode::decode(&mut input).map_err(|e| ChainError::Decode {
+				what: "status map key",
+				message: e.to_string(),
+			})?;
+			let kind =
+				DeviceKind::decode(&mut input.get(8..).unwrap_or_default()).map_err(|e| {
+					ChainError::Decode { what: "status map key", message: e.to_string() }
+				})?;
+			let status: Option<
+				pallet_telemetry::RegionKindStatus<
+					<Runtime as pallet_telemetry::Config>::MaxFreshnessSlots,
+				>,
+			> = self.storage("status map entry", key.0.clone(), Some(at)).await?;
+			if let Some(status) = status {
+				let figures = status.live(now_s);
+				if figures.devices > 0 {
+					out.push(RegionStatus {
+						region: String::from_utf8_lossy(&region).into_owned(),
+						kind,
+						figures,
+					});
+				}
+			}
+		}
+		Ok(out)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn transaction_statuses() {
+		let finalized = serde_json::json!({"finalized": format!("0x{}", "11".repeat(32))});
+		assert_eq!(TxStatus::from_json(&finalized), TxStatus::Finalized(H256::repeat_byte(0x11)));
+		assert_eq!(TxStatus::from_json(&serde_json::json!("ready")), TxStatus::Pending);
+		assert_eq!(TxStatus::from_json(&serde_json::json!({"inBlock": "0x00"})), TxStatus::Pending);
+		assert_eq!(
+			TxStatus::from_json(&serde_json::json!("dropped")),
+			TxStatus::Failed("dropped".into())
+		);
+		assert_eq!(
+			TxStatus::from_json(&serde_json::json!("invalid")),
+			TxStatus::Failed("invalid".into())
+		);
+		assert_eq!(
+			TxStatus::from_json(&serde_json::json!({"usurped": "0x00"})),
+			TxStatus::Failed("usurped".into())
+		);
+	}
+}

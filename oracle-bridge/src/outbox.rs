@@ -1,0 +1,309 @@
+//! The durable outbox: every signed report is committed here (fsync'd) before it is submitted,
+//! and removed only when the chain has finalized it.
+//!
+//! It is a redb database with four tables:
+//!
+//! | table | key | value |
+//! | --- | --- | --- |
+//! | `pending` | (device id, sequence) | SCALE-encoded `SignedReport` |
+//! | `rejected` | (device id, sequence) | SCALE `(RejectionReason, SignedReport)`, kept for the operator |
+//! | `progress` | device id | SCALE `DeviceProgress`: last sequence, interval end, counters |
+//! | `meta` | name | the genesis hash of the chain this outbox belongs to |
+//!
+//! A report and its device's new progress are written in one transaction, so after a crash
+//! the sequence numbers always continue where the last durable report left off.
+
+use std::{
+	collections::{BTreeMap, BTreeSet},
+	path::Path,
+	sync::Arc,
+};
+
+use codec::{Decode, Encode};
+use openvpp_primitives::{DeviceId, RejectionReason, SignedReport};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use sp_core::H256;
+
+use crate::aggregator::DeviceProgress;
+
+const PENDING: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("pending");
+const REJECTED: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("rejected");
+const PROGRESS: TableDefinition<u32, &[u8]> = TableDefinition::new("progress");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// A report's key: device and sequence.
+pub type ReportKey = (DeviceId, u64);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+	#[error("outbox database: {0}")]
+	Database(#[from] redb::Error),
+	#[error("outbox entry {0:?} does not decode: {1}")]
+	Corrupt(String, codec::Error),
+	#[error(
+		"this outbox belongs to the chain with genesis {stored:?}, not {expected:?}; \
+		 use another outbox file for another chain"
+	)]
+	WrongChain { stored: H256, expected: H256 },
+	#[error("outbox task failed: {0}")]
+	Task(String),
+}
+
+fn db_error(e: impl Into<redb::Error>) -> OutboxError {
+	OutboxError::Database(e.into())
+}
+
+/// A handle to the outbox; cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+	db: Arc<Database>,
+}
+
+impl Outbox {
+	/// Opens (or creates) the outbox for the chain with `genesis`.
+	pub fn open(path: &Path, genesis: H256) -> Result<Outbox, OutboxError> {
+		let db = Database::create(path).map_err(db_error)?;
+		let tx = db.begin_write().map_err(db_error)?;
+		{
+			let mut meta = tx.open_table(META).map_err(db_error)?;
+			let stored = meta.get("genesis").map_err(db_error)?.map(|g| g.value().to_vec());
+			match stored {
+				Some(bytes) => {
+					let stored = H256::from_slice(bytes.get(..32).unwrap_or(&[0; 32]));
+					if stored != genesis {
+						return Err(OutboxError::WrongChain { stored, expected: genesis });
+					}
+				}
+				None => {
+					meta.insert("genesis", genesis.as_bytes()).map_err(db_error)?;
+				}
+			}
+			// Create the other tables so that readers find them.
+			tx.open_table(PENDING).map_err(db_error)?;
+			tx.open_table(REJECTED).map_err(db_error)?;
+			tx.open_table(PROGRESS).map_err(db_error)?;
+		}
+		tx.commit().map_err(db_error)?;
+		Ok(Outbox { db: Arc::new(db) })
+	}
+
+	/// Opens an existing outbox without knowing the chain, returning the chain's genesis hash
+	/// recorded in it; `None` if there is no outbox at `path` yet.
+	pub fn open_existing(path: &Path) -> Result<Option<(Outbox, H256)>, OutboxError> {
+		if !path.exists() {
+			return Ok(None);
+		}
+		let db = Database::create(path).map_err(db_error)?;
+		let genesis = {
+			let tx = db.begin_read().map_err(db_error)?;
+			let meta = match tx.open_table(META) {
+				Ok(meta) => meta,
+				Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+				Err(e) => return Err(db_error(e)),
+			};
+			let stored = meta.get("genesis").map_err(db_error)?.map(|g| g.value().to_vec());
+			match stored {
+				Some(bytes) if bytes.len() == 32 => H256::from_slice(&bytes),
+				_ => return Ok(None),
+			}
+		};
+		Ok(Some((Outbox { db: Arc::new(db) }, genesis)))
+	}
+
+	/// Runs blocking outbox work off the async runtime.
+	pub async fn run<T, F>(&self, work: F) -> Result<T, OutboxError>
+	where
+		T: Send + 'static,
+		F: FnOnce(&Outbox) -> Result<T, OutboxError> + Send + 'static,
+	{
+		let outbox = self.clone();
+		tokio::task::spawn_blocking(move || work(&outbox))
+			.await
+			.map_err(|e| OutboxError::Task(e.to_string()))?
+	}
+
+	/// Durably records new reports and their devices' progress, in one transaction.
+	pub fn record(
+		&self,
+		reports: &[SignedReport],
+		progress: &[(DeviceId, DeviceProgress)],
+	) -> Result<(), OutboxError> {
+		let tx = self.db.begin_write().map_err(db_error)?;
+		{
+			let mut pending = tx.open_table(PENDING).map_err(db_error)?;
+			for signed in reports {
+				let key = (signed.report.device_id, signed.report.sequence);
+				pending.insert(key, signed.encode().as_slice()).map_err(db_error)?;
+			}
+			let mut table = tx.open_table(PROGRESS).map_err(db_error)?;
+			for (device, state) in progress {
+				table.insert(*device, state.encode().as_slice()).map_err(db_error)?;
+			}
+		}
+		tx.commit().map_err(db_error)
+	}
+
+	/// Every device's progress.
+	pub fn progress(&self) -> Result<BTreeMap<DeviceId, DeviceProgress>, OutboxError> {
+		let tx = self.db.begin_read().map_err(db_error)?;
+		let table = tx.open_table(PROGRESS).map_err(db_error)?;
+		let mut out = BTreeMap::new();
+		for entry in table.iter().map_err(db_error)? {
+			let (key, value) = entry.map_err(db_error)?;
+			let progress = DeviceProgress::decode(&mut value.value())
+				.map_err(|e| OutboxError::Corrupt(format!("progress {}", key.value()), e))?;
+			out.insert(key.value(), progress);
+		}
+		Ok(out)
+	}
+
+	/// Up to `limit` pending reports in (device, sequence) order, skipping `exclude`d devices.
+	pub fn pending(
+		&self,
+		limit: usize,
+		exclude: &BTreeSet<DeviceId>,
+	) -> Result<Vec<SignedReport>, OutboxError> {
+		let tx = self.db.begin_read().map_err(db_error)?;
+		let table = tx.open_table(PENDING).map_err(db_error)?;
+		let mut out = Vec::new();
+		for entry in table.iter().map_err(db_error)? {
+			if out.len() >= limit {
+				break;
+			}
+			let (key, value) = entry.map_err(db_error)?;
+			if exclude.contains(&key.value().0) {
+				continue;
+			}
+			let signed = SignedReport::decode(&mut value.value())
+				.map_err(|e| OutboxError::Corrupt(format!("pending {:?}", key.value()), e))?;
+			out.push(signed);
+		}
+		Ok(out)
+	}
+
+	/// Removes finalized reports and moves rejected ones to the rejected table.
+	pub fn settle(
+		&self,
+		delivered: &[ReportKey],
+		rejected: &[(ReportKey, RejectionReason)],
+	) -> Result<(), OutboxError> {
+		let tx = self.db.begin_write().map_err(db_error)?;
+		{
+			let mut pending = tx.open_table(PENDING).map_err(db_error)?;
+			let mut rejected_table = tx.open_table(REJECTED).map_err(db_error)?;
+			for key in delivered {
+				pending.remove(*key).map_err(db_error)?;
+			}
+			for (key, reason) in rejected {
+				let report = pending.remove(*key).map_err(db_error)?.map(|v| v.value().to_vec());
+				if let Some(report) = report {
+					let mut entry = reason.encode();
+					entry.extend_from_slice(&report);
+					rejected_table.insert(*key, entry.as_slice()).map_err(db_error)?;
+				}
+			}
+		}
+		tx.commit().map_err(db_error)
+	}
+
+	/// Numbers of pending and rejected reports.
+	pub fn counts(&self) -> Result<(u64, u64), OutboxError> {
+		let tx = self.db.begin_read().map_err(db_error)?;
+		let pending = tx.open_table(PENDING).map_err(db_error)?.len().map_err(db_error)?;
+		let rejected = tx.open_table(REJECTED).map_err(db_error)?.len().map_err(db_error)?;
+		Ok((pending, rejected))
+	}
+
+	/// The rejected reports with their reasons.
+	pub fn rejected(&self) -> Result<Vec<(ReportKey, RejectionReason)>, OutboxError> {
+		let tx = self.db.begin_read().map_err(db_error)?;
+		let table = tx.open_table(REJECTED).map_err(db_error)?;
+		let mut out = Vec::new();
+		for entry in table.iter().map_err(db_error)? {
+			let (key, value) = entry.map_err(db_error)?;
+			let reason = RejectionReason::decode(&mut value.value())
+				.map_err(|e| OutboxError::Corrupt(format!("rejected {:?}", key.value()), e))?;
+			out.push((key.value(), reason));
+		}
+		Ok(out)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use openvpp_primitives::{
+		AttestationSignature, DeviceState, GridResponseStatus, IntervalReport, QualityFlags,
+	};
+
+	fn signed(device_id: DeviceId, sequence: u64) -> SignedReport {
+		SignedReport {
+			report: IntervalReport {
+				device_id,
+				sequence,
+				interval_start: 1_000 * sequence,
+				interval_length_s: 60,
+				energy_imported_wh: 1,
+				energy_exported_wh: 2,
+				cumulative_imported_wh: 3,
+				cumulative_exported_wh: 4,
+				average_power_w: 5,
+				peak_power_w: 6,
+				soc_bp: None,
+				device_state: DeviceState::Operating,
+				grid_response: GridResponseStatus::Idle,
+				online_s: 60,
+				quality: QualityFlags::default(),
+			},
+			signature: AttestationSignature::Sr25519(sp_core::sr25519::Signature::from_raw(
+				[7; 64],
+			)),
+		}
+	}
+
+	#[test]
+	fn reports_survive_reopening_until_settled() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("outbox.redb");
+		let genesis = H256::repeat_byte(1);
+		{
+			let outbox = Outbox::open(&path, genesis).unwrap();
+			let progress =
+				DeviceProgress { last_sequence: 2, last_interval_end: 60, ..Default::default() };
+			outbox.record(&[signed(1, 1), signed(1, 2), signed(2, 1)], &[(1, progress)]).unwrap();
+		}
+		let outbox = Outbox::open(&path, genesis).unwrap();
+		assert_eq!(outbox.counts().unwrap(), (3, 0));
+		assert_eq!(outbox.progress().unwrap()[&1].last_sequence, 2);
+		let all = outbox.pending(10, &BTreeSet::new()).unwrap();
+		assert_eq!(all, vec![signed(1, 1), signed(1, 2), signed(2, 1)]);
+		// In-flight devices are skipped, and the limit holds.
+		assert_eq!(outbox.pending(10, &BTreeSet::from([1])).unwrap(), vec![signed(2, 1)]);
+		assert_eq!(outbox.pending(1, &BTreeSet::new()).unwrap().len(), 1);
+
+		outbox.settle(&[(1, 1)], &[((1, 2), RejectionReason::BadSignature)]).unwrap();
+		assert_eq!(outbox.counts().unwrap(), (1, 1));
+		assert_eq!(outbox.rejected().unwrap(), vec![((1, 2), RejectionReason::BadSignature)]);
+	}
+
+	#[test]
+	fn an_existing_outbox_opens_without_the_chain() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("outbox.redb");
+		assert!(Outbox::open_existing(&path).unwrap().is_none());
+		drop(Outbox::open(&path, H256::repeat_byte(3)).unwrap());
+		let (_, genesis) = Outbox::open_existing(&path).unwrap().unwrap();
+		assert_eq!(genesis, H256::repeat_byte(3));
+	}
+
+	#[test]
+	fn an_outbox_of_another_chain_is_refused() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("outbox.redb");
+		drop(Outbox::open(&path, H256::repeat_byte(1)).unwrap());
+		assert!(matches!(
+			Outbox::open(&path, H256::repeat_byte(2)),
+			Err(OutboxError::WrongChain { .. })
+		));
+	}
+}

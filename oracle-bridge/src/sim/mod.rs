@@ -1,0 +1,564 @@
+//! The device-fleet simulator: the demo fleet's physics ([`model`]) served over the protocols
+//! real devices speak — SunSpec register maps over Modbus TCP and MQTT topics in the evcc,
+//! OpenVPP JSON and Tasmota conventions — with the layout of [`crate::demo`].
+//!
+//! With `--embedded-broker` it runs its own MQTT broker (rumqttd), so the demo needs nothing
+//! installed; tests point it at a real mosquitto instead. Every value it serves can be written
+//! to a JSON-lines trace, which the end-to-end tests compare with what reached the chain.
+
+pub mod model;
+
+use std::{
+	collections::BTreeMap,
+	io::Write,
+	net::SocketAddr,
+	path::PathBuf,
+	sync::{Arc, Mutex},
+	time::Duration,
+};
+
+use openvpp_primitives::DeviceId;
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use serde::Serialize;
+use tokio::{net::TcpListener, sync::watch};
+use tokio_modbus::{
+	prelude::*,
+	server::{tcp::Server, Service},
+};
+
+use crate::{
+	demo::{self, DemoLayout},
+	sources::now_ms,
+	sunspec::{layout, RegisterMap},
+};
+use model::{Fleet, Snapshot};
+
+/// How the simulator runs.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+	pub layout: DemoLayout,
+	/// Run an MQTT broker on `127.0.0.1:<mqtt_port>` instead of using an external one.
+	pub embedded_broker: bool,
+	/// Seconds between physics steps and MQTT publications.
+	pub tick: Duration,
+	pub seed: u64,
+	/// Write every served value here (JSON lines).
+	pub trace: Option<PathBuf>,
+	/// Serve these Modbus devices with an invalid scale factor (for fault tests).
+	pub bogus_modbus: Vec<DeviceId>,
+	/// Publish a malformed payload on the charger's topic every this many ticks (0 = never).
+	pub garbage_mqtt_every: u32,
+}
+
+/// One served value, as traced.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct TraceLine {
+	pub t_ms: u64,
+	pub device: DeviceId,
+	/// Power in the chain's convention (positive = delivered), as served.
+	pub power_w: i64,
+	pub imported_wh: u64,
+	pub exported_wh: u64,
+	pub soc_bp: Option<u16>,
+}
+
+/// The register maps of the Modbus devices.
+type Maps = Arc<Mutex<BTreeMap<DeviceId, RegisterMap>>>;
+
+const BASE: u16 = 40_000;
+
+fn common(map: &mut RegisterMap, model: &str, serial: &str) {
+	map.set_string(layout::common::ID, layout::common::MN, 16, "OpenVPP Simulator");
+	map.set_string(layout::common::ID, layout::common::MD, 16, model);
+	map.set_string(layout::common::ID, layout::common::VR, 8, "1.0.0");
+	map.set_string(layout::common::ID, layout::common::SN, 16, serial);
+}
+
+fn new_map(models: &[(u16, u16)], model: &str, serial: &str) -> RegisterMap {
+	let mut map = RegisterMap::new(BASE);
+	map.add_model(layout::common::ID, layout::common::LEN);
+	for &(id, len) in models {
+		map.add_model(id, len);
+	}
+	let mut map = map.finish();
+	common(&mut map, model, serial);
+	map
+}
+
+/// The initial register maps.
+fn register_maps() -> BTreeMap<DeviceId, RegisterMap> {
+	use layout::*;
+	BTreeMap::from([
+		(
+			demo::HOME_BATTERY,
+			new_map(
+				&[(103, inverter::LEN), (storage::ID, storage::LEN)],
+				"PowerCell 13.5",
+				"DEMO-0003",
+			),
+		),
+		(
+			demo::CI_BATTERY,
+			new_map(
+				&[(103, inverter::LEN), (battery::ID, battery::LEN)],
+				"Grid Block 500",
+				"DEMO-0004",
+			),
+		),
+		(demo::SOLAR, new_map(&[(103, inverter::LEN)], "Inverter 8K", "DEMO-0005")),
+		(demo::METER, new_map(&[(203, meter::LEN)], "3-Phase 63A", "DEMO-0006")),
+	])
+}
+
+fn clamp_i16(value: f64) -> i16 {
+	value.round().clamp(f64::from(i16::MIN + 1), f64::from(i16::MAX)) as i16
+}
+
+/// Writes a snapshot into the register maps; returns the trace lines of what they now serve.
+fn update_maps(
+	maps: &mut BTreeMap<DeviceId, RegisterMap>,
+	fleet: &Fleet,
+	s: &Snapshot,
+	bogus: &[DeviceId],
+	t_ms: u64,
+) -> Vec<TraceLine> {
+	use layout::*;
+	let mut trace = Vec::new();
+	let w_sf = |device: DeviceId, normal: i16| if bogus.contains(&device) { 11 } else { normal };
+	if let Some(map) = maps.get_mut(&demo::HOME_BATTERY) {
+		map.set_i16(103, inverter::W, clamp_i16(s.home_battery_w));
+		map.set_i16(103, inverter::W_SF, w_sf(demo::HOME_BATTERY, 0));
+		map.set_acc32(103, inverter::WH, fleet.home_battery_counters.exported_wh as u32);
+		map.set_i16(103, inverter::WH_SF, 0);
+		map.set(103, inverter::ST, 4);
+		let soc_hundredths = (s.home_battery_soc * 10_000.0).round() as u16;
+		map.set(storage::ID, storage::CHA_STATE, soc_hundredths);
+		map.set_i16(storage::ID, storage::CHA_STATE_SF, -2);
+		trace.push(TraceLine {
+			t_ms,
+			device: demo::HOME_BATTERY,
+			power_w: s.home_battery_w.round() as i64,
+			imported_wh: fleet.home_battery_counters.imported_wh as u64,
+			exported_wh: fleet.home_battery_counters.exported_wh as u64,
+			soc_bp: Some(soc_hundredths),
+		});
+	}
+	if let Some(map) = maps.get_mut(&demo::CI_BATTERY) {
+		// 10 W resolution: up to 327 kW in an int16.
+		map.set_i16(103, inverter::W, clamp_i16(s.ci_battery_w / 10.0));
+		map.set_i16(103, inverter::W_SF, w_sf(demo::CI_BATTERY, 1));
+		map.set_acc32(103, inverter::WH, fleet.ci_battery_counters.exported_wh as u32);
+		map.set_i16(103, inverter::WH_SF, 0);
+		map.set(103, inverter::ST, 4);
+		let soc_tenths = (s.ci_battery_soc * 1_000.0).round() as u16;
+		map.set(battery::ID, battery::SOC, soc_tenths);
+		map.set_i16(battery::ID, battery::SOC_SF, -1);
+		map.set_i16(battery::ID, battery::W, clamp_i16(s.ci_battery_w / 10.0));
+		map.set_i16(battery::ID, battery::W_SF, 1);
+		trace.push(TraceLine {
+			t_ms,
+			device: demo::CI_BATTERY,
+			power_w: i64::from(clamp_i16(s.ci_battery_w / 10.0)) * 10,
+			imported_wh: fleet.ci_battery_counters.imported_wh as u64,
+			exported_wh: fleet.ci_battery_counters.exported_wh as u64,
+			soc_bp: Some(soc_tenths * 10),
+		});
+	}
+	if let Some(map) = maps.get_mut(&demo::SOLAR) {
+		map.set_i16(103, inverter::W, clamp_i16(s.solar_w));
+		map.set_i16(103, inverter::W_SF, w_sf(demo::SOLAR, 0));
+		let lifetime = fleet.solar_counters.exported_wh as u32;
+		map.set_acc32(103, inverter::WH, lifetime);
+		map.set_i16(103, inverter::WH_SF, 0);
+		map.set(103, inverter::ST, if s.solar_w > 0.0 { 4 } else { 2 });
+		trace.push(TraceLine {
+			t_ms,
+			device: demo::SOLAR,
+			power_w: i64::from(clamp_i16(s.solar_w)),
+			imported_wh: 0,
+			exported_wh: u64::from(lifetime),
+			soc_bp: None,
+		});
+	}
+	if let Some(map) = maps.get_mut(&demo::METER) {
+		map.set_i16(203, meter::W, clamp_i16(s.meter_import_w));
+		map.set_i16(203, meter::W_SF, w_sf(demo::METER, 0));
+		let (imported, exported) =
+			(fleet.meter_counters.imported_wh as u32, fleet.meter_counters.exported_wh as u32);
+		map.set_acc32(203, meter::TOT_WH_EXP, exported);
+		map.set_acc32(203, meter::TOT_WH_IMP, imported);
+		map.set_i16(203, meter::TOT_WH_SF, 0);
+		trace.push(TraceLine {
+			t_ms,
+			device: demo::METER,
+			power_w: -i64::from(clamp_i16(s.meter_import_w)),
+			imported_wh: u64::from(imported),
+			exported_wh: u64::from(exported),
+			soc_bp: None,
+		});
+	}
+	trace
+}
+
+/// Answers Modbus requests from one device's register map.
+#[derive(Clone)]
+struct RegisterService {
+	maps: Maps,
+	device: DeviceId,
+}
+
+impl Service for RegisterService {
+	type Request = Request<'static>;
+	type Response = Response;
+	type Exception = ExceptionCode;
+	type Future = std::future::Ready<Result<Response, ExceptionCode>>;
+
+	fn call(&self, request: Request<'static>) -> Self::Future {
+		let Ok(mut maps) = self.maps.lock() else {
+			return std::future::ready(Err(ExceptionCode::ServerDeviceFailure));
+		};
+		let Some(map) = maps.get_mut(&self.device) else {
+			return std::future::ready(Err(ExceptionCode::ServerDeviceFailure));
+		};
+		let result = match request {
+			Request::ReadHoldingRegisters(address, count) => map
+				.read(address, count)
+				.map(Response::ReadHoldingRegisters)
+				.ok_or(ExceptionCode::IllegalDataAddress),
+			Request::ReadInputRegisters(address, count) => map
+				.read(address, count)
+				.map(Response::ReadInputRegisters)
+				.ok_or(ExceptionCode::IllegalDataAddress),
+			// Dispatch commands (storage charge/discharge rates) are accepted and logged; the
+			// simulated batteries follow their own schedules.
+			Request::WriteSingleRegister(address, value) => {
+				if map.write(address, &[value]) {
+					tracing::info!(device = self.device, address, value, "register written");
+					Ok(Response::WriteSingleRegister(address, value))
+				} else {
+					Err(ExceptionCode::IllegalDataAddress)
+				}
+			}
+			_ => Err(ExceptionCode::IllegalFunction),
+		};
+		std::future::ready(result)
+	}
+}
+
+async fn serve_modbus(address: SocketAddr, maps: Maps, device: DeviceId) -> std::io::Result<()> {
+	let listener = TcpListener::bind(address).await?;
+	tracing::info!(device, %address, "serving SunSpec over Modbus TCP");
+	let server = Server::new(listener);
+	let on_connected = move |stream, _peer| {
+		let service = RegisterService { maps: maps.clone(), device };
+		async move { Ok::<_, std::io::Error>(Some((service, stream))) }
+	};
+	server
+		.serve(
+			&on_connected,
+			|error: std::io::Error| tracing::debug!(%error, "Modbus connection closed"),
+		)
+		.await
+}
+
+/// Runs an embedded MQTT broker on `127.0.0.1:port` (in its own threads).
+pub fn spawn_embedded_broker(port: u16) {
+	use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+	use std::collections::HashMap;
+	let server = ServerSettings {
+		name: "v4".into(),
+		listen: SocketAddr::from(([127, 0, 0, 1], port)),
+		tls: None,
+		next_connection_delay_ms: 1,
+		connections: ConnectionSettings {
+			connection_timeout_ms: 60_000,
+			max_payload_size: 256 * 1024,
+			max_inflight_count: 200,
+			auth: None,
+			external_auth: None,
+			dynamic_filters: true,
+		},
+	};
+	let config = Config {
+		id: 0,
+		router: RouterConfig {
+			max_connections: 100,
+			max_outgoing_packet_count: 1_000,
+			max_segment_size: 1 << 20,
+			max_segment_count: 10,
+			..Default::default()
+		},
+		v4: Some(HashMap::from([("1".to_string(), server)])),
+		..Default::default()
+	};
+	std::thread::spawn(move || {
+		if let Err(error) = Broker::new(config).start() {
+			tracing::error!(%error, "embedded MQTT broker stopped");
+		}
+	});
+	tracing::info!(port, "embedded MQTT broker on 127.0.0.1");
+}
+
+/// One MQTT device's connection, with its last will.
+struct MqttDevice {
+	client: AsyncClient,
+	status_topic: String,
+	online_payload: &'static str,
+}
+
+fn mqtt_device(
+	port: u16,
+	id: &str,
+	status_topic: &str,
+	online: &'static str,
+	offline: &'static str,
+) -> (MqttDevice, rumqttc::EventLoop) {
+	let mut options =
+		MqttOptions::new(format!("openvpp-sim-{id}-{}", std::process::id()), "127.0.0.1", port);
+	options
+		.set_keep_alive(Duration::from_secs(5))
+		.set_clean_session(true)
+		.set_last_will(LastWill::new(status_topic, offline, QoS::AtLeastOnce, true));
+	let (client, eventloop) = AsyncClient::new(options, 64);
+	(
+		MqttDevice { client, status_topic: status_topic.to_string(), online_payload: online },
+		eventloop,
+	)
+}
+
+/// Keeps an MQTT connection alive and announces the device online on every (re)connection.
+async fn drive_mqtt(
+	device: MqttDevice,
+	mut eventloop: rumqttc::EventLoop,
+	mut shutdown: watch::Receiver<bool>,
+) {
+	loop {
+		let polled = tokio::select! {
+			_ = shutdown.changed() => return,
+			polled = eventloop.poll() => polled,
+		};
+		match polled {
+			Ok(Event::Incoming(Packet::ConnAck(_))) => {
+				let _ = device.client.try_publish(
+					device.status_topic.clone(),
+					QoS::AtLeastOnce,
+					true,
+					device.online_payload,
+				);
+			}
+			Ok(_) => {}
+			Err(error) => {
+				tracing::debug!(%error, topic = %device.status_topic, "simulator MQTT connection down");
+				tokio::time::sleep(Duration::from_secs(1)).await;
+			}
+		}
+	}
+}
+
+/// Publishes the MQTT devices' values.
+fn publish_mqtt(
+	ev: &AsyncClient,
+	charger: &AsyncClient,
+	ems: &AsyncClient,
+	fleet: &Fleet,
+	s: &Snapshot,
+	t_ms: u64,
+	garbage: bool,
+) -> Vec<TraceLine> {
+	let qos = QoS::AtLeastOnce;
+	// evcc: one value per topic; energy in kWh.
+	let ev_kwh = fleet.ev_counters.imported_wh / 1_000.0;
+	let _ = ev.try_publish(demo::EV_POWER_TOPIC, qos, false, format!("{:.0}", s.ev_charging_w));
+	let _ = ev.try_publish(demo::EV_SOC_TOPIC, qos, false, format!("{:.2}", s.ev_soc * 100.0));
+	let _ = ev.try_publish(demo::EV_ENERGY_TOPIC, qos, false, format!("{ev_kwh:.3}"));
+	// OpenVPP JSON.
+	let state = if !s.ev_connected {
+		"ev-not-connected"
+	} else if s.ev_charging_w > 0.0 {
+		"ev-charging"
+	} else {
+		"ev-connected"
+	};
+	let charger_doc = serde_json::json!({
+		"power_w": -s.ev_charging_w.round(),
+		"energy_imported_wh": fleet.charger_counters.imported_wh.round(),
+		"energy_exported_wh": 0,
+		"state": state,
+	});
+	let payload = if garbage { "{\"power_w\": oops".to_string() } else { charger_doc.to_string() };
+	let _ = charger.try_publish(demo::CHARGER_TOPIC, qos, false, payload);
+	// Tasmota: ENERGY.Total in kWh, Power in W drawn.
+	let ems_doc = serde_json::json!({
+		"Time": "",
+		"ENERGY": {
+			"Total": (fleet.ems_counters.imported_wh / 1_000.0 * 1_000.0).round() / 1_000.0,
+			"Power": s.ems_load_w.round(),
+		}
+	});
+	let _ =
+		ems.try_publish(format!("{}/SENSOR", demo::EMS_PREFIX), qos, false, ems_doc.to_string());
+
+	vec![
+		TraceLine {
+			t_ms,
+			device: demo::EV,
+			power_w: -(s.ev_charging_w.round() as i64),
+			imported_wh: (ev_kwh * 1_000.0).round() as u64,
+			exported_wh: 0,
+			soc_bp: Some((s.ev_soc * 10_000.0).round() as u16),
+		},
+		TraceLine {
+			t_ms,
+			device: demo::CHARGER,
+			power_w: -(s.ev_charging_w.round() as i64),
+			imported_wh: fleet.charger_counters.imported_wh.round() as u64,
+			exported_wh: 0,
+			soc_bp: None,
+		},
+		TraceLine {
+			t_ms,
+			device: demo::EMS,
+			power_w: -(s.ems_load_w.round() as i64),
+			imported_wh: fleet.ems_counters.imported_wh.round() as u64,
+			exported_wh: 0,
+			soc_bp: None,
+		},
+	]
+}
+
+/// Runs the simulator until `shutdown` turns true.
+pub async fn run(config: SimConfig, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+	if config.embedded_broker {
+		spawn_embedded_broker(config.layout.mqtt_port);
+	}
+	let mut trace = match &config.trace {
+		Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+		None => None,
+	};
+
+	let maps: Maps = Arc::new(Mutex::new(register_maps()));
+	let mut fleet = Fleet::new(config.seed);
+	let start = now_ms();
+	// Serve values from the first instant.
+	{
+		let snapshot = fleet.step(start as f64 / 1_000.0, 0.001);
+		if let Ok(mut maps) = maps.lock() {
+			update_maps(&mut maps, &fleet, &snapshot, &config.bogus_modbus, start);
+		}
+	}
+	let mut tasks = tokio::task::JoinSet::new();
+	for device in demo::MODBUS_DEVICES {
+		let address = config.layout.modbus_address(device);
+		let maps = maps.clone();
+		tasks.spawn(async move {
+			if let Err(error) = serve_modbus(address, maps, device).await {
+				tracing::error!(device, %address, %error, "Modbus server failed");
+			}
+		});
+	}
+
+	let port = config.layout.mqtt_port;
+	let (ev, ev_loop) = mqtt_device(port, "ev", demo::EV_STATUS_TOPIC, "online", "offline");
+	let (charger, charger_loop) =
+		mqtt_device(port, "charger", demo::CHARGER_STATUS_TOPIC, "online", "offline");
+	let ems_lwt = format!("{}/LWT", demo::EMS_PREFIX);
+	let (ems, ems_loop) = mqtt_device(port, "ems", &ems_lwt, "Online", "Offline");
+	let (ev_client, charger_client, ems_client) =
+		(ev.client.clone(), charger.client.clone(), ems.client.clone());
+	tasks.spawn(drive_mqtt(ev, ev_loop, shutdown.clone()));
+	tasks.spawn(drive_mqtt(charger, charger_loop, shutdown.clone()));
+	tasks.spawn(drive_mqtt(ems, ems_loop, shutdown.clone()));
+
+	let mut ticker = tokio::time::interval(config.tick);
+	ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+	let mut last = start;
+	let mut ticks = 0u32;
+	tracing::info!(
+		mqtt_port = port,
+		modbus_base_port = config.layout.modbus_base_port,
+		"simulator running"
+	);
+	loop {
+		tokio::select! {
+			_ = shutdown.changed() => break,
+			_ = ticker.tick() => {},
+		}
+		let now = now_ms();
+		let dt = (now.saturating_sub(last)) as f64 / 1_000.0;
+		last = now;
+		let snapshot = fleet.step(now as f64 / 1_000.0, dt.max(0.001));
+		ticks = ticks.wrapping_add(1);
+		let garbage =
+			config.garbage_mqtt_every > 0 && ticks.is_multiple_of(config.garbage_mqtt_every);
+		let mut lines = match maps.lock() {
+			Ok(mut maps) => update_maps(&mut maps, &fleet, &snapshot, &config.bogus_modbus, now),
+			Err(_) => Vec::new(),
+		};
+		lines.extend(publish_mqtt(
+			&ev_client,
+			&charger_client,
+			&ems_client,
+			&fleet,
+			&snapshot,
+			now,
+			garbage,
+		));
+		if let Some(trace) = trace.as_mut() {
+			for line in lines {
+				if let Ok(json) = serde_json::to_string(&line) {
+					let _ = writeln!(trace, "{json}");
+				}
+			}
+			let _ = trace.flush();
+		}
+	}
+	// Announce the devices offline, as their last wills would.
+	let _ = ev_client.try_publish(demo::EV_STATUS_TOPIC, QoS::AtLeastOnce, true, "offline");
+	let _ =
+		charger_client.try_publish(demo::CHARGER_STATUS_TOPIC, QoS::AtLeastOnce, true, "offline");
+	let _ = ems_client.try_publish(ems_lwt, QoS::AtLeastOnce, true, "Offline");
+	tokio::time::sleep(Duration::from_millis(200)).await;
+	tasks.abort_all();
+	tracing::info!("simulator stopped");
+	Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::sunspec::{decode_device, walk_chain};
+
+	#[test]
+	fn served_register_maps_decode_to_the_traced_values() {
+		let mut maps = register_maps();
+		let mut fleet = Fleet::new(3);
+		let snapshot = fleet.step(1_782_043_200.0, 1.0);
+		let trace = update_maps(&mut maps, &fleet, &snapshot, &[], 42);
+		for line in trace {
+			let map = &maps[&line.device];
+			let models = walk_chain(BASE, |a, c| map.read(a, c).ok_or(())).unwrap().unwrap();
+			let blocks: Vec<_> =
+				models.iter().map(|h| (*h, map.read(h.address, h.block_len()).unwrap())).collect();
+			let sample = decode_device(&blocks).unwrap().to_sample(42);
+			assert_eq!(sample.power_w.map(i64::from), Some(line.power_w), "device {}", line.device);
+			assert_eq!(sample.soc_bp, line.soc_bp, "device {}", line.device);
+			if line.device == demo::METER || line.device == demo::SOLAR {
+				assert_eq!(sample.imported_wh, Some(line.imported_wh));
+				assert_eq!(sample.exported_wh, Some(line.exported_wh));
+			}
+		}
+	}
+
+	#[test]
+	fn a_bogus_device_serves_an_invalid_scale_factor() {
+		let mut maps = register_maps();
+		let mut fleet = Fleet::new(3);
+		let snapshot = fleet.step(1_782_043_200.0, 1.0);
+		update_maps(&mut maps, &fleet, &snapshot, &[demo::SOLAR], 1);
+		let map = &maps[&demo::SOLAR];
+		let models = walk_chain(BASE, |a, c| map.read(a, c).ok_or(())).unwrap().unwrap();
+		let blocks: Vec<_> =
+			models.iter().map(|h| (*h, map.read(h.address, h.block_len()).unwrap())).collect();
+		assert!(decode_device(&blocks).is_err());
+	}
+}
