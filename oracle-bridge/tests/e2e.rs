@@ -90,6 +90,78 @@ async fn the_fleet_reaches_the_chain_with_the_values_it_served_and_bad_input_is_
 		.collect();
 	let forged = submit_as_gateway(&chain, tampered.clone()).await;
 	assert_eq!(forged, vec![RejectionReason::BadSignature; tampered.len()]);
+
+	// `openvpp-bridge key-proof` makes the proof of possession an owner pastes into
+	// `deviceRegistry.registerDevice`; the live chain accepts it.
+	register_with_key_proof(&stack, &chain).await;
+}
+
+/// Submits `xt` and waits for the block that finalizes it.
+async fn finalized(chain: &Chain, xt: &openvpp_runtime::UncheckedExtrinsic) -> sp_core::H256 {
+	let mut statuses = chain.submit_and_watch(xt).await.unwrap();
+	loop {
+		let status = statuses.next().await.expect("status").expect("status");
+		match TxStatus::from_json(&status) {
+			TxStatus::Finalized(block) => return block,
+			TxStatus::Failed(reason) => panic!("extrinsic not included: {reason}"),
+			TxStatus::Pending => {}
+		}
+	}
+}
+
+/// Registers a new ed25519 rooftop-PV device as Eve with the output of `key-proof`.
+async fn register_with_key_proof(stack: &Stack, chain: &Chain) {
+	use openvpp_primitives::{AttestationKey, AttestationSignature, Capability, DeviceKind};
+	use sp_core::crypto::Ss58Codec;
+
+	let owner = sp_keyring::Sr25519Keyring::Eve;
+	let output = std::process::Command::new(BRIDGE)
+		.args(["key-proof", "--url", &stack.url(), "--scheme", "ed25519"])
+		.args(["--secret", "//OpenVPP-E2E//new-pv", "--owner"])
+		.arg(owner.to_account_id().to_ss58check())
+		.output()
+		.unwrap();
+	let stdout = String::from_utf8_lossy(&output.stdout);
+	assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+	let field = |name: &str| -> Vec<u8> {
+		let line = stdout.lines().find(|l| l.starts_with(name)).expect(name);
+		let value = line.split_whitespace().nth(1).unwrap();
+		hex::decode(value.trim_start_matches("0x")).unwrap()
+	};
+	let key = AttestationKey::Ed25519(sp_core::ed25519::Public::from_raw(
+		field("attestation_key:").try_into().unwrap(),
+	));
+	let proof = AttestationSignature::Ed25519(sp_core::ed25519::Signature::from_raw(
+		field("proof:").try_into().unwrap(),
+	));
+
+	let call = openvpp_runtime::RuntimeCall::DeviceRegistry(
+		pallet_device_registry::Call::register_device {
+			kind: DeviceKind::RooftopSolar,
+			capability: Capability { rated_power_w: 6_000, ..Default::default() },
+			region: openvpp_primitives::RegionCode::truncate_from(b"DE-TENNET".to_vec()),
+			metadata: Default::default(),
+			comfort: Default::default(),
+			gateway: sp_keyring::Sr25519Keyring::Ferdie.to_account_id(),
+			attestation_key: key.clone(),
+			proof,
+		},
+	);
+	let nonce = chain.next_nonce(&owner.to_account_id()).await.unwrap();
+	let xt = openvpp_runtime::extrinsic::sign(call, &owner.pair(), nonce, chain.genesis);
+	let block = finalized(chain, &xt).await;
+	let registered = chain.extrinsic_events(block, &xt).await.unwrap().into_iter().any(|event| {
+		matches!(
+			event,
+			openvpp_runtime::RuntimeEvent::DeviceRegistry(
+				pallet_device_registry::Event::DeviceRegistered {
+					kind: DeviceKind::RooftopSolar,
+					..
+				}
+			)
+		)
+	});
+	assert!(registered, "the registration with the key-proof output failed");
 }
 
 /// The reports of the first telemetry batch in block `number`.
@@ -115,15 +187,7 @@ async fn submit_as_gateway(chain: &Chain, reports: Vec<SignedReport>) -> Vec<Rej
 	let nonce = chain.next_nonce(&gateway.to_account_id()).await.unwrap();
 	let xt =
 		openvpp_bridge::submitter::batch_extrinsic(reports, &gateway.pair(), nonce, chain.genesis);
-	let mut statuses = chain.submit_and_watch(&xt).await.unwrap();
-	let block = loop {
-		let status = statuses.next().await.expect("status").expect("status");
-		match TxStatus::from_json(&status) {
-			TxStatus::Finalized(block) => break block,
-			TxStatus::Failed(reason) => panic!("batch not included: {reason}"),
-			TxStatus::Pending => {}
-		}
-	};
+	let block = finalized(chain, &xt).await;
 	chain
 		.extrinsic_events(block, &xt)
 		.await
