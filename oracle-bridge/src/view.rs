@@ -25,7 +25,7 @@ pub fn render(block: u32, map: &[RegionStatus]) -> String {
 	let mut out = String::new();
 	let _ = writeln!(
 		out,
-		"block #{block} — energy status map (from the chain)\n{:<14} {:>7} {:>11} {:>11} {:>11} {:>9} {:>9}",
+		"block #{block} — energy status map (from the chain)\n{:<24} {:>7} {:>11} {:>11} {:>11} {:>9} {:>9}",
 		"region", "devices", "gen kW", "load kW", "stored kWh", "flex+ kW", "flex- kW"
 	);
 	if regions.is_empty() {
@@ -34,7 +34,7 @@ pub fn render(block: u32, map: &[RegionStatus]) -> String {
 	for (region, (total, kinds)) in regions {
 		let line = |name: &str, f: &LiveFigures| {
 			format!(
-				"{:<14} {:>7} {:>11} {:>11} {:>11} {:>9} {:>9}",
+				"{:<24} {:>7} {:>11} {:>11} {:>11} {:>9} {:>9}",
 				name,
 				f.devices,
 				kw(f.generation_w),
