@@ -915,7 +915,7 @@ mod wire_format {
 		let expected = concat!(
 			"03000000",   // device_id: u32 = 3
 			"a8",         // sequence: Compact(42)
-			"0300b65569", // interval_start: Compact(1_767_225_600)
+			"0300b95569", // interval_start: Compact(1_767_225_600)
 			"110e",       // interval_length_s: Compact(900)
 			"00",         // energy_imported_wh: Compact(0)
 			"b90b",       // energy_exported_wh: Compact(750)
