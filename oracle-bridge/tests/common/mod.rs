@@ -128,19 +128,7 @@ impl Stack {
 		count: usize,
 		timeout: Duration,
 	) -> Vec<AuditedReport> {
-		let url = self.url();
-		testkit::wait_for(&format!("{count} reports of devices {devices:?}"), timeout, || {
-			let url = url.clone();
-			async move {
-				let chain = Chain::connect(&url).await.ok()?;
-				let reports = audit::audit(&chain, from_block).await.ok()?;
-				let enough = devices.iter().all(|d| {
-					reports.iter().filter(|r| r.device_id == *d && r.landed()).count() >= count
-				});
-				enough.then_some(reports)
-			}
-		})
-		.await
+		self.wait_for_reports_since(from_block, devices, 0, count, timeout).await
 	}
 
 	/// Audits the chain until each of `devices` has at least `count` landed reports of
