@@ -4,9 +4,10 @@
 //!   and the demo device fleet ([`crate::demo_fleet`]).
 //! - `local_testnet`: three validators (Alice, Bob, Charlie) on one machine, sudo, endowed
 //!   dev accounts, the verifier `//Dave`.
-//! - `staging`: the template for a real network — three validators and no sudo key, so the
-//!   chain can only be changed through its own governance. The validator keys here are the
-//!   well-known development keys; a real network replaces them (see docs/operator.md).
+//! - `staging`: the template for a real network — three validators, no sudo key, five-minute
+//!   minimum report intervals. The validator keys here are the well-known development keys and
+//!   there are no verifiers yet; a real network replaces the keys and names its first verifiers
+//!   (see docs/operator.md).
 
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -18,8 +19,15 @@ use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
 use crate::{
 	demo_fleet, AccountId, BalancesConfig, DeviceRegistryConfig, RuntimeGenesisConfig, SudoConfig,
-	OVPP,
+	TelemetryConfig, OVPP,
 };
+
+/// Shortest report interval on development and local chains: a few seconds, so that a demo or
+/// a test sees reports at once.
+pub const DEV_MIN_INTERVAL_LENGTH_S: u32 = 5;
+/// Shortest report interval on a real network: five minutes, the shortest settlement interval
+/// of today's power markets.
+pub const STAGING_MIN_INTERVAL_LENGTH_S: u32 = 300;
 
 /// Name of the staging preset.
 pub const STAGING_RUNTIME_PRESET: &str = "staging";
@@ -39,6 +47,7 @@ fn genesis(
 	sudo_key: Option<AccountId>,
 	verifiers: Vec<AccountId>,
 	devices: Vec<pallet_device_registry::GenesisDevice<AccountId>>,
+	min_interval_length_s: u32,
 ) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
@@ -56,6 +65,7 @@ fn genesis(
 		},
 		sudo: SudoConfig { key: sudo_key },
 		device_registry: DeviceRegistryConfig { verifiers, devices },
+		telemetry: TelemetryConfig { min_interval_length_s: Some(min_interval_length_s) },
 	})
 }
 
@@ -72,6 +82,7 @@ pub fn development_config_genesis() -> Value {
 		Some(Sr25519Keyring::Alice.to_account_id()),
 		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
 		demo_fleet::genesis_devices(),
+		DEV_MIN_INTERVAL_LENGTH_S,
 	)
 }
 
@@ -87,6 +98,7 @@ pub fn local_config_genesis() -> Value {
 		Some(Sr25519Keyring::Alice.to_account_id()),
 		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
 		Vec::new(),
+		DEV_MIN_INTERVAL_LENGTH_S,
 	)
 }
 
@@ -104,9 +116,10 @@ pub fn staging_config_genesis() -> Value {
 			Sr25519Keyring::Charlie.to_account_id(),
 		],
 		None,
-		// Verifiers are appointed by governance once the network runs.
+		// A real network names its first verifiers here (see docs/operator.md).
 		Vec::new(),
 		Vec::new(),
+		STAGING_MIN_INTERVAL_LENGTH_S,
 	)
 }
 

@@ -112,6 +112,32 @@ fn the_development_chain_has_the_demo_fleet_active() {
 	});
 }
 
+/// Eve's call registering an ECDSA home battery in NL-TENNET, bound to the demo gateway, with
+/// a proof of possession by `device_key`.
+fn register_call(owner_account: &AccountId, device_key: &ecdsa::Pair) -> RuntimeCall {
+	let proof = KeyOwnershipProof::new(
+		KeyProofPurpose::Register,
+		System::block_hash(0),
+		owner_account.clone(),
+		pallet_device_registry::RegistrationNonces::<Runtime>::get(owner_account),
+	);
+	RuntimeCall::DeviceRegistry(pallet_device_registry::Call::register_device {
+		kind: DeviceKind::HomeBattery,
+		capability: Capability {
+			rated_power_w: 10_000,
+			storage_capacity_wh: Some(20_000),
+			max_charge_w: Some(10_000),
+			max_discharge_w: Some(10_000),
+		},
+		region: BoundedVec::truncate_from(b"NL-TENNET".to_vec()),
+		metadata: Default::default(),
+		comfort: ComfortLimits { min_reserve_soc_bp: 1_500, dispatch_windows: Default::default() },
+		gateway: demo_fleet::DEMO_GATEWAY.to_account_id(),
+		attestation_key: device_key.public().into(),
+		proof: AttestationSignature::Ecdsa(device_key.sign(&proof.encode())),
+	})
+}
+
 #[test]
 fn a_device_is_registered_verified_queried_and_retired_through_extrinsics() {
 	chain_from_preset("development").execute_with(|| {
@@ -121,30 +147,7 @@ fn a_device_is_registered_verified_queried_and_retired_through_extrinsics() {
 		let deposit: u128 = <Runtime as pallet_device_registry::Config>::DeviceDeposit::get();
 		let free_before = Balances::free_balance(&owner_account);
 
-		let proof = KeyOwnershipProof::new(
-			KeyProofPurpose::Register,
-			System::block_hash(0),
-			owner_account.clone(),
-			pallet_device_registry::RegistrationNonces::<Runtime>::get(&owner_account),
-		);
-		let register = RuntimeCall::DeviceRegistry(pallet_device_registry::Call::register_device {
-			kind: DeviceKind::HomeBattery,
-			capability: Capability {
-				rated_power_w: 10_000,
-				storage_capacity_wh: Some(20_000),
-				max_charge_w: Some(10_000),
-				max_discharge_w: Some(10_000),
-			},
-			region: BoundedVec::truncate_from(b"NL-TENNET".to_vec()),
-			metadata: Default::default(),
-			comfort: ComfortLimits {
-				min_reserve_soc_bp: 1_500,
-				dispatch_windows: Default::default(),
-			},
-			gateway: Sr25519Keyring::Ferdie.to_account_id(),
-			attestation_key: device_key.public().into(),
-			proof: AttestationSignature::Ecdsa(device_key.sign(&proof.encode())),
-		});
+		let register = register_call(&owner_account, &device_key);
 		assert_ok!(apply(owner, register));
 		let id = 8;
 		let record = pallet_device_registry::Devices::<Runtime>::get(id).unwrap();
@@ -252,14 +255,54 @@ fn demo_reports() -> Vec<IntervalReport> {
 		.collect()
 }
 
+/// A plausible report for the device registered by [`register_call`]: 2.5 kWh charged over the
+/// quarter hour before noon, ending at 60 %.
+fn registered_battery_report(device_id: u32) -> IntervalReport {
+	IntervalReport {
+		device_id,
+		sequence: 1,
+		interval_start: NOON - 900,
+		interval_length_s: 900,
+		energy_imported_wh: 2_500,
+		energy_exported_wh: 0,
+		cumulative_imported_wh: 2_500,
+		cumulative_exported_wh: 0,
+		average_power_w: -10_000,
+		peak_power_w: -10_000,
+		soc_bp: Some(6_000),
+		device_state: DeviceState::Operating,
+		grid_response: GridResponseStatus::Idle,
+		online_s: 900,
+		quality: QualityFlags::default(),
+	}
+}
+
 #[test]
 fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_rejected() {
 	chain_from_preset("development").execute_with(|| {
 		let gateway = demo_fleet::DEMO_GATEWAY;
 		let gateway_account = gateway.to_account_id();
-		let free_before = Balances::free_balance(&gateway_account);
 
-		let reports: Vec<SignedReport> = demo_reports().into_iter().map(sign_demo).collect();
+		// A device registered and verified through extrinsics joins the demo fleet.
+		let owner = Sr25519Keyring::Eve;
+		let device_key = ecdsa::Pair::from_string("//eve-home-battery", None).unwrap();
+		assert_ok!(apply(owner, register_call(&owner.to_account_id(), &device_key)));
+		let new_id = 8;
+		assert_ok!(apply(
+			demo_fleet::DEMO_VERIFIER,
+			RuntimeCall::DeviceRegistry(pallet_device_registry::Call::approve_device {
+				device_id: new_id
+			})
+		));
+		let new_report = registered_battery_report(new_id);
+		let payload =
+			openvpp_primitives::report_signing_payload(&System::block_hash(0), &new_report);
+		let new_signed =
+			SignedReport { report: new_report, signature: device_key.sign(&payload).into() };
+
+		let free_before = Balances::free_balance(&gateway_account);
+		let mut reports: Vec<SignedReport> = demo_reports().into_iter().map(sign_demo).collect();
+		reports.push(new_signed);
 		let submit = |reports: Vec<SignedReport>| {
 			RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports {
 				reports: BoundedVec::truncate_from(reports),
@@ -270,7 +313,7 @@ fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_
 		assert!(events().iter().any(|e| matches!(
 			e,
 			RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
-				accepted: 7,
+				accepted: 8,
 				flagged: 0,
 				rejected: 0,
 				digest_stored: true,
@@ -284,7 +327,7 @@ fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_
 		let tennet: Vec<_> = map.iter().filter(|e| e.region.as_slice() == b"DE-TENNET").collect();
 		assert_eq!(tennet.len(), 6);
 		let total_devices: u32 = map.iter().map(|e| e.figures.devices).sum();
-		assert_eq!(total_devices, 7);
+		assert_eq!(total_devices, 8);
 		let solar = map.iter().find(|e| e.kind == DeviceKind::RooftopSolar).unwrap();
 		assert_eq!(solar.figures.generation_w, 6_000);
 		let ci = map.iter().find(|e| e.kind == DeviceKind::CommercialBattery).unwrap();
@@ -292,31 +335,61 @@ fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_
 		assert_eq!(ci.figures.consumption_w, 100_000);
 		// (40 % − 10 % reserve) of 500 kWh.
 		assert_eq!(ci.figures.storage_available_wh, 150_000);
+		// The new battery: (60 % − 15 % reserve) of 20 kWh, drawing 10 kW.
+		let nl = Telemetry::region_figures(BoundedVec::truncate_from(b"NL-TENNET".to_vec()));
+		assert_eq!(nl.len(), 1);
+		assert_eq!((nl[0].1.storage_available_wh, nl[0].1.consumption_w), (9_000, 10_000));
 
-		// The same batch with every report altered after signing: each is refused as forged,
-		// and the batch pays its fee.
+		// A tampered copy of the same batch, one way per report: each is refused with its own
+		// reason, nothing changes, and the batch pays its fee.
 		System::reset_events();
-		let tampered = reports
+		start_block(2, NOON + 10);
+		let tampered: Vec<SignedReport> = reports
 			.into_iter()
-			.map(|mut signed| {
-				signed.report.sequence += 1;
-				signed.report.interval_start += 900;
+			.enumerate()
+			.map(|(index, mut signed)| {
+				match index {
+					// Replayed as it was.
+					0 => {}
+					// Re-labelled as another device.
+					1 => signed.report.device_id = 3,
+					// Claimed for a device that does not exist.
+					2 => signed.report.device_id = 999,
+					// Moved to the next interval without a new signature.
+					_ => {
+						signed.report.sequence += 1;
+						signed.report.interval_start += 900;
+					}
+				}
 				signed
 			})
 			.collect();
-		start_block(2, NOON + 900 + 10);
+		let replayed_before = pallet_telemetry::DeviceTelemetry::<Runtime>::get(1);
 		assert_ok!(apply(gateway, submit(tampered)));
 		let rejected: Vec<_> = events()
 			.into_iter()
 			.filter_map(|e| match e {
 				RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportRejected {
-					reason, ..
-				}) => Some(reason),
+					device_id,
+					reason,
+					..
+				}) => Some((device_id, reason)),
 				_ => None,
 			})
 			.collect();
-		assert_eq!(rejected, vec![RejectionReason::BadSignature; 7]);
+		let mut expected = vec![
+			(1, RejectionReason::SequenceNotIncreasing),
+			(3, RejectionReason::BadSignature),
+			(999, RejectionReason::UnknownDevice),
+		];
+		expected.extend((4..=8).map(|id| (id, RejectionReason::BadSignature)));
+		assert_eq!(rejected, expected);
+		// A replay changes nothing at all; forged reports only count against their devices.
+		assert_eq!(pallet_telemetry::DeviceTelemetry::<Runtime>::get(1), replayed_before);
+		let forged = pallet_telemetry::DeviceTelemetry::<Runtime>::get(5).unwrap();
+		assert_eq!((forged.last_sequence, forged.epoch.rejected), (1, 1));
 		assert!(Balances::free_balance(&gateway_account) < free_before);
 		Telemetry::do_try_state().unwrap();
+		DeviceRegistry::do_try_state().unwrap();
 	});
 }

@@ -121,6 +121,11 @@ pub mod pallet {
 		/// Told when a device stops counting, so that other pallets drop it.
 		type LifecycleHooks: DeviceLifecycleHooks;
 
+		/// Gives devices the per-device state [`Config::LifecycleHooks`] find most expensive to
+		/// remove, for the benchmarks of the calls that deactivate devices.
+		#[cfg(feature = "runtime-benchmarks")]
+		type LifecycleBenchmarkHelper: openvpp_primitives::LifecycleHooksBenchmarkHelper;
+
 		/// Longest metadata field (manufacturer, model, serial, firmware), in bytes.
 		#[pallet::constant]
 		type MaxMetadataLen: Get<u32>;
@@ -315,8 +320,6 @@ pub mod pallet {
 		NotAVerifier,
 		/// The new value equals the current one.
 		Unchanged,
-		/// A metadata field or reason is longer than allowed.
-		TooLong,
 		/// Device ids are exhausted.
 		DeviceIdOverflow,
 		/// The deposit could not be held: the account's free balance is too low.
@@ -355,10 +358,26 @@ pub mod pallet {
 			assert!(T::ReputationHistoryLen::get() > 0, "ReputationHistoryLen must be positive");
 			assert!(T::MaxMetadataLen::get() > 0, "MaxMetadataLen must be positive");
 			assert!(T::MaxReasonLen::get() > 0, "MaxReasonLen must be positive");
+			// A zero bound for a field a kind requires would make the kind unregistrable.
 			for kind in DeviceKind::ALL {
+				let bounds = T::CapabilityBounds::bounds(kind);
+				let rules = kind.capability_rules();
+				let required = openvpp_primitives::FieldRule::Required;
 				assert!(
-					T::CapabilityBounds::bounds(kind).max_rated_power_w > 0,
+					bounds.max_rated_power_w > 0,
 					"every kind needs a positive rated-power bound"
+				);
+				assert!(
+					rules.storage_capacity_wh != required || bounds.max_storage_capacity_wh > 0,
+					"a kind that stores energy needs a positive storage bound"
+				);
+				assert!(
+					rules.max_charge_w != required || bounds.max_charge_w > 0,
+					"a kind that charges needs a positive charge-power bound"
+				);
+				assert!(
+					rules.max_discharge_w != required || bounds.max_discharge_w > 0,
+					"a kind that discharges needs a positive discharge-power bound"
 				);
 			}
 		}
@@ -429,7 +448,7 @@ pub mod pallet {
 		/// - Effects: holds [`Config::DeviceDeposit`] from the caller, stores the record with a
 		///   new id, indexes it by owner, gateway and key, bumps the caller's nonce.
 		/// - Emits [`Event::DeviceRegistered`].
-		/// - Errors: `CapabilityMissing`, `CapabilityNotApplicable`, `CapabilityOutOfBounds`,
+		/// - Errors: `BadOrigin` (unsigned), `CapabilityMissing`, `CapabilityNotApplicable`, `CapabilityOutOfBounds`,
 		///   `InvalidRegion`, `InvalidComfortLimits`, `ComfortLimitsNotApplicable`,
 		///   `InvalidProofOfPossession`, `AttestationKeyInUse`, `InsufficientBalance`,
 		///   `DeviceIdOverflow`.
@@ -540,6 +559,8 @@ pub mod pallet {
 		/// the previous one.
 		///
 		/// - Origin: signed by the owner.
+		/// - Effects: records `new_owner` as the pending owner; nothing else changes until it
+		///   accepts.
 		/// - Emits [`Event::OwnershipOffered`].
 		/// - Errors: `UnknownDevice`, `NotOwner`, `AlreadyOwner`, `DeviceSuspended`.
 		#[pallet::call_index(6)]
@@ -556,6 +577,7 @@ pub mod pallet {
 		/// Withdraw a pending ownership offer.
 		///
 		/// - Origin: signed by the owner.
+		/// - Effects: the pending owner is cleared; the offered account can no longer accept.
 		/// - Emits [`Event::OwnershipOfferCancelled`].
 		/// - Errors: `UnknownDevice`, `NotOwner`, `NoOwnershipOffer`.
 		#[pallet::call_index(7)]
@@ -621,6 +643,8 @@ pub mod pallet {
 		/// Replace the device's descriptive metadata.
 		///
 		/// - Origin: signed by the owner.
+		/// - Effects: manufacturer, model, serial number and firmware are replaced; nothing
+		///   downstream depends on them.
 		/// - Emits [`Event::MetadataUpdated`].
 		/// - Errors: `UnknownDevice`, `NotOwner`.
 		#[pallet::call_index(11)]
@@ -637,6 +661,8 @@ pub mod pallet {
 		/// Replace the owner's comfort limits for dispatch (reserve state of charge, windows).
 		///
 		/// - Origin: signed by the owner.
+		/// - Effects: the new limits apply to the device's next telemetry report (flexibility in
+		///   the status map) and to every later dispatch.
 		/// - Emits [`Event::ComfortLimitsUpdated`].
 		/// - Errors: `UnknownDevice`, `NotOwner`, `InvalidComfortLimits`,
 		///   `ComfortLimitsNotApplicable`.
@@ -654,8 +680,9 @@ pub mod pallet {
 		/// Give an account the verifier role.
 		///
 		/// - Origin: [`Config::VerifierAdminOrigin`].
+		/// - Effects: the account may approve, reject, suspend and reinstate devices.
 		/// - Emits [`Event::VerifierAdded`].
-		/// - Errors: `AlreadyVerifier`.
+		/// - Errors: `BadOrigin`, `AlreadyVerifier`.
 		#[pallet::call_index(13)]
 		#[pallet::weight(T::WeightInfo::add_verifier())]
 		pub fn add_verifier(origin: OriginFor<T>, verifier: T::AccountId) -> DispatchResult {
@@ -669,8 +696,9 @@ pub mod pallet {
 		/// Take the verifier role from an account.
 		///
 		/// - Origin: [`Config::VerifierAdminOrigin`].
+		/// - Effects: the account can no longer verify; devices it approved stay active.
 		/// - Emits [`Event::VerifierRemoved`].
-		/// - Errors: `NotAVerifier`.
+		/// - Errors: `BadOrigin`, `NotAVerifier`.
 		#[pallet::call_index(14)]
 		#[pallet::weight(T::WeightInfo::remove_verifier())]
 		pub fn remove_verifier(origin: OriginFor<T>, verifier: T::AccountId) -> DispatchResult {

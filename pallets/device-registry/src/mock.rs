@@ -131,6 +131,8 @@ impl pallet_device_registry::Config for Test {
 	type GovernanceOrigin = EnsureRoot<AccountId>;
 	type UnixTime = Timestamp;
 	type LifecycleHooks = RecordHooks;
+	#[cfg(feature = "runtime-benchmarks")]
+	type LifecycleBenchmarkHelper = ();
 	type MaxMetadataLen = ConstU32<32>;
 	type MaxReasonLen = ConstU32<32>;
 	type InitialReputationBp = ConstU16<5_000>;

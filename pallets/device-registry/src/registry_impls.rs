@@ -9,7 +9,7 @@ use frame_support::{
 use frame_system::pallet_prelude::OriginFor;
 use openvpp_primitives::{
 	BasisPoints, DeviceId, DeviceInfo, DeviceLookupError, DeviceRegistry, DeviceStatus,
-	ReputationReason, TelemetryTotals, UnixSeconds, FULL_BP,
+	Participation, ReputationReason, TelemetryTotals, UnixSeconds, FULL_BP,
 };
 use sp_runtime::{traits::Zero, DispatchError};
 
@@ -168,8 +168,14 @@ impl<T: Config> Pallet<T> {
 		use alloc::collections::btree_map::BTreeMap;
 		use frame_support::traits::fungible::InspectHold;
 		use openvpp_primitives::RegionCode;
+		use sp_runtime::Saturating;
 
 		let mut count = 0u32;
+		// Accounts that may hold a deposit: every owner, and every account that ever registered
+		// or received a device (a deposit left behind after its last device went away would
+		// otherwise go unnoticed).
+		let mut accounts: alloc::collections::btree_set::BTreeSet<T::AccountId> =
+			RegistrationNonces::<T>::iter_keys().collect();
 		let mut capacities: BTreeMap<
 			(RegionCode, openvpp_primitives::DeviceKind),
 			crate::RegionCapacity,
@@ -178,7 +184,28 @@ impl<T: Config> Pallet<T> {
 		let next_id = NextDeviceId::<T>::get();
 
 		for (device_id, record) in Devices::<T>::iter() {
-			count += 1;
+			count = count.saturating_add(1);
+			accounts.insert(record.owner.clone());
+			if let Some(offered_to) = &record.pending_owner {
+				ensure!(*offered_to != record.owner, "a device is offered to its own owner");
+				accounts.insert(offered_to.clone());
+			}
+			match record.status {
+				DeviceStatus::Active => {
+					ensure!(
+						record.activated_at.is_some(),
+						"an active device has no activation time"
+					);
+					ensure!(
+						record.status_reason.is_empty(),
+						"an active device has a status reason"
+					);
+				}
+				DeviceStatus::Pending => {
+					ensure!(record.status_reason.is_empty(), "a pending device has a status reason")
+				}
+				DeviceStatus::Rejected | DeviceStatus::Suspended => {}
+			}
 			ensure!(device_id < next_id, "a device id is not below NextDeviceId");
 			ensure!(
 				DeviceByAttestationKey::<T>::get(&record.attestation_key) == Some(device_id),
@@ -200,28 +227,33 @@ impl<T: Config> Pallet<T> {
 					.add(&record.capability);
 			}
 			let held = deposits.entry(record.owner.clone()).or_default();
-			*held += record.deposit;
+			*held = held.saturating_add(record.deposit);
 		}
 
+		let entries = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
 		ensure!(count == DeviceCount::<T>::get(), "DeviceCount disagrees with the records");
 		ensure!(
-			DeviceByAttestationKey::<T>::iter().count() as u32 == count,
+			entries(DeviceByAttestationKey::<T>::iter().count()) == count,
 			"attestation key index has entries without a device"
 		);
 		ensure!(
-			DevicesByOwner::<T>::iter().count() as u32 == count,
+			entries(DevicesByOwner::<T>::iter().count()) == count,
 			"owner index has entries without a device"
 		);
 		ensure!(
-			DevicesByGateway::<T>::iter().count() as u32 == count,
+			entries(DevicesByGateway::<T>::iter().count()) == count,
 			"gateway index has entries without a device"
 		);
 		let stored: BTreeMap<_, _> =
 			RegionCapacities::<T>::iter().map(|(region, kind, c)| ((region, kind), c)).collect();
 		ensure!(stored == capacities, "region capacities disagree with the active devices");
-		for (owner, expected) in deposits {
-			let held = T::Currency::balance_on_hold(&HoldReason::DeviceDeposit.into(), &owner);
-			ensure!(held == expected, "an owner's held deposit differs from its devices' deposits");
+		for account in accounts {
+			let expected = deposits.get(&account).copied().unwrap_or_default();
+			let held = T::Currency::balance_on_hold(&HoldReason::DeviceDeposit.into(), &account);
+			ensure!(
+				held == expected,
+				"an account's held deposit differs from its devices' deposits"
+			);
 		}
 		Ok(())
 	}
@@ -252,6 +284,14 @@ impl<T: Config> DeviceRegistry<T::AccountId> for Pallet<T> {
 			if let Some(seen) = totals.last_seen {
 				record.last_seen = Some(record.last_seen.map_or(seen, |prev| prev.max(seen)));
 			}
+			Ok(())
+		})
+	}
+
+	fn record_participation(id: DeviceId, what: Participation) -> Result<(), DeviceLookupError> {
+		Devices::<T>::try_mutate(id, |maybe| {
+			let record = maybe.as_mut().ok_or(DeviceLookupError::Unknown)?;
+			record.history.add_participation(what);
 			Ok(())
 		})
 	}

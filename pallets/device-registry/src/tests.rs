@@ -6,7 +6,7 @@ use frame_support::{assert_noop, assert_ok, traits::fungible::InspectHold, Bound
 use openvpp_primitives::{
 	AttestationKey, AttestationSignature, Capability, ComfortLimits, DeviceId, DeviceKind,
 	DeviceLookupError, DeviceRegistry as _, DeviceStatus, DispatchWindow, KeyOwnershipProof,
-	KeyProofPurpose, RegionCode, ReputationReason, TelemetryTotals,
+	KeyProofPurpose, Participation, RegionCode, ReputationReason, TelemetryTotals,
 };
 use sp_core::{ecdsa, ed25519, sr25519, Pair, H256};
 use sp_runtime::{BuildStorage, DispatchError};
@@ -573,7 +573,18 @@ fn retire_releases_exactly_the_deposit_and_removes_everything() {
 		take_lifecycle();
 
 		for id in [pending, active, rejected] {
+			let history = Devices::<Test>::get(id).unwrap().history;
 			assert_ok!(DeviceRegistry::retire_device(RuntimeOrigin::signed(OWNER), id));
+			assert_eq!(
+				last_event(),
+				Event::DeviceRetired {
+					device_id: id,
+					owner: OWNER,
+					deposit_released: DEPOSIT,
+					history
+				}
+				.into()
+			);
 			assert!(Devices::<Test>::get(id).is_none());
 			assert!(!DevicesByOwner::<Test>::contains_key(OWNER, id));
 			assert!(!DevicesByGateway::<Test>::contains_key(GATEWAY, id));
@@ -684,6 +695,11 @@ fn transfer_errors() {
 			Error::<Test>::NotOwner
 		);
 		assert_ok!(DeviceRegistry::cancel_ownership_offer(RuntimeOrigin::signed(OWNER), id));
+		assert_eq!(
+			last_event(),
+			Event::OwnershipOfferCancelled { device_id: id, owner: OWNER }.into()
+		);
+		assert!(Devices::<Test>::get(id).unwrap().pending_owner.is_none());
 		assert_noop!(
 			DeviceRegistry::accept_ownership(RuntimeOrigin::signed(OTHER), id),
 			Error::<Test>::NoOwnershipOffer
@@ -786,6 +802,10 @@ fn rotate_key_needs_a_fresh_proof_for_the_new_key() {
 			new.public().into(),
 			sign_proof(&new, OWNER, KeyProofPurpose::Rotate(id)),
 		));
+		assert_eq!(
+			last_event(),
+			Event::AttestationKeyRotated { device_id: id, new_key: new.public().into() }.into()
+		);
 		assert_eq!(Devices::<Test>::get(id).unwrap().attestation_key, new.public().into());
 		assert_eq!(
 			DeviceByAttestationKey::<Test>::get(AttestationKey::from(new.public())),
@@ -832,6 +852,23 @@ fn metadata_and_comfort_updates() {
 			relaxed.clone()
 		));
 		assert_eq!(Devices::<Test>::get(id).unwrap().comfort, relaxed);
+		assert_eq!(
+			last_event(),
+			Event::ComfortLimitsUpdated { device_id: id, comfort: relaxed.clone() }.into()
+		);
+		// A meter has no storage to keep a reserve in and is never dispatched.
+		let meter = register_with(
+			OWNER,
+			DeviceKind::SmartMeter,
+			Capability { rated_power_w: 40_000, ..Default::default() },
+			ComfortLimits::default(),
+			&key("meter"),
+		)
+		.unwrap();
+		assert_noop!(
+			DeviceRegistry::update_comfort_limits(RuntimeOrigin::signed(OWNER), meter, comfort()),
+			Error::<Test>::ComfortLimitsNotApplicable
+		);
 		let bad_window = ComfortLimits {
 			min_reserve_soc_bp: 0,
 			dispatch_windows: BoundedVec::try_from(vec![DispatchWindow {
@@ -925,10 +962,13 @@ fn telemetry_totals_accumulate_in_the_history() {
 		let totals = TelemetryTotals {
 			energy_produced_wh: 0,
 			energy_consumed_wh: 1_200,
+			energy_charged_wh: 1_100,
 			energy_discharged_wh: 800,
+			online_s: 3_500,
 			reports_accepted: 90,
 			reports_flagged: 4,
 			reports_rejected: 2,
+			reports_expected: 100,
 			last_seen: Some(1_767_226_500),
 		};
 		assert_ok!(DeviceRegistry::record_telemetry(id, &totals));
@@ -938,13 +978,112 @@ fn telemetry_totals_accumulate_in_the_history() {
 		));
 		let record = Devices::<Test>::get(id).unwrap();
 		assert_eq!(record.history.energy_consumed_wh, 2_400);
+		assert_eq!(record.history.energy_charged_wh, 2_200);
 		assert_eq!(record.history.energy_discharged_wh, 1_600);
+		assert_eq!(record.history.online_s, 7_000);
 		assert_eq!(record.history.reports_accepted, 180);
 		assert_eq!(record.history.reports_flagged, 8);
 		assert_eq!(record.history.reports_rejected, 4);
+		assert_eq!(record.history.reports_expected, 200);
 		// Last seen never goes back in time.
 		assert_eq!(record.last_seen, Some(1_767_226_500));
 		assert_eq!(DeviceRegistry::record_telemetry(99, &totals), Err(DeviceLookupError::Unknown));
+	});
+}
+
+#[test]
+fn demand_response_and_rewards_are_counted_in_the_history() {
+	run_test(|| {
+		let id = register_active(OWNER, "battery");
+		for what in [
+			Participation::DemandResponseJoined,
+			Participation::DemandResponseJoined,
+			Participation::DemandResponseDelivered,
+			Participation::EpochRewarded,
+		] {
+			assert_ok!(DeviceRegistry::record_participation(id, what));
+		}
+		let history = Devices::<Test>::get(id).unwrap().history;
+		assert_eq!(
+			(history.dr_events_joined, history.dr_events_delivered, history.epochs_rewarded),
+			(2, 1, 1)
+		);
+		assert_eq!(
+			DeviceRegistry::record_participation(99, Participation::EpochRewarded),
+			Err(DeviceLookupError::Unknown)
+		);
+	});
+}
+
+#[test]
+fn device_ids_never_wrap() {
+	run_test(|| {
+		NextDeviceId::<Test>::put(DeviceId::MAX);
+		let pair = key("last");
+		let proof = sign_proof(&pair, OWNER, KeyProofPurpose::Register);
+		assert_noop!(
+			DeviceRegistry::register_device(
+				RuntimeOrigin::signed(OWNER),
+				DeviceKind::HomeBattery,
+				battery(),
+				region("DE-TENNET"),
+				metadata(),
+				comfort(),
+				GATEWAY,
+				pair.public().into(),
+				proof,
+			),
+			Error::<Test>::DeviceIdOverflow
+		);
+	});
+}
+
+#[test]
+fn every_owner_call_refuses_an_unknown_device() {
+	run_test(|| {
+		let owner = || RuntimeOrigin::signed(OWNER);
+		let verifier = || RuntimeOrigin::signed(VERIFIER);
+		let pair = key("new");
+		let proof = sign_proof(&pair, OWNER, KeyProofPurpose::Rotate(99));
+		let unknown = || Error::<Test>::UnknownDevice;
+		assert_noop!(DeviceRegistry::reject_device(verifier(), 99, text("x")), unknown());
+		assert_noop!(DeviceRegistry::reinstate_device(verifier(), 99), unknown());
+		assert_noop!(DeviceRegistry::retire_device(owner(), 99), unknown());
+		assert_noop!(DeviceRegistry::offer_ownership(owner(), 99, OTHER), unknown());
+		assert_noop!(DeviceRegistry::cancel_ownership_offer(owner(), 99), unknown());
+		assert_noop!(DeviceRegistry::accept_ownership(RuntimeOrigin::signed(OTHER), 99), unknown());
+		assert_noop!(DeviceRegistry::rebind_gateway(owner(), 99, OTHER), unknown());
+		assert_noop!(
+			DeviceRegistry::rotate_attestation_key(owner(), 99, pair.public().into(), proof),
+			unknown()
+		);
+		assert_noop!(DeviceRegistry::update_metadata(owner(), 99, metadata()), unknown());
+		assert_noop!(DeviceRegistry::update_comfort_limits(owner(), 99, comfort()), unknown());
+	});
+}
+
+#[test]
+fn rejected_devices_stay_rejected_until_retired() {
+	run_test(|| {
+		let verifier = || RuntimeOrigin::signed(VERIFIER);
+		let id = register(OWNER, "battery");
+		assert_ok!(DeviceRegistry::reject_device(verifier(), id, text("no certificate")));
+		// Rejected is final for verifiers: no second rejection, no reinstatement.
+		assert_noop!(
+			DeviceRegistry::reject_device(verifier(), id, text("again")),
+			Error::<Test>::NotPending
+		);
+		assert_noop!(DeviceRegistry::reinstate_device(verifier(), id), Error::<Test>::NotSuspended);
+		// A suspended device cannot be rejected either.
+		let active = register_active(OWNER, "other");
+		assert_ok!(DeviceRegistry::suspend_device(verifier(), active, text("audit")));
+		assert_noop!(
+			DeviceRegistry::reject_device(verifier(), active, text("x")),
+			Error::<Test>::NotPending
+		);
+		// The owner retires the rejected device and gets the deposit back.
+		assert_ok!(DeviceRegistry::retire_device(RuntimeOrigin::signed(OWNER), id));
+		assert_eq!(held(OWNER), DEPOSIT);
 	});
 }
 

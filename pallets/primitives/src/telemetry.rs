@@ -261,7 +261,7 @@ pub enum RejectionReason {
 	BadSignature,
 	/// The sequence number is not above the last accepted one (a replay or duplicate).
 	SequenceNotIncreasing,
-	/// The interval length is zero or above the chain's maximum.
+	/// The interval length is below the chain's minimum or above its maximum.
 	InvalidIntervalLength,
 	/// The interval ends in the future (beyond the allowed clock skew).
 	IntervalInFuture,
@@ -307,6 +307,9 @@ impl PlausibilityFlags {
 	pub const COUNTER_ENERGY_MISMATCH: u16 = 1 << 7;
 	/// More seconds online than the interval has.
 	pub const ONLINE_EXCEEDS_INTERVAL: u16 = 1 << 8;
+	/// A kind that stores energy was online or moved energy without saying its state of charge,
+	/// so nothing could check its energy against what it holds.
+	pub const SOC_MISSING: u16 = 1 << 9;
 
 	/// No check failed.
 	pub const fn is_plausible(self) -> bool {
@@ -348,6 +351,27 @@ pub struct PlausibilityTolerances {
 	pub soc_capacity_tolerance_bp: BasisPoints,
 }
 
+/// A reading that carried a state of charge, with the counters at that moment: what the next
+/// state of charge is checked against, even across readings without one.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	Default,
+)]
+pub struct SocAnchor {
+	pub soc_bp: BasisPoints,
+	pub cumulative_imported_wh: WattHours,
+	pub cumulative_exported_wh: WattHours,
+}
+
 /// What the physics checks need from the device's previous accepted report.
 #[derive(
 	Clone,
@@ -363,9 +387,34 @@ pub struct PlausibilityTolerances {
 	Default,
 )]
 pub struct PreviousReading {
-	pub soc_bp: Option<BasisPoints>,
+	/// The counters of the previous report.
 	pub cumulative_imported_wh: WattHours,
 	pub cumulative_exported_wh: WattHours,
+	/// The latest earlier reading with a state of charge (the previous report itself, if it had
+	/// one).
+	pub soc_anchor: Option<SocAnchor>,
+}
+
+impl PreviousReading {
+	/// The previous reading for the report after `report`, given the anchor before it.
+	pub fn after(report: &IntervalReport, anchor_before: Option<SocAnchor>) -> Self {
+		PreviousReading {
+			cumulative_imported_wh: report.cumulative_imported_wh,
+			cumulative_exported_wh: report.cumulative_exported_wh,
+			soc_anchor: report.soc_anchor().or(anchor_before),
+		}
+	}
+}
+
+impl IntervalReport {
+	/// This report as an anchor for later state-of-charge checks, if it has a state of charge.
+	pub fn soc_anchor(&self) -> Option<SocAnchor> {
+		self.soc_bp.map(|soc_bp| SocAnchor {
+			soc_bp,
+			cumulative_imported_wh: self.cumulative_imported_wh,
+			cumulative_exported_wh: self.cumulative_exported_wh,
+		})
+	}
 }
 
 fn bp_of(value: u128, bp: u128) -> u128 {
@@ -384,8 +433,10 @@ fn energy_within(energy_wh: WattHours, power_w: u32, seconds: u32, tolerance_bp:
 
 /// Runs the physics checks on a signed, in-sequence report and returns the checks it failed.
 ///
-/// `previous` is the device's last accepted reading, if any; the ΔSoC and counter checks need
-/// it and are skipped for a device's first report.
+/// `previous` is the device's last accepted reading, if any; the counter checks need it and are
+/// skipped for a device's first report. The state-of-charge balance compares this report with
+/// the latest earlier reading that had a state of charge, over the energy the counters say
+/// flowed since, so leaving the state of charge out of some reports does not escape it.
 pub fn check_plausibility(
 	report: &IntervalReport,
 	kind: DeviceKind,
@@ -413,48 +464,83 @@ pub fn check_plausibility(
 		report.online_s > report.interval_length_s,
 	);
 
-	// Energy that flowed since the previous reading: the counters' growth when they are
-	// trustworthy (it also covers intervals missed in between), else this interval's energy.
-	let mut span_flow = (report.energy_imported_wh, report.energy_exported_wh);
-	if let Some(prev) = previous {
-		if !report.quality.contains(QualityFlags::COUNTER_RESET) {
-			let decreased = report.cumulative_imported_wh < prev.cumulative_imported_wh
-				|| report.cumulative_exported_wh < prev.cumulative_exported_wh;
-			flags.set(PlausibilityFlags::COUNTER_DECREASED, decreased);
-			if !decreased {
-				// Counters may also have grown during a gap before this interval, so the interval
-				// may account for less than their growth, never for more (1 Wh of rounding).
-				let imported_growth = report.cumulative_imported_wh - prev.cumulative_imported_wh;
-				let exported_growth = report.cumulative_exported_wh - prev.cumulative_exported_wh;
-				flags.set(
-					PlausibilityFlags::COUNTER_ENERGY_MISMATCH,
-					report.energy_imported_wh > imported_growth.saturating_add(1)
-						|| report.energy_exported_wh > exported_growth.saturating_add(1),
-				);
-				span_flow = (imported_growth, exported_growth);
-			}
+	// Counters are trustworthy when they did not restart and did not go down.
+	let reset = report.quality.contains(QualityFlags::COUNTER_RESET);
+	let mut counters_trusted = !reset;
+	if let Some(prev) = previous.filter(|_| !reset) {
+		let decreased = report.cumulative_imported_wh < prev.cumulative_imported_wh
+			|| report.cumulative_exported_wh < prev.cumulative_exported_wh;
+		flags.set(PlausibilityFlags::COUNTER_DECREASED, decreased);
+		counters_trusted = !decreased;
+		if !decreased {
+			// Counters may also have grown during a gap before this interval, so the interval
+			// may account for less than their growth, never for more (1 Wh of rounding).
+			let imported_growth =
+				report.cumulative_imported_wh.saturating_sub(prev.cumulative_imported_wh);
+			let exported_growth =
+				report.cumulative_exported_wh.saturating_sub(prev.cumulative_exported_wh);
+			flags.set(
+				PlausibilityFlags::COUNTER_ENERGY_MISMATCH,
+				report.energy_imported_wh > imported_growth.saturating_add(1)
+					|| report.energy_exported_wh > exported_growth.saturating_add(1),
+			);
 		}
 	}
 
-	if let Some(soc) = report.soc_bp {
-		if !kind.has_storage() {
-			flags.set(PlausibilityFlags::SOC_NOT_APPLICABLE, true);
-		} else if soc > FULL_BP {
-			flags.set(PlausibilityFlags::SOC_OUT_OF_RANGE, true);
-		} else if let (Some(capacity), Some(prev_soc)) =
-			(capability.storage_capacity_wh, previous.and_then(|p| p.soc_bp))
-		{
-			let balance = StorageBalance {
-				prev_soc: prev_soc.min(FULL_BP),
-				soc,
-				capacity_wh: capacity,
-				imported_wh: span_flow.0,
-				exported_wh: span_flow.1,
-			};
-			balance.check(kind, tolerances, &mut flags);
+	match report.soc_bp {
+		None => flags.set(
+			PlausibilityFlags::SOC_MISSING,
+			kind.has_storage()
+				&& (report.online_s > 0
+					|| report.energy_imported_wh > 0
+					|| report.energy_exported_wh > 0),
+		),
+		Some(_) if !kind.has_storage() => flags.set(PlausibilityFlags::SOC_NOT_APPLICABLE, true),
+		Some(soc) if soc > FULL_BP => flags.set(PlausibilityFlags::SOC_OUT_OF_RANGE, true),
+		Some(soc) => {
+			let anchor = previous.and_then(|p| p.soc_anchor);
+			if let (Some(capacity), Some(anchor)) = (capability.storage_capacity_wh, anchor) {
+				if let Some((imported_wh, exported_wh)) =
+					flow_since(report, anchor, previous, counters_trusted)
+				{
+					let balance = StorageBalance {
+						prev_soc: anchor.soc_bp.min(FULL_BP),
+						soc,
+						capacity_wh: capacity,
+						imported_wh,
+						exported_wh,
+					};
+					balance.check(kind, tolerances, &mut flags);
+				}
+			}
 		}
 	}
 	flags
+}
+
+/// Energy (imported, exported) that flowed between `anchor` and the end of `report`: the
+/// counters' growth when they are trustworthy; else this interval's energy, which covers the
+/// whole span only when the anchor is the previous reading itself. `None` when it is unknown.
+fn flow_since(
+	report: &IntervalReport,
+	anchor: SocAnchor,
+	previous: Option<&PreviousReading>,
+	counters_trusted: bool,
+) -> Option<(WattHours, WattHours)> {
+	if counters_trusted
+		&& report.cumulative_imported_wh >= anchor.cumulative_imported_wh
+		&& report.cumulative_exported_wh >= anchor.cumulative_exported_wh
+	{
+		return Some((
+			report.cumulative_imported_wh - anchor.cumulative_imported_wh,
+			report.cumulative_exported_wh - anchor.cumulative_exported_wh,
+		));
+	}
+	let anchor_is_previous = previous.is_some_and(|p| {
+		p.cumulative_imported_wh == anchor.cumulative_imported_wh
+			&& p.cumulative_exported_wh == anchor.cumulative_exported_wh
+	});
+	anchor_is_previous.then_some((report.energy_imported_wh, report.energy_exported_wh))
 }
 
 /// The energy balance of a storage device between two readings.
@@ -665,10 +751,20 @@ mod tests {
 	fn previous() -> PreviousReading {
 		// 60 % of 10 kWh before; 1 kWh exported → 50 %.
 		PreviousReading {
-			soc_bp: Some(6_000),
 			cumulative_imported_wh: 50_000,
 			cumulative_exported_wh: 40_000,
+			soc_anchor: Some(SocAnchor {
+				soc_bp: 6_000,
+				cumulative_imported_wh: 50_000,
+				cumulative_exported_wh: 40_000,
+			}),
 		}
+	}
+
+	fn previous_at_soc(soc_bp: BasisPoints) -> PreviousReading {
+		let mut prev = previous();
+		prev.soc_anchor = prev.soc_anchor.map(|a| SocAnchor { soc_bp, ..a });
+		prev
 	}
 
 	fn check(
@@ -692,7 +788,7 @@ mod tests {
 		let mut r = report();
 		r.energy_exported_wh = 1_312;
 		r.cumulative_exported_wh = 41_312;
-		r.soc_bp = None;
+		r.soc_bp = Some(4_688);
 		assert_eq!(check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())), 0);
 		r.energy_exported_wh = 1_313;
 		r.cumulative_exported_wh = 41_313;
@@ -730,7 +826,7 @@ mod tests {
 		r.energy_exported_wh = 1_200;
 		r.cumulative_exported_wh = 41_200;
 		r.soc_bp = Some(0);
-		let prev = PreviousReading { soc_bp: Some(500), ..previous() };
+		let prev = previous_at_soc(500);
 		let flags = PlausibilityFlags(check(&r, DeviceKind::HomeBattery, &battery(), Some(&prev)));
 		assert!(flags.contains(PlausibilityFlags::DISCHARGE_EXCEEDS_STORED));
 		assert!(flags.contains(PlausibilityFlags::SOC_ENERGY_MISMATCH));
@@ -792,16 +888,17 @@ mod tests {
 		r.quality = QualityFlags(QualityFlags::COUNTER_RESET);
 		assert_eq!(check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())), 0);
 		// The interval claims 1 kWh but the counter grew by 500 Wh.
+		let meter = Capability { rated_power_w: 40_000, ..Default::default() };
 		let mut r = report();
 		r.cumulative_exported_wh = 40_500;
 		r.soc_bp = None;
 		assert_eq!(
-			check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())),
+			check(&r, DeviceKind::SmartMeter, &meter, Some(&previous())),
 			PlausibilityFlags::COUNTER_ENERGY_MISMATCH
 		);
 		// Growth beyond the interval (a gap before it) is fine.
 		r.cumulative_exported_wh = 45_000;
-		assert_eq!(check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())), 0);
+		assert_eq!(check(&r, DeviceKind::SmartMeter, &meter, Some(&previous())), 0);
 	}
 
 	#[test]
@@ -812,6 +909,82 @@ mod tests {
 			check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())),
 			PlausibilityFlags::ONLINE_EXCEEDS_INTERVAL
 		);
+	}
+
+	#[test]
+	fn storage_that_moves_energy_without_a_soc_is_flagged() {
+		let mut r = report();
+		r.soc_bp = None;
+		assert_eq!(
+			check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())),
+			PlausibilityFlags::SOC_MISSING
+		);
+		// Online without energy still owes its state of charge.
+		r.energy_exported_wh = 0;
+		r.cumulative_exported_wh = 40_000;
+		r.average_power_w = 0;
+		r.peak_power_w = 0;
+		assert_eq!(
+			check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())),
+			PlausibilityFlags::SOC_MISSING
+		);
+		// A device that was unreachable all interval and moved nothing has nothing to say.
+		r.online_s = 0;
+		assert_eq!(check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())), 0);
+		// Kinds without storage never report one.
+		let meter = Capability { rated_power_w: 40_000, ..Default::default() };
+		assert_eq!(check(&report_without_soc(), DeviceKind::SmartMeter, &meter, None), 0);
+	}
+
+	fn report_without_soc() -> IntervalReport {
+		IntervalReport { soc_bp: None, ..report() }
+	}
+
+	#[test]
+	fn the_soc_balance_spans_readings_without_a_soc() {
+		// The anchor: 60 % with export counter at 40 000 Wh. An offline report in between
+		// carries no SoC but the counters moved on by 2 kWh; the next report claims 1 kWh more
+		// and 50 %: 3 kWh out of a 10 kWh battery since the anchor cannot leave 50 %.
+		let offline = IntervalReport {
+			energy_exported_wh: 0,
+			cumulative_exported_wh: 42_000,
+			online_s: 0,
+			soc_bp: None,
+			..report()
+		};
+		assert_eq!(check(&offline, DeviceKind::HomeBattery, &battery(), Some(&previous())), 0);
+		let after_offline = PreviousReading::after(&offline, previous().soc_anchor);
+		assert_eq!(after_offline.soc_anchor, previous().soc_anchor);
+		let mut r = report();
+		r.cumulative_exported_wh = 43_000;
+		assert_eq!(
+			check(&r, DeviceKind::HomeBattery, &battery(), Some(&after_offline)),
+			PlausibilityFlags::SOC_ENERGY_MISMATCH
+		);
+		// 30 % after 3 kWh out of 60 % is consistent.
+		r.soc_bp = Some(3_000);
+		assert_eq!(check(&r, DeviceKind::HomeBattery, &battery(), Some(&after_offline)), 0);
+		// A report with a SoC becomes the next anchor.
+		assert_eq!(PreviousReading::after(&r, after_offline.soc_anchor).soc_anchor, r.soc_anchor());
+	}
+
+	#[test]
+	fn after_a_counter_reset_the_interval_energy_is_the_flow() {
+		// Counters restarted: the balance uses the interval's own energy when the anchor is the
+		// previous reading.
+		let mut r = report();
+		r.quality = QualityFlags(QualityFlags::COUNTER_RESET);
+		r.cumulative_imported_wh = 0;
+		r.cumulative_exported_wh = 1_000;
+		assert_eq!(check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())), 0);
+		r.soc_bp = Some(6_000);
+		assert_eq!(
+			check(&r, DeviceKind::HomeBattery, &battery(), Some(&previous())),
+			PlausibilityFlags::SOC_ENERGY_MISMATCH
+		);
+		// With an older anchor the flow since it is unknown: no balance check.
+		let older = PreviousReading { cumulative_exported_wh: 40_500, ..previous() };
+		assert_eq!(check(&r, DeviceKind::HomeBattery, &battery(), Some(&older)), 0);
 	}
 
 	#[test]

@@ -49,14 +49,45 @@ pub enum DeviceLookupError {
 	Debug,
 )]
 pub struct TelemetryTotals {
+	/// Energy generated and delivered by non-storage devices (Wh).
 	pub energy_produced_wh: WattHours,
+	/// Energy drawn from the grid, charging included (Wh).
 	pub energy_consumed_wh: WattHours,
+	/// Energy drawn into storage (Wh).
+	pub energy_charged_wh: WattHours,
+	/// Energy delivered from storage (Wh).
 	pub energy_discharged_wh: WattHours,
+	/// Seconds the device was online.
+	pub online_s: u64,
 	pub reports_accepted: u32,
 	pub reports_flagged: u32,
 	pub reports_rejected: u32,
+	/// Intervals the device should have reported, missed ones included.
+	pub reports_expected: u32,
 	/// End of the latest interval these totals include (Unix seconds).
 	pub last_seen: Option<UnixSeconds>,
+}
+
+/// Something a device took part in, counted in its lifetime history.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum Participation {
+	/// It committed to a demand-response event.
+	DemandResponseJoined,
+	/// It delivered its commitment in a demand-response event.
+	DemandResponseDelivered,
+	/// It earned a reward for a scoring epoch.
+	EpochRewarded,
 }
 
 /// Why a device's reputation changed.
@@ -91,6 +122,9 @@ pub trait DeviceRegistry<AccountId> {
 	/// Adds telemetry totals to the device's lifetime history.
 	fn record_telemetry(id: DeviceId, totals: &TelemetryTotals) -> Result<(), DeviceLookupError>;
 
+	/// Counts a demand-response event or a rewarded epoch in the device's lifetime history.
+	fn record_participation(id: DeviceId, what: Participation) -> Result<(), DeviceLookupError>;
+
 	/// Changes the device's reputation by `delta_bp` (clamped to 0–10 000 bp) and records why.
 	/// Returns the new reputation.
 	fn record_reputation(
@@ -112,6 +146,20 @@ pub trait DeviceLifecycleHooks {
 impl DeviceLifecycleHooks for () {
 	fn on_device_deactivated(_: DeviceId) {}
 	fn on_device_retired(_: DeviceId) {}
+}
+
+/// Puts a device into the most expensive state for the lifecycle hooks, for the registry's
+/// benchmarks: the hooks' cost depends on what other pallets hold about the device.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait LifecycleHooksBenchmarkHelper {
+	/// Gives `id` (an active device of `kind` in `region`) the per-device state whose removal
+	/// costs the most.
+	fn make_worst_case(id: DeviceId, region: &RegionCode, kind: DeviceKind);
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl LifecycleHooksBenchmarkHelper for () {
+	fn make_worst_case(_: DeviceId, _: &RegionCode, _: DeviceKind) {}
 }
 
 /// One device's telemetry over one scoring epoch, as the telemetry pallet closes it. Energy

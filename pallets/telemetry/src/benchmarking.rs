@@ -6,19 +6,26 @@
 //! ECDSA, the slowest of the three signature checks. `submit_reports_one_region` is the same
 //! with all devices in one region, and `submit_reports_same_epoch` also closes no epoch: the
 //! differences price the per-region and per-epoch-close work, which the pallet charges only
-//! when it happens.
+//! when it happens. Every status-map entry a batch touches has all its freshness slots in use,
+//! so decoding and encoding it costs the most.
+//!
+//! `submit_reports_bad_signature` and `submit_reports_unverified` price rejected reports (after
+//! and before the signature check), and the `verify_*` benchmarks measure one signature check
+//! per scheme, so that reports signed with a cheaper scheme than ECDSA are refunded the
+//! difference.
 
 // Benchmark set-up failing is a bug in the benchmark, and must stop it loudly.
 #![allow(clippy::expect_used)]
 
 use alloc::{format, vec::Vec};
 use frame_benchmarking::v2::*;
+use frame_support::traits::EnsureOrigin;
 use frame_support::{traits::Get, BoundedVec};
 use frame_system::RawOrigin;
 use openvpp_primitives::{
 	AttestationKey, AttestationSignature, BenchmarkClock, Capability, DeviceId, DeviceKind,
 	DeviceRegistryBenchmarkHelper, DeviceState, EpochTelemetry, GridResponseStatus, IntervalReport,
-	LiveFigures, PlausibilityFlags, QualityFlags, RegionCode, SignedReport, UnixSeconds,
+	LiveFigures, PlausibilityFlags, QualityFlags, RegionCode, SignedReport, SocAnchor, UnixSeconds,
 };
 use sp_core::{crypto::KeyTypeId, H256};
 
@@ -46,15 +53,25 @@ fn epoch_start<T: Config>() -> UnixSeconds {
 	(1_767_225_600 / epoch + 1) * epoch
 }
 
+/// How the reports of a benchmark batch are made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signing {
+	/// Signed by the device for this chain.
+	Valid,
+	/// Signed by the device over another payload: rejected at the signature check.
+	Forged,
+}
+
 /// Creates `n` reporting devices spread over `regions` regions and returns their signed
 /// reports for the first interval of the epoch starting at [`epoch_start`]. With
 /// `close_epoch`, each device's previous report was in the previous epoch (so this report closes
-/// it); otherwise in the same epoch.
+/// it); otherwise in the same epoch. Devices are bound to `device_gateway`.
 fn batch<T: Config>(
-	gateway: &T::AccountId,
+	device_gateway: &T::AccountId,
 	n: u32,
 	regions: u32,
 	close_epoch: bool,
+	signing: Signing,
 ) -> Vec<SignedReport> {
 	let start = epoch_start::<T>();
 	T::BenchmarkClock::set_unix_time(start + u64::from(INTERVAL_S) + 1);
@@ -68,7 +85,7 @@ fn batch<T: Config>(
 			let zone = region(i % regions.max(1));
 			let device_id = T::BenchmarkHelper::register_active_device(
 				owner.clone(),
-				gateway.clone(),
+				device_gateway.clone(),
 				DeviceKind::CommercialBattery,
 				capability(),
 				zone.clone(),
@@ -97,7 +114,11 @@ fn batch<T: Config>(
 				online_s: INTERVAL_S,
 				quality: QualityFlags::default(),
 			};
-			let payload = openvpp_primitives::report_signing_payload(&genesis, &report);
+			let signed_over = match signing {
+				Signing::Valid => genesis,
+				Signing::Forged => <T as frame_system::Config>::Hash::default(),
+			};
+			let payload = openvpp_primitives::report_signing_payload(&signed_over, &report);
 			let signature = sp_io::crypto::ecdsa_sign(KEY_TYPE, &public, &payload)
 				.expect("the key was just generated in the benchmark keystore");
 			SignedReport { report, signature: AttestationSignature::Ecdsa(signature) }
@@ -115,6 +136,9 @@ fn seed_previous_report<T: Config>(
 	let figures = LiveFigures { devices: 1, generation_w: 4_000, ..Default::default() };
 	let expires_at = start + 2 * u64::from(INTERVAL_S);
 	let mut status = EnergyStatus::<T>::get(&zone, DeviceKind::CommercialBattery);
+	if status.slots.is_empty() {
+		fill_slots::<T>(&mut status, start);
+	}
 	status.add(expires_at, &figures);
 	EnergyStatus::<T>::insert(&zone, DeviceKind::CommercialBattery, status);
 	DeviceTelemetry::<T>::insert(
@@ -134,6 +158,11 @@ fn seed_previous_report<T: Config>(
 				cumulative_imported_wh: 5_000,
 				cumulative_exported_wh: 10_000,
 				plausibility: PlausibilityFlags::default(),
+				soc_anchor: Some(SocAnchor {
+					soc_bp: 5_500,
+					cumulative_imported_wh: 5_000,
+					cumulative_exported_wh: 10_000,
+				}),
 			},
 			live: Some(LiveEntry {
 				region: zone,
@@ -152,6 +181,67 @@ fn seed_previous_report<T: Config>(
 	);
 }
 
+/// Fills a status-map entry with other devices' figures in every freshness slot but the two the
+/// benchmark's own device uses (its previous and its new expiry), all after the batch's time.
+fn fill_slots<T: Config>(
+	status: &mut crate::RegionKindStatus<T::MaxFreshnessSlots>,
+	start: UnixSeconds,
+) {
+	let others = LiveFigures { devices: 3, consumption_w: 2_500, ..Default::default() };
+	let slot = u64::from(T::FreshnessSlotS::get()).max(1);
+	// Beyond the new report's expiry (start + 3 intervals), so none of these collide with it.
+	let mut expiry = (start + 3 * u64::from(INTERVAL_S)).div_ceil(slot) * slot + slot;
+	while (status.slots.len() as u32) + 2 < T::MaxFreshnessSlots::get() {
+		status.add(expiry, &others);
+		expiry += slot;
+	}
+}
+
+/// A report payload and its signature by a fresh key of each scheme.
+fn signed_payload(scheme: u8) -> (AttestationKey, Vec<u8>, AttestationSignature) {
+	let payload = openvpp_primitives::report_signing_payload(
+		&H256::repeat_byte(7),
+		&IntervalReport {
+			device_id: 1,
+			sequence: 1,
+			interval_start: 1_767_225_600,
+			interval_length_s: INTERVAL_S,
+			energy_imported_wh: 0,
+			energy_exported_wh: 1_000,
+			cumulative_imported_wh: 5_000,
+			cumulative_exported_wh: 11_000,
+			average_power_w: 4_000,
+			peak_power_w: 4_200,
+			soc_bp: Some(5_000),
+			device_state: DeviceState::Operating,
+			grid_response: GridResponseStatus::Idle,
+			online_s: INTERVAL_S,
+			quality: QualityFlags::default(),
+		},
+	);
+	let (key, signature) = match scheme {
+		0 => {
+			let public = sp_io::crypto::ed25519_generate(KEY_TYPE, None);
+			let signature = sp_io::crypto::ed25519_sign(KEY_TYPE, &public, &payload)
+				.expect("the key was just generated");
+			(AttestationKey::Ed25519(public), AttestationSignature::Ed25519(signature))
+		}
+		1 => {
+			let public = sp_io::crypto::sr25519_generate(KEY_TYPE, None);
+			let signature = sp_io::crypto::sr25519_sign(KEY_TYPE, &public, &payload)
+				.expect("the key was just generated");
+			(AttestationKey::Sr25519(public), AttestationSignature::Sr25519(signature))
+		}
+		_ => {
+			let public = sp_io::crypto::ecdsa_generate(KEY_TYPE, None);
+			let signature = sp_io::crypto::ecdsa_sign(KEY_TYPE, &public, &payload)
+				.expect("the key was just generated");
+			(AttestationKey::Ecdsa(public), AttestationSignature::Ecdsa(signature))
+		}
+	};
+	(key, payload, signature)
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;
@@ -159,7 +249,7 @@ mod benchmarks {
 	#[benchmark]
 	fn submit_reports(n: Linear<1, { T::MaxBatchSize::get() }>) {
 		let gateway: T::AccountId = whitelisted_caller();
-		let reports = batch::<T>(&gateway, n, n, true);
+		let reports = batch::<T>(&gateway, n, n, true, Signing::Valid);
 		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
 
 		#[extrinsic_call]
@@ -175,7 +265,7 @@ mod benchmarks {
 	#[benchmark]
 	fn submit_reports_one_region(n: Linear<1, { T::MaxBatchSize::get() }>) {
 		let gateway: T::AccountId = whitelisted_caller();
-		let reports = batch::<T>(&gateway, n, 1, true);
+		let reports = batch::<T>(&gateway, n, 1, true, Signing::Valid);
 		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
 
 		#[extrinsic_call]
@@ -191,7 +281,7 @@ mod benchmarks {
 	#[benchmark]
 	fn submit_reports_same_epoch(n: Linear<1, { T::MaxBatchSize::get() }>) {
 		let gateway: T::AccountId = whitelisted_caller();
-		let reports = batch::<T>(&gateway, n, 1, false);
+		let reports = batch::<T>(&gateway, n, 1, false, Signing::Valid);
 		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
 
 		#[extrinsic_call]
@@ -202,6 +292,89 @@ mod benchmarks {
 		);
 
 		assert_eq!(DeviceTelemetry::<T>::get(last).map(|s| s.last_sequence), Some(2));
+	}
+
+	/// Every report fails its signature check, after which the device's rejected counter is
+	/// written and an event deposited.
+	#[benchmark]
+	fn submit_reports_bad_signature(n: Linear<1, { T::MaxBatchSize::get() }>) {
+		let gateway: T::AccountId = whitelisted_caller();
+		let reports = batch::<T>(&gateway, n, 1, false, Signing::Forged);
+		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
+
+		#[extrinsic_call]
+		submit_reports(
+			RawOrigin::Signed(gateway),
+			BoundedVec::truncate_from(reports),
+			Some(H256::repeat_byte(1)),
+		);
+
+		let state = DeviceTelemetry::<T>::get(last).expect("seeded");
+		assert_eq!((state.last_sequence, state.epoch.rejected), (1, 1));
+	}
+
+	/// Every report comes from a gateway its device is not bound to: one registry read and an
+	/// event each.
+	#[benchmark]
+	fn submit_reports_unverified(n: Linear<1, { T::MaxBatchSize::get() }>) {
+		let gateway: T::AccountId = whitelisted_caller();
+		let devices_gateway: T::AccountId = account("other-gateway", 0, 0);
+		let reports = batch::<T>(&devices_gateway, n, 1, false, Signing::Valid);
+		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
+
+		#[extrinsic_call]
+		submit_reports(
+			RawOrigin::Signed(gateway),
+			BoundedVec::truncate_from(reports),
+			Some(H256::repeat_byte(1)),
+		);
+
+		assert_eq!(DeviceTelemetry::<T>::get(last).map(|s| s.last_sequence), Some(1));
+	}
+
+	#[benchmark]
+	fn verify_ed25519() {
+		let (key, payload, signature) = signed_payload(0);
+		let verified;
+		#[block]
+		{
+			verified = key.verify(&payload, &signature);
+		}
+		assert!(verified);
+	}
+
+	#[benchmark]
+	fn verify_sr25519() {
+		let (key, payload, signature) = signed_payload(1);
+		let verified;
+		#[block]
+		{
+			verified = key.verify(&payload, &signature);
+		}
+		assert!(verified);
+	}
+
+	#[benchmark]
+	fn verify_ecdsa() {
+		let (key, payload, signature) = signed_payload(2);
+		let verified;
+		#[block]
+		{
+			verified = key.verify(&payload, &signature);
+		}
+		assert!(verified);
+	}
+
+	#[benchmark]
+	fn set_min_interval_length() -> Result<(), BenchmarkError> {
+		let origin =
+			T::AdminOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, 300);
+
+		assert_eq!(MinIntervalLengthS::<T>::get(), 300);
+		Ok(())
 	}
 
 	#[benchmark]

@@ -16,7 +16,8 @@
 //! 3. the signature verifies against the device's attestation key over
 //!    `SCALE(genesis_hash, report)`;
 //! 4. the sequence number is above the last accepted;
-//! 5. the interval has a valid length, does not end in the future (beyond
+//! 5. the interval's length is within [`MinIntervalLengthS`] and
+//!    [`Config::MaxIntervalLengthS`], it does not end in the future (beyond
 //!    [`Config::MaxClockSkewS`]), did not start before the horizon
 //!    ([`Config::ReportHorizonS`]) and does not overlap the previous interval.
 //!
@@ -29,8 +30,14 @@
 //!
 //! ## Fees
 //!
-//! A batch in which no report is rejected pays no fee (`Pays::No`); one rejected report makes
-//! the whole batch pay. The weight charged afterwards counts only the work done.
+//! A batch in which every report is accepted as plausible pays no fee (`Pays::No`); one rejected
+//! or flagged report makes the whole batch pay. Honest, well-measured data travels free;
+//! anything else costs its submitter. The weight charged afterwards counts only the work done,
+//! down to the signature scheme of each report.
+//!
+//! The minimum interval length bounds how many free reports a device can produce: one per
+//! [`MinIntervalLengthS`] of wall-clock time, plus at most the report horizon's worth of
+//! backlog. Governance sets it ([`Config::AdminOrigin`]).
 //!
 //! ## Cost per report
 //!
@@ -144,6 +151,9 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxDigestsPerBlock: Get<u32>;
 
+		/// May change the minimum interval length (root at first, governance later).
+		type AdminOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
 		/// Weights of this pallet's calls and hooks.
 		type WeightInfo: WeightInfo;
 
@@ -173,6 +183,18 @@ pub mod pallet {
 		RegionKindStatus<T::MaxFreshnessSlots>,
 		ValueQuery,
 	>;
+
+	/// Shortest interval a report may cover (s). Each device can report at most once per this
+	/// much wall-clock time, which bounds the fee-free reports it can produce.
+	#[pallet::storage]
+	pub type MinIntervalLengthS<T: Config> =
+		StorageValue<_, u32, ValueQuery, DefaultMinIntervalLengthS>;
+
+	/// One minute, unless genesis or governance say otherwise.
+	#[pallet::type_value]
+	pub fn DefaultMinIntervalLengthS() -> u32 {
+		60
+	}
 
 	/// Raw-data digests of the batches included in each recent block.
 	#[pallet::storage]
@@ -206,12 +228,39 @@ pub mod pallet {
 		/// A report was accepted but failed physics checks: it counts against data quality and
 		/// never as energy.
 		ReportFlagged { device_id: DeviceId, sequence: u64, flags: PlausibilityFlags },
+		/// The minimum interval length changed.
+		MinIntervalLengthSet { seconds: u32 },
 	}
 
 	#[pallet::error]
 	pub enum Error<T> {
 		/// The batch has no reports.
 		EmptyBatch,
+		/// The minimum interval length must be at least 1 s and at most `MaxIntervalLengthS`.
+		InvalidMinIntervalLength,
+	}
+
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// The minimum interval length (s); `None` keeps the default of one minute. Development
+		/// chains use a few seconds so that a demo shows reports at once.
+		pub min_interval_length_s: Option<u32>,
+		#[serde(skip)]
+		pub _config: core::marker::PhantomData<T>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			if let Some(seconds) = self.min_interval_length_s {
+				assert!(
+					seconds > 0 && seconds <= T::MaxIntervalLengthS::get(),
+					"the genesis min_interval_length_s must be within 1..=MaxIntervalLengthS"
+				);
+				MinIntervalLengthS::<T>::put(seconds);
+			}
+		}
 	}
 
 	#[pallet::hooks]
@@ -234,14 +283,19 @@ pub mod pallet {
 			assert!(T::MaxIntervalLengthS::get() > 0, "MaxIntervalLengthS must be positive");
 			assert!(T::StaleAfterIntervals::get() > 0, "StaleAfterIntervals must be positive");
 			assert!(T::EpochLengthS::get() > 0, "EpochLengthS must be positive");
-			// Live figures expire at most one stale window plus one slot after `now`, at slot
-			// boundaries; the ring must hold every such boundary.
+			// Live figures expire at most the clock skew plus one stale window plus one slot after
+			// `now`, at slot boundaries; the ring must hold every such boundary.
 			let longest_window = u64::from(T::StaleAfterIntervals::get())
-				.saturating_mul(T::MaxIntervalLengthS::get().into());
-			let needed = longest_window / slot + 2;
+				.saturating_mul(T::MaxIntervalLengthS::get().into())
+				.saturating_add(T::MaxClockSkewS::get());
+			let needed = longest_window.div_ceil(slot) + 2;
 			assert!(
 				u64::from(T::MaxFreshnessSlots::get()) >= needed,
-				"MaxFreshnessSlots must be at least StaleAfterIntervals × MaxIntervalLengthS / FreshnessSlotS + 2"
+				"MaxFreshnessSlots must be at least (StaleAfterIntervals × MaxIntervalLengthS + MaxClockSkewS) / FreshnessSlotS + 2"
+			);
+			assert!(
+				DefaultMinIntervalLengthS::get() <= T::MaxIntervalLengthS::get(),
+				"the default minimum interval length exceeds MaxIntervalLengthS"
 			);
 			assert!(
 				T::ReportHorizonS::get() >= u64::from(T::MaxIntervalLengthS::get()),
@@ -300,10 +354,11 @@ pub mod pallet {
 		///   totals and the energy status map.
 		/// - Emits [`Event::BatchProcessed`], plus [`Event::ReportRejected`] and
 		///   [`Event::ReportFlagged`] for those reports.
-		/// - Fees: none if no report was rejected; the weight charged counts the work done.
+		/// - Fees: none if every report was accepted as plausible; the weight charged counts the
+		///   work done.
 		/// - Errors: `EmptyBatch`. Problems with single reports are not errors.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::submit_reports(reports.len() as u32))]
+		#[pallet::weight(Pallet::<T>::declared_weight(reports.len() as u32))]
 		pub fn submit_reports(
 			origin: OriginFor<T>,
 			reports: BoundedVec<SignedReport, T::MaxBatchSize>,
@@ -312,6 +367,28 @@ pub mod pallet {
 			let gateway = ensure_signed(origin)?;
 			ensure!(!reports.is_empty(), Error::<T>::EmptyBatch);
 			Ok(Self::do_submit_reports(gateway, reports.into_inner(), raw_data_digest))
+		}
+
+		/// Set the minimum interval length a report may cover.
+		///
+		/// - Origin: [`Config::AdminOrigin`].
+		/// - Effects: from the next report on, intervals shorter than `seconds` are rejected with
+		///   `InvalidIntervalLength`. Devices already reporting faster must lengthen their
+		///   intervals.
+		/// - Emits [`Event::MinIntervalLengthSet`].
+		/// - Errors: `BadOrigin`, `InvalidMinIntervalLength` (zero or above
+		///   [`Config::MaxIntervalLengthS`]).
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::set_min_interval_length())]
+		pub fn set_min_interval_length(origin: OriginFor<T>, seconds: u32) -> DispatchResult {
+			T::AdminOrigin::ensure_origin(origin)?;
+			ensure!(
+				seconds > 0 && seconds <= T::MaxIntervalLengthS::get(),
+				Error::<T>::InvalidMinIntervalLength
+			);
+			MinIntervalLengthS::<T>::put(seconds);
+			Self::deposit_event(Event::MinIntervalLengthSet { seconds });
+			Ok(())
 		}
 	}
 }

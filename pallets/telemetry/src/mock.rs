@@ -116,12 +116,23 @@ impl DeviceRegistry<AccountId> for MockRegistry {
 			let h = &mut device.history;
 			h.energy_produced_wh += totals.energy_produced_wh;
 			h.energy_consumed_wh += totals.energy_consumed_wh;
+			h.energy_charged_wh += totals.energy_charged_wh;
 			h.energy_discharged_wh += totals.energy_discharged_wh;
+			h.online_s += totals.online_s;
 			h.reports_accepted += totals.reports_accepted;
 			h.reports_flagged += totals.reports_flagged;
 			h.reports_rejected += totals.reports_rejected;
+			h.reports_expected += totals.reports_expected;
+			h.last_seen = totals.last_seen.max(h.last_seen);
 			Ok(())
 		})
+	}
+
+	fn record_participation(
+		id: DeviceId,
+		_: openvpp_primitives::Participation,
+	) -> Result<(), DeviceLookupError> {
+		DEVICES.with(|d| d.borrow().get(&id).map(|_| ()).ok_or(DeviceLookupError::Unknown))
 	}
 
 	fn record_reputation(
@@ -194,11 +205,12 @@ impl pallet_telemetry::Config for Test {
 	type MaxClockSkewS = ConstU64<60>;
 	type StaleAfterIntervals = ConstU32<2>;
 	type FreshnessSlotS = ConstU32<SLOT_S>;
-	type MaxFreshnessSlots = ConstU32<{ 2 * 3_600 / SLOT_S + 2 }>;
+	type MaxFreshnessSlots = ConstU32<{ (2 * 3_600 + 60) / SLOT_S + 2 }>;
 	type EpochLengthS = ConstU64<3_600>;
 	type Tolerances = Tolerances;
 	type DigestRetentionBlocks = ConstU64<10>;
 	type MaxDigestsPerBlock = ConstU32<2>;
+	type AdminOrigin = frame_system::EnsureRoot<AccountId>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = MockRegistry;

@@ -8,16 +8,16 @@ use frame_support::{
 	weights::Weight,
 };
 use openvpp_primitives::{
-	check_plausibility, live_figures, report_signing_payload, DeviceId, DeviceInfo, DeviceKind,
-	DeviceLifecycleHooks, DeviceLookupError, DeviceRegistry, EpochTelemetry, IntervalReport,
-	OnEpochClosed, PlausibilityFlags, PlausibilityTolerances, RegionCode, RejectionReason,
-	SignedReport, TelemetryTotals, UnixSeconds,
+	check_plausibility, live_figures, report_signing_payload, AttestationSignature, DeviceId,
+	DeviceInfo, DeviceKind, DeviceLifecycleHooks, DeviceLookupError, DeviceRegistry,
+	EpochTelemetry, IntervalReport, OnEpochClosed, PlausibilityFlags, PlausibilityTolerances,
+	PreviousReading, RegionCode, RejectionReason, SignedReport, TelemetryTotals, UnixSeconds,
 };
 use sp_core::H256;
 use sp_runtime::traits::Zero;
 
 use crate::{
-	pallet::*, BatchDigest, DeviceTelemetryState, LatestReading, LiveEntry, Outcome,
+	pallet::*, BatchDigest, BatchWork, DeviceTelemetryState, LatestReading, LiveEntry, Outcome,
 	RegionKindStatus, WeightInfo,
 };
 
@@ -88,6 +88,7 @@ struct BatchContext<'a, T: Config> {
 	now: UnixSeconds,
 	minute_of_day: u16,
 	tolerances: PlausibilityTolerances,
+	min_interval_length_s: u32,
 }
 
 impl<T: Config> Pallet<T> {
@@ -119,39 +120,49 @@ impl<T: Config> Pallet<T> {
 			now,
 			minute_of_day: ((now % SECONDS_PER_DAY) / 60) as u16,
 			tolerances: T::Tolerances::get(),
+			min_interval_length_s: MinIntervalLengthS::<T>::get(),
 		};
 		let mut map = StatusMapUpdate::<T>::new(now);
 		let (mut accepted, mut flagged, mut rejected) = (0u32, 0u32, 0u32);
-		// Reports rejected before their signature was checked cost one registry read.
-		let (mut verified, mut unverified) = (0u32, 0u32);
+		let mut work = BatchWork::default();
 
 		for signed in &reports {
 			let outcome = Self::process_report(&context, signed, &mut map);
 			let (device_id, sequence) = (signed.report.device_id, signed.report.sequence);
-			match outcome {
+			let verified = match outcome {
 				Outcome::Accepted => {
 					accepted += 1;
-					verified += 1;
+					work.processed += 1;
+					true
 				}
 				Outcome::Flagged(flags) => {
 					flagged += 1;
-					verified += 1;
+					work.processed += 1;
 					Self::deposit_event(Event::ReportFlagged { device_id, sequence, flags });
+					true
 				}
-				Outcome::Rejected { reason, verified: was_verified } => {
+				Outcome::Rejected { reason, verified } => {
 					rejected += 1;
-					if was_verified {
-						verified += 1;
+					if verified {
+						work.rejected_verified += 1;
 					} else {
-						unverified += 1;
+						work.rejected_unverified += 1;
 					}
 					Self::deposit_event(Event::ReportRejected { device_id, sequence, reason });
+					verified
+				}
+			};
+			if verified {
+				match signed.signature {
+					AttestationSignature::Ed25519(_) => work.ed25519_checked += 1,
+					AttestationSignature::Sr25519(_) => work.sr25519_checked += 1,
+					AttestationSignature::Ecdsa(_) => {}
 				}
 			}
 		}
 
-		let regions = map.len();
-		let epochs_closed = map.epochs_closed;
+		work.status_entries = map.len();
+		work.epochs_closed = map.epochs_closed;
 		map.write();
 
 		let digest_stored = match raw_data_digest {
@@ -175,47 +186,64 @@ impl<T: Config> Pallet<T> {
 
 		// Never more than was charged up front (the fits of the benchmarks differ a little at
 		// small batches).
-		let charged = T::WeightInfo::submit_reports(reports.len() as u32);
 		let actual_weight =
-			Self::batch_weight(verified, epochs_closed, regions, unverified).min(charged);
+			Self::batch_weight(&work).min(Self::declared_weight(reports.len() as u32));
 		PostDispatchInfo {
 			actual_weight: Some(actual_weight),
-			pays_fee: if rejected == 0 { Pays::No } else { Pays::Yes },
+			// Only a batch of plausible reports travels free.
+			pays_fee: if rejected == 0 && flagged == 0 { Pays::No } else { Pays::Yes },
 		}
 	}
 
-	/// The weight of a batch that checked `verified` signatures, closed `epochs_closed` devices'
-	/// scoring epochs, touched `regions` status-map entries and rejected `unverified` reports
-	/// before their signature.
+	/// The weight charged up front for a batch of `reports` reports: the worst of every report
+	/// accepted, closing its device's epoch and in its own status-map entry, or every report
+	/// failing its signature check, or every report rejected before it.
+	pub fn declared_weight(reports: u32) -> Weight {
+		T::WeightInfo::submit_reports(reports)
+			.max(T::WeightInfo::submit_reports_bad_signature(reports))
+			.max(T::WeightInfo::submit_reports_unverified(reports))
+	}
+
+	/// The weight of a batch that did `work`.
 	///
-	/// Three benchmarks price the parts: `submit_reports_same_epoch` (one region, no epoch
-	/// closes) is the base; `submit_reports_one_region` adds an epoch close to every report;
-	/// `submit_reports` (the worst case, charged up front) also puts every report in its own
-	/// region. The differences at the largest batch price one epoch close and one extra region.
-	pub fn batch_weight(
-		verified: u32,
-		epochs_closed: u32,
-		regions: u32,
-		unverified: u32,
-	) -> Weight {
+	/// `submit_reports_same_epoch` (every report accepted, one status-map entry, no epoch
+	/// closes, ECDSA keys) is the base; the differences to `submit_reports_one_region` (every
+	/// report closes an epoch) and `submit_reports` (every report in its own entry) at the
+	/// largest batch price an epoch close and an extra entry; the slopes of
+	/// `submit_reports_bad_signature` and `submit_reports_unverified` price the two kinds of
+	/// rejection; and the `verify_*` benchmarks refund what a cheaper signature scheme saves.
+	pub fn batch_weight(work: &BatchWork) -> Weight {
 		let max = T::MaxBatchSize::get();
 		let per = |total: Weight, count: u32| {
 			total.checked_div(u64::from(count).max(1)).unwrap_or_default()
 		};
+		let slope =
+			|at: fn(u32) -> Weight| per(at(max).saturating_sub(at(1)), max.saturating_sub(1));
 		let per_epoch_close = per(
 			T::WeightInfo::submit_reports_one_region(max)
 				.saturating_sub(T::WeightInfo::submit_reports_same_epoch(max)),
 			max,
 		);
-		let per_extra_region = per(
+		let per_extra_entry = per(
 			T::WeightInfo::submit_reports(max)
 				.saturating_sub(T::WeightInfo::submit_reports_one_region(max)),
 			max.saturating_sub(1),
 		);
-		T::WeightInfo::submit_reports_same_epoch(verified)
-			.saturating_add(per_epoch_close.saturating_mul(epochs_closed.into()))
-			.saturating_add(per_extra_region.saturating_mul(regions.saturating_sub(1).into()))
-			.saturating_add(T::DbWeight::get().reads(unverified.into()))
+		let per_bad_signature = slope(T::WeightInfo::submit_reports_bad_signature);
+		let per_unverified = slope(T::WeightInfo::submit_reports_unverified);
+		let ecdsa = T::WeightInfo::verify_ecdsa();
+		let ed25519_saving = ecdsa.saturating_sub(T::WeightInfo::verify_ed25519());
+		let sr25519_saving = ecdsa.saturating_sub(T::WeightInfo::verify_sr25519());
+
+		T::WeightInfo::submit_reports_same_epoch(work.processed)
+			.saturating_add(per_bad_signature.saturating_mul(work.rejected_verified.into()))
+			.saturating_add(per_unverified.saturating_mul(work.rejected_unverified.into()))
+			.saturating_add(per_epoch_close.saturating_mul(work.epochs_closed.into()))
+			.saturating_add(
+				per_extra_entry.saturating_mul(work.status_entries.saturating_sub(1).into()),
+			)
+			.saturating_sub(ed25519_saving.saturating_mul(work.ed25519_checked.into()))
+			.saturating_sub(sr25519_saving.saturating_mul(work.sr25519_checked.into()))
 	}
 
 	/// Checks one report and applies it. Never fails: every problem is an outcome.
@@ -257,7 +285,7 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		// 5. The interval is well formed, current and after the previous one.
-		if let Err(reason) = Self::check_interval(report, state.as_ref(), context.now) {
+		if let Err(reason) = Self::check_interval(report, state.as_ref(), context) {
 			Self::count_rejection(report.device_id);
 			return reject(reason, true);
 		}
@@ -283,9 +311,11 @@ impl<T: Config> Pallet<T> {
 	fn check_interval(
 		report: &IntervalReport,
 		state: Option<&DeviceTelemetryState>,
-		now: UnixSeconds,
+		context: &BatchContext<'_, T>,
 	) -> Result<(), RejectionReason> {
-		if report.interval_length_s == 0 || report.interval_length_s > T::MaxIntervalLengthS::get()
+		let now = context.now;
+		if report.interval_length_s < context.min_interval_length_s.max(1)
+			|| report.interval_length_s > T::MaxIntervalLengthS::get()
 		{
 			return Err(RejectionReason::InvalidIntervalLength);
 		}
@@ -311,14 +341,16 @@ impl<T: Config> Pallet<T> {
 		map: &mut StatusMapUpdate<T>,
 	) -> DeviceTelemetryState {
 		let epoch_index = report.interval_start / T::EpochLengthS::get().max(1);
-		let (mut epoch, previous_end, old_live) = match state {
-			Some(state) => (state.epoch, Some(state.last_interval_end), state.live),
-			None => (EpochTelemetry { epoch: epoch_index, ..Default::default() }, None, None),
+		let (mut epoch, previous_end, old_live, soc_anchor) = match state {
+			Some(state) => {
+				(state.epoch, Some(state.last_interval_end), state.live, state.latest.soc_anchor)
+			}
+			None => (EpochTelemetry { epoch: epoch_index, ..Default::default() }, None, None, None),
 		};
 
 		// Intervals only move forward, so a later epoch means the current one is complete.
 		if epoch_index > epoch.epoch {
-			Self::close_epoch(report.device_id, &epoch);
+			Self::close_epoch(report.device_id, &epoch, previous_end);
 			map.epochs_closed = map.epochs_closed.saturating_add(1);
 			epoch = EpochTelemetry { epoch: epoch_index, ..Default::default() };
 		}
@@ -389,25 +421,33 @@ impl<T: Config> Pallet<T> {
 				cumulative_imported_wh: report.cumulative_imported_wh,
 				cumulative_exported_wh: report.cumulative_exported_wh,
 				plausibility: flags,
+				soc_anchor: PreviousReading::after(report, soc_anchor).soc_anchor,
 			},
 			live,
 			epoch,
 		}
 	}
 
-	/// Hands a finished epoch to the registry's history and to the epoch handler.
-	fn close_epoch(device_id: DeviceId, epoch: &EpochTelemetry) {
+	/// Hands a finished epoch to the registry's history and to the epoch handler. `last_seen` is
+	/// the end of the epoch's last accepted interval.
+	fn close_epoch(device_id: DeviceId, epoch: &EpochTelemetry, last_seen: Option<UnixSeconds>) {
 		let totals = TelemetryTotals {
 			energy_produced_wh: epoch.produced_wh,
 			energy_consumed_wh: epoch.consumed_wh,
+			energy_charged_wh: epoch.charged_wh,
 			energy_discharged_wh: epoch.discharged_wh,
+			online_s: epoch.online_s,
 			reports_accepted: epoch.accepted,
 			reports_flagged: epoch.flagged,
 			reports_rejected: epoch.rejected,
-			last_seen: None,
+			reports_expected: epoch.expected,
+			last_seen,
 		};
-		// The device was just found active, so the registry knows it.
-		let _ = T::Registry::record_telemetry(device_id, &totals);
+		// The device was just found active, so the registry knows it; if it did not, the totals
+		// would have nowhere to go, which an invariant check must hear of.
+		if T::Registry::record_telemetry(device_id, &totals).is_err() {
+			frame_support::defensive!("an active device is unknown to the registry");
+		}
 		T::OnEpochClosed::on_epoch_closed(device_id, epoch);
 	}
 
@@ -472,5 +512,51 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 	fn on_device_retired(device_id: DeviceId) {
 		Self::drop_from_status_map(device_id);
 		DeviceTelemetry::<T>::remove(device_id);
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> {
+	/// Gives the device live figures in a status-map entry whose freshness slots are all in use,
+	/// so that taking it out decodes and encodes the largest entry.
+	fn make_worst_case(device_id: DeviceId, region: &RegionCode, kind: DeviceKind) {
+		let now = Self::now();
+		let slot = u64::from(T::FreshnessSlotS::get()).max(1);
+		let figures = openvpp_primitives::LiveFigures {
+			devices: 1,
+			generation_w: 1_000,
+			..Default::default()
+		};
+		let first = (now / slot + 1) * slot;
+		let mut status = EnergyStatus::<T>::get(region, kind);
+		let mut expiry = first;
+		while (status.slots.len() as u32) < T::MaxFreshnessSlots::get() {
+			status.add(expiry, &figures);
+			expiry = expiry.saturating_add(slot);
+		}
+		EnergyStatus::<T>::insert(region, kind, status);
+		let latest = LatestReading {
+			interval_start: now,
+			interval_length_s: 900,
+			average_power_w: 1_000,
+			peak_power_w: 1_000,
+			soc_bp: None,
+			device_state: Default::default(),
+			grid_response: Default::default(),
+			cumulative_imported_wh: 0,
+			cumulative_exported_wh: 0,
+			plausibility: PlausibilityFlags::default(),
+			soc_anchor: None,
+		};
+		DeviceTelemetry::<T>::insert(
+			device_id,
+			DeviceTelemetryState {
+				last_sequence: 1,
+				last_interval_end: now,
+				latest,
+				live: Some(LiveEntry { region: region.clone(), kind, figures, expires_at: first }),
+				epoch: EpochTelemetry::default(),
+			},
+		);
 	}
 }

@@ -14,6 +14,7 @@ use openvpp_primitives::{
 	LiveFigures, PlausibilityFlags, QualityFlags, RegionCode, RejectionReason, SignedReport,
 };
 use sp_core::{sr25519, Pair, H256};
+use sp_runtime::BuildStorage;
 
 use crate::{mock::*, *};
 
@@ -294,6 +295,9 @@ fn intervals_must_be_current_well_formed_and_in_order() {
 
 		let mut zero = battery_report(1, 3);
 		zero.interval_length_s = 0;
+		// Shorter than the one-minute minimum.
+		let mut short = battery_report(1, 3);
+		short.interval_length_s = 59;
 		let mut too_long = battery_report(1, 3);
 		too_long.interval_length_s = 3_601;
 		// Ends more than the allowed skew after the block's time.
@@ -304,10 +308,18 @@ fn intervals_must_be_current_well_formed_and_in_order() {
 		// Starts before the previous interval ended.
 		let mut overlapping = battery_report(1, 3);
 		overlapping.interval_start = T0 + 2 * 900 + 600;
-		submit(vec![sign(zero), sign(too_long), sign(future), sign(ancient), sign(overlapping)]);
+		submit(vec![
+			sign(zero),
+			sign(short),
+			sign(too_long),
+			sign(future),
+			sign(ancient),
+			sign(overlapping),
+		]);
 		assert_eq!(
 			rejections(),
 			vec![
+				(1, RejectionReason::InvalidIntervalLength),
 				(1, RejectionReason::InvalidIntervalLength),
 				(1, RejectionReason::InvalidIntervalLength),
 				(1, RejectionReason::IntervalInFuture),
@@ -316,9 +328,48 @@ fn intervals_must_be_current_well_formed_and_in_order() {
 			]
 		);
 		// These came from the device's own gateway and were signed: they count against it.
-		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().epoch.rejected, 5);
+		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().epoch.rejected, 6);
 		// The sequence and interval did not move.
 		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().last_sequence, 3);
+	});
+}
+
+#[test]
+fn the_first_failing_check_decides() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		MockRegistry::set_status(2, DeviceStatus::Suspended);
+		set_time(after_interval(1));
+		submit(vec![sign(battery_report(1, 0))]);
+		let forged = |report| sign_with(&key(99), genesis(), report);
+		// Inactive beats wrong gateway; wrong gateway beats a bad signature.
+		submit_from(
+			OTHER_GATEWAY,
+			vec![forged(battery_report(2, 1)), forged(battery_report(1, 1))],
+		);
+		// A bad signature beats a replayed sequence; a replayed sequence beats a bad interval.
+		let mut replayed_and_overlapping = battery_report(1, 0);
+		replayed_and_overlapping.interval_start += 60;
+		submit(vec![forged(battery_report(1, 0)), sign(replayed_and_overlapping)]);
+		// A bad length beats the future, the future beats an overlap.
+		let mut short_future = battery_report(1, 9);
+		short_future.interval_length_s = 1;
+		let mut future_overlap = battery_report(1, 9);
+		future_overlap.interval_start = T0 + 600;
+		future_overlap.interval_length_s = 3_600;
+		submit(vec![sign(short_future), sign(future_overlap)]);
+		assert_eq!(
+			rejections(),
+			vec![
+				(2, RejectionReason::DeviceNotActive),
+				(1, RejectionReason::WrongGateway),
+				(1, RejectionReason::BadSignature),
+				(1, RejectionReason::SequenceNotIncreasing),
+				(1, RejectionReason::InvalidIntervalLength),
+				(1, RejectionReason::IntervalInFuture),
+			]
+		);
 	});
 }
 
@@ -358,16 +409,17 @@ fn a_battery_discharging_more_than_its_soc_allowed_is_flagged_and_never_counted(
 	run_test(|| {
 		add_battery(1, "DE-TENNET");
 		set_time(after_interval(0));
-		submit(vec![sign(battery_report(1, 0))]);
-		// Claims 1.2 kWh out while SoC goes from 80 % to 78 % of 10 kWh.
+		// 5 % of 10 kWh left after interval 0: 500 Wh stored.
+		submit(vec![sign(IntervalReport { soc_bp: Some(500), ..battery_report(1, 0) })]);
+		// Claims 1.2 kWh out of those 500 Wh, ending empty.
 		let mut report = battery_report(1, 1);
 		report.energy_exported_wh = 1_200;
 		report.cumulative_exported_wh = 20_500 + 1_200;
-		report.soc_bp = Some(7_800);
+		report.soc_bp = Some(0);
 		set_time(after_interval(1));
 		let post = submit(vec![sign(report)]);
-		// Flagged reports are accepted: no fee.
-		assert_eq!(post.pays_fee, Pays::No);
+		// Flagged reports are recorded, but only plausible batches travel free.
+		assert_eq!(post.pays_fee, Pays::Yes);
 		assert_eq!(last_batch(), (0, 1, 0));
 		let flags = events()
 			.into_iter()
@@ -376,6 +428,7 @@ fn a_battery_discharging_more_than_its_soc_allowed_is_flagged_and_never_counted(
 				_ => None,
 			})
 			.unwrap();
+		assert!(flags.contains(PlausibilityFlags::DISCHARGE_EXCEEDS_STORED));
 		assert!(flags.contains(PlausibilityFlags::SOC_ENERGY_MISMATCH));
 
 		let state = DeviceTelemetry::<Test>::get(1).unwrap();
@@ -405,6 +458,201 @@ fn a_solar_device_exporting_above_its_rating_is_flagged() {
 		let state = DeviceTelemetry::<Test>::get(2).unwrap();
 		assert!(state.latest.plausibility.contains(PlausibilityFlags::ENERGY_ABOVE_RATING));
 		assert_eq!(state.epoch.produced_wh, 0);
+	});
+}
+
+#[test]
+fn every_physics_check_flags_through_the_pallet() {
+	// Each case: a first plausible report (interval 0), then a second (interval 1) that fails
+	// exactly one check.
+	type Tweak = fn(&mut IntervalReport);
+	let cases: [(u16, DeviceKind, Tweak); 10] = [
+		(PlausibilityFlags::ENERGY_ABOVE_RATING, DeviceKind::RooftopSolar, |r| {
+			r.energy_exported_wh = 2_000;
+			r.cumulative_exported_wh += 1_250;
+		}),
+		(PlausibilityFlags::POWER_ABOVE_RATING, DeviceKind::RooftopSolar, |r| {
+			r.peak_power_w = 4_201;
+		}),
+		(PlausibilityFlags::SOC_OUT_OF_RANGE, DeviceKind::HomeBattery, |r| {
+			r.soc_bp = Some(10_001);
+		}),
+		(PlausibilityFlags::SOC_NOT_APPLICABLE, DeviceKind::RooftopSolar, |r| {
+			r.soc_bp = Some(5_000);
+		}),
+		(PlausibilityFlags::SOC_ENERGY_MISMATCH, DeviceKind::HomeBattery, |r| {
+			r.soc_bp = Some(7_990);
+		}),
+		(PlausibilityFlags::COUNTER_DECREASED, DeviceKind::RooftopSolar, |r| {
+			r.cumulative_exported_wh = 10;
+			r.energy_exported_wh = 0;
+		}),
+		(PlausibilityFlags::COUNTER_ENERGY_MISMATCH, DeviceKind::RooftopSolar, |r| {
+			r.cumulative_exported_wh -= 100;
+		}),
+		(PlausibilityFlags::ONLINE_EXCEEDS_INTERVAL, DeviceKind::RooftopSolar, |r| {
+			r.online_s = INTERVAL + 1;
+		}),
+		(PlausibilityFlags::SOC_MISSING, DeviceKind::HomeBattery, |r| {
+			r.soc_bp = None;
+		}),
+		(
+			PlausibilityFlags::DISCHARGE_EXCEEDS_STORED | PlausibilityFlags::SOC_ENERGY_MISMATCH,
+			DeviceKind::HomeBattery,
+			// Set up below: 500 Wh out of a battery that held 50 Wh, ending empty.
+			|_| {},
+		),
+	];
+	for (expected, kind, tweak) in cases {
+		run_test(|| {
+			let plain = |n| match kind {
+				DeviceKind::HomeBattery => battery_report(1, n),
+				_ => solar_report(1, n),
+			};
+			match kind {
+				DeviceKind::HomeBattery => add_battery(1, "DE-TENNET"),
+				_ => add_solar(1, "DE-TENNET"),
+			}
+			set_time(after_interval(1));
+			let mut first = plain(0);
+			if expected & PlausibilityFlags::DISCHARGE_EXCEEDS_STORED != 0 {
+				first.soc_bp = Some(50);
+			}
+			submit(vec![sign(first)]);
+			assert_eq!(last_batch(), (1, 0, 0), "{expected:#x}: the first report is plausible");
+			let mut second = plain(1);
+			tweak(&mut second);
+			if expected & PlausibilityFlags::DISCHARGE_EXCEEDS_STORED != 0 {
+				second.soc_bp = Some(0);
+			}
+			let post = submit(vec![sign(second)]);
+			assert_eq!(last_batch(), (0, 1, 0), "{expected:#x}");
+			assert_eq!(post.pays_fee, Pays::Yes);
+			let flags = DeviceTelemetry::<Test>::get(1).unwrap().latest.plausibility;
+			assert_eq!(flags, PlausibilityFlags(expected), "{expected:#x}: got {:#x}", flags.0);
+			// A flagged report never counts as energy.
+			let epoch = DeviceTelemetry::<Test>::get(1).unwrap().epoch;
+			assert_eq!((epoch.accepted, epoch.flagged), (1, 1));
+		});
+	}
+}
+
+#[test]
+fn storage_that_hides_its_soc_is_flagged_but_an_offline_interval_is_not() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(2));
+		submit(vec![sign(battery_report(1, 0))]);
+		// Unreachable the whole interval, nothing moved: no state of charge to give.
+		let offline = IntervalReport {
+			energy_exported_wh: 0,
+			cumulative_exported_wh: 20_500,
+			average_power_w: 0,
+			peak_power_w: 0,
+			soc_bp: None,
+			online_s: 0,
+			quality: QualityFlags(QualityFlags::GAP),
+			..battery_report(1, 1)
+		};
+		submit(vec![sign(offline)]);
+		assert_eq!(last_batch(), (1, 0, 0));
+		// The next state of charge is still checked against the last one it gave (80 %):
+		// claiming 90 % after exporting is flagged.
+		let mut next = battery_report(1, 2);
+		next.soc_bp = Some(9_000);
+		submit(vec![sign(next)]);
+		assert_eq!(last_batch(), (0, 1, 0));
+		assert!(DeviceTelemetry::<Test>::get(1)
+			.unwrap()
+			.latest
+			.plausibility
+			.contains(PlausibilityFlags::SOC_ENERGY_MISMATCH));
+	});
+}
+
+#[test]
+fn imports_count_as_consumed_and_for_storage_as_charged() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_device(
+			5,
+			DeviceKind::EvCharger,
+			Capability { rated_power_w: 11_000, max_charge_w: Some(11_000), ..Default::default() },
+			"DE-TENNET",
+		);
+		set_time(after_interval(0));
+		// The battery charges 1 kWh (70 % → 80 %); the wallbox draws 2 kWh.
+		let charging = IntervalReport {
+			energy_imported_wh: 1_000,
+			energy_exported_wh: 0,
+			cumulative_imported_wh: 11_000,
+			cumulative_exported_wh: 20_000,
+			average_power_w: -4_000,
+			peak_power_w: -4_200,
+			soc_bp: Some(8_000),
+			..battery_report(1, 0)
+		};
+		let wallbox = IntervalReport {
+			device_id: 5,
+			energy_imported_wh: 2_000,
+			energy_exported_wh: 0,
+			cumulative_imported_wh: 52_000,
+			cumulative_exported_wh: 0,
+			average_power_w: -8_000,
+			peak_power_w: -8_000,
+			soc_bp: None,
+			device_state: DeviceState::EvCharging,
+			..battery_report(5, 0)
+		};
+		submit(vec![sign(charging), sign(wallbox)]);
+		assert_eq!(last_batch(), (2, 0, 0));
+		let battery = DeviceTelemetry::<Test>::get(1).unwrap().epoch;
+		assert_eq!(
+			(battery.consumed_wh, battery.charged_wh, battery.discharged_wh),
+			(1_000, 1_000, 0)
+		);
+		let charger = DeviceTelemetry::<Test>::get(5).unwrap().epoch;
+		assert_eq!((charger.consumed_wh, charger.charged_wh, charger.produced_wh), (2_000, 0, 0));
+		// The map counts their draw as consumption.
+		assert_eq!(figures("DE-TENNET", DeviceKind::HomeBattery).consumption_w, 4_000);
+		assert_eq!(figures("DE-TENNET", DeviceKind::EvCharger).consumption_w, 8_000);
+	});
+}
+
+#[test]
+fn the_minimum_interval_length_is_set_by_the_admin() {
+	run_test(|| {
+		assert_eq!(MinIntervalLengthS::<Test>::get(), 60);
+		assert_noop!(
+			Telemetry::set_min_interval_length(RuntimeOrigin::signed(GATEWAY), 300),
+			sp_runtime::DispatchError::BadOrigin
+		);
+		assert_noop!(
+			Telemetry::set_min_interval_length(RuntimeOrigin::root(), 0),
+			Error::<Test>::InvalidMinIntervalLength
+		);
+		assert_noop!(
+			Telemetry::set_min_interval_length(RuntimeOrigin::root(), 3_601),
+			Error::<Test>::InvalidMinIntervalLength
+		);
+		assert_ok!(Telemetry::set_min_interval_length(RuntimeOrigin::root(), 1_800));
+		assert_eq!(events().last(), Some(&Event::MinIntervalLengthSet { seconds: 1_800 }));
+		// 15-minute reports are now too short.
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(0));
+		submit(vec![sign(battery_report(1, 0))]);
+		assert_eq!(rejections(), vec![(1, RejectionReason::InvalidIntervalLength)]);
+	});
+}
+
+#[test]
+fn the_genesis_sets_the_minimum_interval_length() {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	crate::GenesisConfig::<Test> { min_interval_length_s: Some(5), ..Default::default() }
+		.assimilate_storage(&mut storage)
+		.unwrap();
+	sp_io::TestExternalities::new(storage).execute_with(|| {
+		assert_eq!(MinIntervalLengthS::<Test>::get(), 5);
 	});
 }
 
@@ -438,6 +686,9 @@ fn epoch_totals_close_into_the_registry_history() {
 		let history = MockRegistry::history(1);
 		assert_eq!(history.energy_discharged_wh, 1_500);
 		assert_eq!(history.reports_accepted, 3);
+		assert_eq!((history.reports_expected, history.online_s), (4, 3 * 900));
+		// Last seen: the end of the closed epoch's last interval (interval 3).
+		assert_eq!(history.last_seen, Some(T0 + 4 * 900));
 		let state = DeviceTelemetry::<Test>::get(1).unwrap();
 		assert_eq!(state.epoch.epoch, T0 / 3_600 + 1);
 		assert_eq!((state.epoch.accepted, state.epoch.discharged_wh), (1, 500));
@@ -553,25 +804,48 @@ fn unused_weight_is_refunded() {
 			raw_data_digest: None,
 		};
 		let charged = call.get_dispatch_info().call_weight;
+		// Charged up front: the worst case.
+		assert_eq!(charged, Telemetry::declared_weight(3));
+		assert!(charged.all_gte(<() as WeightInfo>::submit_reports(3)));
 		let post = submit(reports);
 		let actual = post.actual_weight.unwrap();
-		// Two signatures checked, one region touched, one cheap early rejection.
+		// Two sr25519 signatures checked, one status-map entry, one early rejection.
+		let work = BatchWork {
+			processed: 2,
+			rejected_unverified: 1,
+			status_entries: 1,
+			sr25519_checked: 2,
+			..Default::default()
+		};
 		assert!(actual.ref_time() < charged.ref_time(), "{actual:?} !< {charged:?}");
-		assert_eq!(actual, Telemetry::batch_weight(2, 0, 1, 1));
-		// The base is the same-epoch, one-region benchmark; epoch closes and extra regions add
-		// their share of the differences between the benchmarks.
-		assert_eq!(
-			Telemetry::batch_weight(2, 0, 1, 0),
-			<() as WeightInfo>::submit_reports_same_epoch(2)
-		);
-		let base = Telemetry::batch_weight(2, 0, 1, 0).ref_time();
-		assert!(Telemetry::batch_weight(2, 1, 1, 0).ref_time() > base);
-		assert!(Telemetry::batch_weight(2, 0, 2, 0).ref_time() > base);
-		// The worst case costs no more than is charged for it up front.
-		assert!(Telemetry::batch_weight(3, 3, 3, 0).ref_time() <= charged.ref_time());
-		// Charged up front: the worst case, every report in its own region.
-		assert_eq!(charged, <() as WeightInfo>::submit_reports(3));
+		assert_eq!(actual, Telemetry::batch_weight(&work));
 	});
+}
+
+#[test]
+fn the_weight_follows_what_the_batch_did() {
+	let weight = |work: BatchWork| Telemetry::batch_weight(&work).ref_time();
+	let two = BatchWork { processed: 2, status_entries: 1, ..Default::default() };
+	// The base is the same-epoch, one-entry benchmark (ECDSA keys).
+	assert_eq!(Telemetry::batch_weight(&two), <() as WeightInfo>::submit_reports_same_epoch(2));
+	let base = weight(two);
+	// Epoch closes, extra entries and rejections add their share...
+	assert!(weight(BatchWork { epochs_closed: 1, ..two }) > base);
+	assert!(weight(BatchWork { status_entries: 2, ..two }) > base);
+	assert!(weight(BatchWork { rejected_verified: 1, ..two }) > base);
+	assert!(weight(BatchWork { rejected_unverified: 1, ..two }) > base);
+	// ...and cheaper signature schemes take theirs off.
+	let ed = weight(BatchWork { ed25519_checked: 2, ..two });
+	let sr = weight(BatchWork { sr25519_checked: 2, ..two });
+	assert!(ed < base && sr < base, "{ed} {sr} {base}");
+	// The worst case of each kind costs no more than is charged up front.
+	let worst =
+		BatchWork { processed: 3, epochs_closed: 3, status_entries: 3, ..Default::default() };
+	assert!(weight(worst) <= Telemetry::declared_weight(3).ref_time());
+	let rejected = BatchWork { rejected_verified: 3, status_entries: 0, ..Default::default() };
+	assert!(weight(rejected) <= Telemetry::declared_weight(3).ref_time());
+	let early = BatchWork { rejected_unverified: 3, ..Default::default() };
+	assert!(weight(early) <= Telemetry::declared_weight(3).ref_time());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use frame_support::{
 };
 use openvpp_primitives::{
 	BasisPoints, DeviceKind, DeviceState, EpochTelemetry, GridResponseStatus, LiveFigures,
-	PlausibilityFlags, PreviousReading, RegionCode, UnixSeconds, WattHours, Watts,
+	PlausibilityFlags, PreviousReading, RegionCode, SocAnchor, UnixSeconds, WattHours, Watts,
 };
 use scale_info::TypeInfo;
 use sp_core::H256;
@@ -38,15 +38,18 @@ pub struct LatestReading {
 	pub cumulative_exported_wh: WattHours,
 	/// Physics checks this reading failed; empty when it was plausible.
 	pub plausibility: PlausibilityFlags,
+	/// The latest reading with a state of charge, this one included: the next state of charge
+	/// is checked against it.
+	pub soc_anchor: Option<SocAnchor>,
 }
 
 impl LatestReading {
 	/// What the physics checks of the next report compare against.
 	pub fn as_previous(&self) -> PreviousReading {
 		PreviousReading {
-			soc_bp: self.soc_bp,
 			cumulative_imported_wh: self.cumulative_imported_wh,
 			cumulative_exported_wh: self.cumulative_exported_wh,
+			soc_anchor: self.soc_anchor,
 		}
 	}
 }
@@ -220,4 +223,22 @@ pub(crate) enum Outcome {
 		reason: openvpp_primitives::RejectionReason,
 		verified: bool,
 	},
+}
+
+/// What a batch did, which is what its weight is computed from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct BatchWork {
+	/// Reports accepted (flagged or not): signature checked, state read and written.
+	pub processed: u32,
+	/// Reports rejected after their signature was checked (bad signature, sequence, interval).
+	pub rejected_verified: u32,
+	/// Reports rejected before it (unknown or inactive device, wrong gateway).
+	pub rejected_unverified: u32,
+	/// Devices whose scoring epoch the batch closed.
+	pub epochs_closed: u32,
+	/// Status-map entries (region × kind) the batch changed.
+	pub status_entries: u32,
+	/// Signatures checked, per scheme: ed25519, sr25519 (ECDSA is what the rest is priced at).
+	pub ed25519_checked: u32,
+	pub sr25519_checked: u32,
 }

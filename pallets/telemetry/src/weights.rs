@@ -50,6 +50,12 @@ pub trait WeightInfo {
 	fn submit_reports(n: u32, ) -> Weight;
 	fn submit_reports_one_region(n: u32, ) -> Weight;
 	fn submit_reports_same_epoch(n: u32, ) -> Weight;
+	fn submit_reports_bad_signature(n: u32, ) -> Weight;
+	fn submit_reports_unverified(n: u32, ) -> Weight;
+	fn verify_ed25519() -> Weight;
+	fn verify_sr25519() -> Weight;
+	fn verify_ecdsa() -> Weight;
+	fn set_min_interval_length() -> Weight;
 	fn prune_digests() -> Weight;
 }
 
@@ -139,6 +145,26 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	/// Storage: `Telemetry::BatchDigests` (r:0 w:1)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
+	fn submit_reports_bad_signature(n: u32, ) -> Weight {
+		Weight::from_parts(74_301_000, 20887)
+			.saturating_add(Weight::from_parts(46_335_890, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
+	}
+	fn submit_reports_unverified(n: u32, ) -> Weight {
+		Weight::from_parts(74_301_000, 20887)
+			.saturating_add(Weight::from_parts(5_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
+	}
+	fn verify_ed25519() -> Weight { Weight::from_parts(30_000_000, 0) }
+	fn verify_sr25519() -> Weight { Weight::from_parts(35_000_000, 0) }
+	fn verify_ecdsa() -> Weight { Weight::from_parts(40_000_000, 0) }
+	fn set_min_interval_length() -> Weight {
+		Weight::from_parts(5_000_000, 0).saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 	fn prune_digests() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
@@ -177,6 +203,26 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3286).saturating_mul(n.into()))
+	}
+	fn submit_reports_bad_signature(n: u32, ) -> Weight {
+		Weight::from_parts(74_301_000, 20887)
+			.saturating_add(Weight::from_parts(46_335_890, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
+			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
+	}
+	fn submit_reports_unverified(n: u32, ) -> Weight {
+		Weight::from_parts(74_301_000, 20887)
+			.saturating_add(Weight::from_parts(5_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
+	}
+	fn verify_ed25519() -> Weight { Weight::from_parts(30_000_000, 0) }
+	fn verify_sr25519() -> Weight { Weight::from_parts(35_000_000, 0) }
+	fn verify_ecdsa() -> Weight { Weight::from_parts(40_000_000, 0) }
+	fn set_min_interval_length() -> Weight {
+		Weight::from_parts(5_000_000, 0).saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn prune_digests() -> Weight {
 		Weight::from_parts(1_502_000, 0)

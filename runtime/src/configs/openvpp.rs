@@ -65,6 +65,8 @@ impl pallet_device_registry::Config for Runtime {
 	type GovernanceOrigin = EnsureRoot<AccountId>;
 	type UnixTime = Timestamp;
 	type LifecycleHooks = Telemetry;
+	#[cfg(feature = "runtime-benchmarks")]
+	type LifecycleBenchmarkHelper = Telemetry;
 	type MaxMetadataLen = ConstU32<64>;
 	type MaxReasonLen = ConstU32<128>;
 	type InitialReputationBp = ConstU16<5_000>;
@@ -81,6 +83,8 @@ pub const MAX_INTERVAL_LENGTH_S: u32 = 3_600;
 pub const FRESHNESS_SLOT_S: u32 = 60;
 /// Intervals without a report before a device leaves the status map.
 pub const STALE_AFTER_INTERVALS: u32 = 2;
+/// How far an interval may end after the block's time, for clock differences.
+pub const MAX_CLOCK_SKEW_S: u64 = 60;
 
 parameter_types! {
 	pub const Tolerances: PlausibilityTolerances = PlausibilityTolerances {
@@ -102,16 +106,25 @@ impl pallet_telemetry::Config for Runtime {
 	type MaxBatchSize = ConstU32<1_000>;
 	type MaxIntervalLengthS = ConstU32<MAX_INTERVAL_LENGTH_S>;
 	type ReportHorizonS = ConstU64<REPORT_HORIZON_S>;
-	type MaxClockSkewS = ConstU64<60>;
+	type MaxClockSkewS = ConstU64<MAX_CLOCK_SKEW_S>;
 	type StaleAfterIntervals = ConstU32<STALE_AFTER_INTERVALS>;
 	type FreshnessSlotS = ConstU32<FRESHNESS_SLOT_S>;
-	type MaxFreshnessSlots =
-		ConstU32<{ STALE_AFTER_INTERVALS * MAX_INTERVAL_LENGTH_S / FRESHNESS_SLOT_S + 2 }>;
+	// Every slot boundary a live figure can expire at: the clock skew plus the longest stale
+	// window, plus two for rounding (checked by the pallet's integrity test).
+	type MaxFreshnessSlots = ConstU32<
+		{
+			(STALE_AFTER_INTERVALS * MAX_INTERVAL_LENGTH_S + MAX_CLOCK_SKEW_S as u32)
+				.div_ceil(FRESHNESS_SLOT_S)
+				+ 2
+		},
+	>;
 	/// Hourly scoring epochs.
 	type EpochLengthS = ConstU64<3_600>;
 	type Tolerances = Tolerances;
 	type DigestRetentionBlocks = DigestRetentionBlocks;
 	type MaxDigestsPerBlock = ConstU32<256>;
+	// Root until governance arrives.
+	type AdminOrigin = EnsureRoot<AccountId>;
 	type WeightInfo = pallet_telemetry::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = DeviceRegistry;
@@ -141,9 +154,11 @@ mod tests {
 	}
 
 	#[test]
-	fn bounds_are_positive_for_every_kind() {
-		for kind in DeviceKind::ALL {
-			assert!(OpenVppCapabilityBounds::bounds(kind).max_rated_power_w > 0);
-		}
+	fn the_openvpp_pallets_accept_their_configuration() {
+		use frame_support::traits::Hooks;
+		// The pallets' integrity tests check the constants against each other (slot capacity
+		// against stale window and clock skew, bounds of every kind, …).
+		<pallet_device_registry::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
+		<pallet_telemetry::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
 	}
 }
