@@ -26,15 +26,16 @@ cd "$OPENVPP_ROOT"
 step "building openvpp-node with runtime benchmarks"
 cargo build --release --locked -p openvpp-node --features runtime-benchmarks
 node_bin="$CARGO_TARGET_DIR/release/openvpp-node"
-runtime_wasm="$CARGO_TARGET_DIR/release/wbuild/openvpp-runtime/openvpp_runtime.compact.compressed.wasm"
-[ -f "$runtime_wasm" ] || die "runtime wasm not found at $runtime_wasm"
 
 for pallet in "${pallets[@]}"; do
 	output="${dirs[$pallet]}/src/weights.rs"
 	step "benchmarking $pallet (steps $steps, repeat $repeat) -> $output"
+	# The runtime embedded in the node binary just built (through the dev chain spec), not the
+	# wasm file in the target directory, which any later build without the benchmark feature
+	# replaces.
 	"$node_bin" benchmark pallet \
-		--runtime "$runtime_wasm" \
-		--genesis-builder runtime \
+		--chain dev \
+		--genesis-builder spec-runtime \
 		--genesis-builder-preset development \
 		--pallet "$pallet" \
 		--extrinsic '*' \

@@ -50,6 +50,9 @@ pub enum BenchmarkCmd {
 	Pallet(frame_benchmarking_cli::PalletCmd),
 	/// Compare this machine's hardware with the reference validator hardware.
 	Machine(frame_benchmarking_cli::MachineCmd),
+	/// Measure what reading and writing one storage item costs on a chain's database and write
+	/// the runtime's `DbWeight` (see `scripts/benchmark-db.sh`).
+	Storage(frame_benchmarking_cli::StorageCmd),
 }
 
 /// The `openvpp-node` command line.

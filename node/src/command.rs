@@ -49,6 +49,13 @@ impl SubstrateCli for Cli {
 
 /// Parses the command line and runs what it asks for.
 pub fn run() -> sc_cli::Result<()> {
+	// OpenVPP's address prefix is not in the SS58 registry, and addresses with an unregistered
+	// prefix parse only when it is the process default: without this, the node would refuse
+	// OpenVPP addresses in JSON-RPC (e.g. `system_accountNextIndex`) and `key` would print
+	// generic Substrate ones.
+	sp_core::crypto::set_default_ss58_version(sp_core::crypto::Ss58AddressFormat::custom(
+		openvpp_runtime::SS58_PREFIX,
+	));
 	let cli = Cli::from_args();
 
 	match &cli.subcommand {
@@ -123,6 +130,17 @@ pub fn run() -> sc_cli::Result<()> {
 						cmd.run_with_spec::<sp_runtime::traits::HashingFor<Block>, ()>(Some(
 							config.chain_spec,
 						))
+					})
+				}
+				BenchmarkCmd::Storage(cmd) => {
+					let runner = cli.create_runner(cmd)?;
+					runner.sync_run(|config| {
+						let PartialComponents { client, backend, .. } =
+							service::new_partial(&config)?;
+						let db = backend.expose_db();
+						let storage = backend.expose_storage();
+						let shared_trie_cache = backend.expose_shared_trie_cache();
+						cmd.run(config, client, db, storage, shared_trie_cache)
 					})
 				}
 				BenchmarkCmd::Machine(cmd) => {

@@ -1,8 +1,9 @@
 //! End to end: a real `openvpp-node --dev` process, driven over JSON-RPC.
 //!
-//! It checks block production and finality, the token properties wallets read, a balance
-//! transfer signed with `//Alice` from the runtime's own types, the rejection of a forged
-//! signature, and a clean shutdown on SIGINT.
+//! It checks block production and finality, the token properties wallets read, addresses in
+//! OpenVPP's own SS58 format, fee information in OVPP, a balance transfer signed with `//Alice`
+//! from the runtime's own types, the rejection of a forged signature, and a clean shutdown on
+//! SIGINT. A second test checks the chain specs the node ships.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -44,15 +45,35 @@ async fn dev_node_produces_finalizes_transfers_and_stops_cleanly() {
 	let recipient: AccountId = extrinsic::account_of(&recipient_pair);
 	let amount: Balance = 42 * OVPP;
 
+	// Wallets send addresses in the chain's own format (prefix 8760); the node must take them.
+	let alice_address = openvpp_address(&alice_account);
+	assert_ne!(alice_address, alice_account.to_string(), "not the generic Substrate format");
 	let nonce: u32 = client
-		.request("system_accountNextIndex", rpc_params![alice_account.to_string()])
+		.request("system_accountNextIndex", rpc_params![alice_address.clone()])
 		.await
-		.expect("system_accountNextIndex");
+		.expect("system_accountNextIndex takes an OpenVPP address");
 	let call = RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
 		dest: recipient.clone().into(),
 		value: amount,
 	});
 	let xt = extrinsic::sign(call.clone(), &alice, nonce, genesis);
+
+	// The fee a wallet shows before signing, in planck of OVPP: the base fee of 0.001 OVPP plus
+	// the transfer's weight and length.
+	let info: serde_json::Value = client
+		.request("payment_queryInfo", rpc_params![Bytes(xt.encode())])
+		.await
+		.expect("payment_queryInfo");
+	let partial_fee: Balance = info["partialFee"]
+		.as_str()
+		.and_then(|fee| fee.parse().ok())
+		.or_else(|| info["partialFee"].as_u64().map(Balance::from))
+		.unwrap_or_else(|| panic!("partialFee in {info}"));
+	assert!(
+		partial_fee > openvpp_runtime::MILLI_OVPP && partial_fee < OVPP / 100,
+		"a transfer costs {partial_fee} planck"
+	);
+	let alice_before = free_balance(&client, &alice_account, None).await;
 
 	let ws = WsClientBuilder::default().build(node.ws_url()).await.expect("ws client");
 	let mut statuses = ws
@@ -82,8 +103,11 @@ async fn dev_node_produces_finalizes_transfers_and_stops_cleanly() {
 	.unwrap_or_else(|_| panic!("transfer not finalized in time\n{}", node.log_tail()));
 
 	assert_eq!(free_balance(&client, &recipient, Some(finalized_in)).await, amount);
+	// Alice paid the amount and the fee the node quoted, in OVPP.
+	let alice_after = free_balance(&client, &alice_account, Some(finalized_in)).await;
+	assert_eq!(alice_before - alice_after, amount + partial_fee);
 	let next_nonce: u32 = client
-		.request("system_accountNextIndex", rpc_params![alice_account.to_string()])
+		.request("system_accountNextIndex", rpc_params![alice_address])
 		.await
 		.expect("system_accountNextIndex");
 	assert_eq!(next_nonce, nonce + 1);
@@ -101,4 +125,41 @@ async fn dev_node_produces_finalizes_transfers_and_stops_cleanly() {
 	let status =
 		node.interrupt_and_wait(Duration::from_secs(60)).expect("node exits within 60 s of SIGINT");
 	assert!(status.success(), "node exited with {status}");
+}
+
+/// `account` in OpenVPP's SS58 format.
+fn openvpp_address(account: &AccountId) -> String {
+	use sp_core::crypto::{Ss58AddressFormat, Ss58Codec};
+	account.to_ss58check_with_version(Ss58AddressFormat::custom(openvpp_runtime::SS58_PREFIX))
+}
+
+#[test]
+fn the_chain_specs_carry_the_token_and_staging_has_no_sudo() {
+	for chain in ["dev", "local", "staging"] {
+		let output = std::process::Command::new(NODE_BINARY)
+			.args(["build-spec", "--chain", chain])
+			.output()
+			.expect("run build-spec");
+		assert!(output.status.success(), "{chain}: {}", String::from_utf8_lossy(&output.stderr));
+		let spec: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON spec");
+		assert_eq!(spec["properties"]["tokenSymbol"], "OVPP", "{chain}");
+		assert_eq!(spec["properties"]["tokenDecimals"], 12, "{chain}");
+		assert_eq!(spec["properties"]["ss58Format"], openvpp_runtime::SS58_PREFIX, "{chain}");
+		let patch = &spec["genesis"]["runtimeGenesis"]["patch"];
+		let validators = patch["aura"]["authorities"].as_array().expect("aura authorities").len();
+		let sudo = &patch["sudo"]["key"];
+		match chain {
+			"dev" => assert!(validators == 1 && sudo.is_string(), "{patch}"),
+			"local" => assert!(validators == 3 && sudo.is_string(), "{patch}"),
+			_ => {
+				assert_eq!(validators, 3);
+				assert!(sudo.is_null(), "staging must have no sudo key: {sudo}");
+				assert_eq!(spec["chainType"], "Live");
+				assert_eq!(
+					patch["telemetry"]["minIntervalLengthS"],
+					openvpp_runtime::genesis_config_presets::STAGING_MIN_INTERVAL_LENGTH_S
+				);
+			}
+		}
+	}
 }

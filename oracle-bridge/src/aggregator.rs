@@ -5,9 +5,9 @@
 //! multiples of the interval length in Unix time, so every gateway cuts the same intervals —
 //! and, when the interval ends, produces the [`IntervalReport`] the chain expects:
 //!
-//! - **energy** from the device's cumulative counters when it has them (end minus start of the
-//!   interval); otherwise, or when a counter went backwards, from integrating power over time,
-//!   flagged `ESTIMATED` (and `COUNTER_RESET` if a counter went backwards);
+//! - **energy** from the device's cumulative counters when it has them, else (or when a counter
+//!   went backwards) from integrating power over time, flagged `ESTIMATED` (and `COUNTER_RESET`
+//!   if a counter went backwards) — see *Counter energy* below;
 //! - **cumulative counters** from the device, or kept by the bridge from the estimated energy;
 //! - **average power** = net energy ÷ interval length; **peak** = the sample of largest
 //!   magnitude;
@@ -16,7 +16,39 @@
 //!   and not declared offline; `GAP` is flagged when samples did not cover the whole interval.
 //!
 //! An interval without any sample still yields a report (0 s online, `GAP`), so the chain sees
-//! that the device was unreachable rather than nothing at all.
+//! that the device was unreachable rather than nothing at all. A sample (or availability change)
+//! stamped at or after the current interval's end is held back and applied to the next interval
+//! once the current one is closed, so the grace period before closing never moves energy across
+//! the boundary.
+//!
+//! # Counter energy
+//!
+//! Let *R* be the cumulative counters the bridge last reported for the device (per direction,
+//! [`DeviceProgress`]) and *C* the device's own counters at a reading.
+//!
+//! - **Continuous presence.** The device's latest reading is carried into the next interval as
+//!   long as the device stays present (no silence longer than the source's maximum gap, no
+//!   offline declaration). An interval then reports `C_end − max(C_carried, R)`: the energy from
+//!   the carried reading to the interval's last reading, minus whatever was already reported as
+//!   estimated since (below). Its cumulative counters are `max(C_end, R)`.
+//! - **No reading, device present.** An interval in which the device sent power but no counters
+//!   reports integrated power, flagged `ESTIMATED`, and its cumulative counters become
+//!   `R + estimate`. The next interval with a reading subtracts that estimate (the `max` above,
+//!   saturating), so the reported energy telescopes to the counters' growth and nothing is
+//!   counted twice. If an estimate overshot, the cumulative counters are held at `R` until the
+//!   device's counters pass it, so they never go backwards on chain.
+//! - **Continuity broken** (a silence longer than the maximum gap, an offline declaration, a
+//!   bridge restart): the next interval with readings starts from its first reading and is
+//!   flagged `GAP`. The energy of the outage is not attributed to any interval; it stays visible
+//!   in the cumulative counters, which the chain allows to grow by more than the reported energy.
+//! - **Counter reset**: a reading below the device's previous one (kept across restarts in
+//!   [`DeviceProgress::last_reading`]) flags `COUNTER_RESET`; that interval's energy is
+//!   integrated (`ESTIMATED`) and its cumulative counters are the device's new ones.
+//!
+//! So over any run of reports, reported energy ≤ growth of the reported cumulative counters, with
+//! equality while presence is continuous.
+
+use std::collections::VecDeque;
 
 use openvpp_primitives::{
 	DeviceId, DeviceState, GridResponseStatus, IntervalReport, QualityFlags, UnixSeconds,
@@ -47,10 +79,56 @@ pub struct DeviceProgress {
 	/// Cumulative counters of the last report.
 	pub cumulative_imported_wh: u64,
 	pub cumulative_exported_wh: u64,
+	/// The device's own counters (imported, exported) at its latest reading, if it has any:
+	/// tells a counter reset from an overshooting estimate after a restart.
+	pub last_reading: Option<(u64, u64)>,
+}
+
+impl DeviceProgress {
+	/// Decodes a stored progress record, including those written before `last_reading` existed.
+	pub fn decode_stored(mut bytes: &[u8]) -> Result<DeviceProgress, codec::Error> {
+		use codec::Decode;
+		let original = bytes;
+		match DeviceProgress::decode(&mut bytes) {
+			Ok(progress) => Ok(progress),
+			Err(error) => {
+				// The layout before `last_reading`: the same fields without it.
+				let mut input = original;
+				let (last_sequence, last_interval_end, imported, exported) =
+					<(u64, u64, u64, u64)>::decode(&mut input).map_err(|_| error)?;
+				Ok(DeviceProgress {
+					last_sequence,
+					last_interval_end,
+					cumulative_imported_wh: imported,
+					cumulative_exported_wh: exported,
+					last_reading: None,
+				})
+			}
+		}
+	}
 }
 
 /// Milliseconds × watts per watt-hour.
 const MS_W_PER_WH: u128 = 3_600_000;
+
+/// Updates held for the next interval at most (they only arrive during the closing grace).
+const MAX_HELD: usize = 4_096;
+
+/// An update stamped at or after the current interval's end.
+#[derive(Clone, Copy, Debug)]
+enum Held {
+	Sample(Sample),
+	Availability { online: bool, at_ms: u64 },
+}
+
+impl Held {
+	fn at_ms(&self) -> u64 {
+		match self {
+			Held::Sample(sample) => sample.at_ms,
+			Held::Availability { at_ms, .. } => *at_ms,
+		}
+	}
+}
 
 /// Accumulates one device's samples into interval reports.
 #[derive(Debug)]
@@ -61,14 +139,20 @@ pub struct Aggregator {
 	max_gap_ms: u64,
 	/// Start of the interval being accumulated (Unix s).
 	start_s: UnixSeconds,
-	/// The latest sample: what is carried into the next instant.
+	/// The latest sample (its missing fields filled from earlier ones), stamped with when it was
+	/// really taken.
 	last: Option<Sample>,
 	/// Whether the source declared the device offline (last will, availability topic).
 	declared_offline: bool,
-	/// Counters at the start of the interval, if known.
-	start_counters: Option<(u64, u64)>,
-	/// Counters seen in this interval: the latest.
-	end_counters: Option<(u64, u64)>,
+	/// The device's latest counter reading, whichever interval it was taken in.
+	reading: Option<(u64, u64)>,
+	/// Whether the device has been present without a break since `reading` was taken.
+	continuous: bool,
+	/// `reading` as it was when this interval started.
+	prior: Option<(u64, u64)>,
+	/// The first reading of this interval, and whether presence was unbroken from `prior` to it.
+	first: Option<((u64, u64), bool)>,
+	/// A counter went backwards between two readings of this interval.
 	counter_reset: bool,
 	/// Integrated power, in W·ms, split by direction.
 	imported_w_ms: u128,
@@ -78,6 +162,8 @@ pub struct Aggregator {
 	online_ms: u64,
 	peak_w: i32,
 	samples: u32,
+	/// Updates for the next interval, in time order.
+	held: VecDeque<Held>,
 }
 
 impl Aggregator {
@@ -92,8 +178,10 @@ impl Aggregator {
 			start_s,
 			last: None,
 			declared_offline: false,
-			start_counters: None,
-			end_counters: None,
+			reading: None,
+			continuous: false,
+			prior: None,
+			first: None,
 			counter_reset: false,
 			imported_w_ms: 0,
 			exported_w_ms: 0,
@@ -101,6 +189,7 @@ impl Aggregator {
 			online_ms: 0,
 			peak_w: 0,
 			samples: 0,
+			held: VecDeque::new(),
 		}
 	}
 
@@ -118,14 +207,20 @@ impl Aggregator {
 		self.start_s + u64::from(self.interval_s)
 	}
 
-	/// Accounts for the time from the previous sample to `until_ms` at the previous sample's
-	/// power, if the device was present all along.
+	/// Accounts for the time from the previous sample to `until_ms` (within this interval) at
+	/// the previous sample's power, if the device was present all along; otherwise notes the
+	/// break in presence.
 	fn advance(&mut self, until_ms: u64) {
 		let Some(last) = self.last else { return };
-		let elapsed = until_ms.saturating_sub(last.at_ms);
-		if elapsed == 0 || elapsed > self.max_gap_ms || self.declared_offline {
+		if until_ms <= last.at_ms {
 			return;
 		}
+		if self.declared_offline || until_ms - last.at_ms > self.max_gap_ms {
+			self.continuous = false;
+			return;
+		}
+		// The part before this interval was counted when the previous one closed.
+		let elapsed = until_ms.saturating_sub(last.at_ms.max(self.start_s * 1_000));
 		self.online_ms += elapsed;
 		if let Some(power) = last.power_w {
 			let w_ms = u128::from(power.unsigned_abs()) * u128::from(elapsed);
@@ -139,12 +234,32 @@ impl Aggregator {
 	}
 
 	/// Takes a sample. Samples older than the current interval or than the previous sample are
-	/// ignored (returns `false`).
+	/// ignored (returns `false`); samples at or after the interval's end are kept for the next.
 	pub fn on_sample(&mut self, sample: Sample) -> bool {
-		let interval_start_ms = self.start_s * 1_000;
-		if sample.at_ms < interval_start_ms || self.last.is_some_and(|l| sample.at_ms < l.at_ms) {
+		if sample.at_ms >= self.interval_end() * 1_000 {
+			return self.hold(Held::Sample(sample));
+		}
+		if sample.at_ms < self.start_s * 1_000
+			|| !self.held.is_empty()
+			|| self.last.is_some_and(|l| sample.at_ms < l.at_ms)
+		{
 			return false;
 		}
+		self.apply(sample);
+		true
+	}
+
+	fn hold(&mut self, update: Held) -> bool {
+		let in_order = self.held.back().is_none_or(|h| update.at_ms() >= h.at_ms())
+			&& self.last.is_none_or(|l| update.at_ms() >= l.at_ms);
+		if !in_order || self.held.len() >= MAX_HELD {
+			return false;
+		}
+		self.held.push_back(update);
+		true
+	}
+
+	fn apply(&mut self, sample: Sample) {
 		self.advance(sample.at_ms);
 		self.declared_offline = false;
 		self.samples += 1;
@@ -164,24 +279,37 @@ impl Aggregator {
 			soc_bp: sample.soc_bp.or(carried.soc_bp),
 			state: sample.state.or(carried.state),
 		};
-		if let (Some(imported), Some(exported)) = (merged.imported_wh, merged.exported_wh) {
+		// Only a sample that carries a counter is a new reading; counters merged in from an
+		// earlier sample say nothing about this instant.
+		let fresh = sample.imported_wh.is_some() || sample.exported_wh.is_some();
+		if let (true, Some(imported), Some(exported)) =
+			(fresh, merged.imported_wh, merged.exported_wh)
+		{
 			let counters = (imported, exported);
-			let previous = self.end_counters.or(self.start_counters);
-			if previous.is_some_and(|(i, e)| imported < i || exported < e) {
-				self.counter_reset = true;
+			match self.first {
+				None => self.first = Some((counters, self.continuous && self.prior.is_some())),
+				Some(_) => {
+					if self.reading.is_some_and(|r| went_back(r, counters)) {
+						self.counter_reset = true;
+					}
+				}
 			}
-			if self.start_counters.is_none() {
-				// First counters of the interval: the energy before this sample is unknown.
-				self.start_counters = Some(counters);
-			}
-			self.end_counters = Some(counters);
+			self.reading = Some(counters);
+			self.continuous = true;
 		}
 		self.last = Some(merged);
-		true
 	}
 
 	/// The source says the device went offline (or came back) at `at_ms`.
 	pub fn on_availability(&mut self, online: bool, at_ms: u64) {
+		if at_ms >= self.interval_end() * 1_000 {
+			self.hold(Held::Availability { online, at_ms });
+			return;
+		}
+		self.apply_availability(online, at_ms);
+	}
+
+	fn apply_availability(&mut self, online: bool, at_ms: u64) {
 		if online {
 			// Presence counts again from the next sample.
 			if let Some(last) = self.last.as_mut() {
@@ -191,48 +319,62 @@ impl Aggregator {
 		} else {
 			self.advance(at_ms);
 			self.declared_offline = true;
+			self.continuous = false;
 		}
 	}
 
 	/// Closes the current interval, returning its report with the next sequence number after
-	/// `progress`, and starts the next interval. Updates `progress`.
+	/// `progress`, and starts the next interval. Updates `progress` to include the report.
 	pub fn close(&mut self, progress: &mut DeviceProgress) -> IntervalReport {
 		let end_s = self.interval_end();
 		self.advance(end_s * 1_000);
 
 		let mut quality = 0u8;
-		let counter_energy = match (self.start_counters, self.end_counters) {
-			(Some((i0, e0)), Some((i1, e1))) if !self.counter_reset => Some((i1 - i0, e1 - e0)),
-			_ => None,
-		};
-		let (imported, exported) = match counter_energy {
-			Some(energy) => energy,
-			None => {
+		let reported = (progress.cumulative_imported_wh, progress.cumulative_exported_wh);
+		// The device's reading before this interval, from this run or (after a restart) the
+		// outbox; without one, what was reported.
+		let before = self.prior.or(progress.last_reading).unwrap_or(reported);
+		let reset =
+			self.counter_reset || self.first.is_some_and(|(first, _)| went_back(before, first));
+		let integrated = (
+			u64::try_from(self.imported_w_ms / MS_W_PER_WH).unwrap_or(u64::MAX),
+			u64::try_from(self.exported_w_ms / MS_W_PER_WH).unwrap_or(u64::MAX),
+		);
+		let (imported, exported, cumulative) = match (self.first, self.reading) {
+			(Some((first, carried)), Some(end)) if !reset => {
+				let start = match (carried, self.prior) {
+					(true, Some(prior)) => prior,
+					// Nothing joins this interval to the last reading: energy from its first.
+					_ => {
+						quality |= QualityFlags::GAP;
+						first
+					}
+				};
+				// What was already reported since `start` (estimates) is not reported again.
+				let imported = end.0.saturating_sub(start.0.max(reported.0));
+				let exported = end.1.saturating_sub(start.1.max(reported.1));
+				(imported, exported, (end.0.max(reported.0), end.1.max(reported.1)))
+			}
+			(Some(_), Some(end)) => {
+				quality |= QualityFlags::COUNTER_RESET | QualityFlags::ESTIMATED;
+				(integrated.0, integrated.1, end)
+			}
+			_ => {
 				if self.integrated || self.samples > 0 {
 					quality |= QualityFlags::ESTIMATED;
 				}
-				(
-					u64::try_from(self.imported_w_ms / MS_W_PER_WH).unwrap_or(u64::MAX),
-					u64::try_from(self.exported_w_ms / MS_W_PER_WH).unwrap_or(u64::MAX),
-				)
+				let cumulative = (
+					reported.0.saturating_add(integrated.0),
+					reported.1.saturating_add(integrated.1),
+				);
+				(integrated.0, integrated.1, cumulative)
 			}
 		};
-		if self.counter_reset {
-			quality |= QualityFlags::COUNTER_RESET;
-		}
 		let interval_ms = u64::from(self.interval_s) * 1_000;
 		if self.online_ms < interval_ms {
 			quality |= QualityFlags::GAP;
 		}
 
-		// The device's own counters when it has them; else the bridge keeps running totals.
-		let (cumulative_imported_wh, cumulative_exported_wh) = match self.end_counters {
-			Some(counters) => counters,
-			None => (
-				progress.cumulative_imported_wh.saturating_add(imported),
-				progress.cumulative_exported_wh.saturating_add(exported),
-			),
-		};
 		let net_wh = i128::from(exported) - i128::from(imported);
 		let average_power_w = i32::try_from(net_wh * 3_600 / i128::from(self.interval_s))
 			.unwrap_or(if net_wh > 0 { i32::MAX } else { i32::MIN });
@@ -244,8 +386,8 @@ impl Aggregator {
 			interval_length_s: self.interval_s,
 			energy_imported_wh: imported,
 			energy_exported_wh: exported,
-			cumulative_imported_wh,
-			cumulative_exported_wh,
+			cumulative_imported_wh: cumulative.0,
+			cumulative_exported_wh: cumulative.1,
 			average_power_w,
 			peak_power_w: self.peak_w,
 			soc_bp: last.soc_bp.filter(|_| self.samples > 0),
@@ -260,14 +402,15 @@ impl Aggregator {
 		*progress = DeviceProgress {
 			last_sequence: report.sequence,
 			last_interval_end: end_s,
-			cumulative_imported_wh,
-			cumulative_exported_wh,
+			cumulative_imported_wh: cumulative.0,
+			cumulative_exported_wh: cumulative.1,
+			last_reading: self.reading.or(progress.last_reading),
 		};
 
 		// The next interval starts with this one's last state.
 		self.start_s = end_s;
-		self.start_counters = self.end_counters;
-		self.end_counters = None;
+		self.prior = self.reading;
+		self.first = None;
 		self.counter_reset = false;
 		self.imported_w_ms = 0;
 		self.exported_w_ms = 0;
@@ -275,27 +418,46 @@ impl Aggregator {
 		self.online_ms = 0;
 		self.peak_w = 0;
 		self.samples = 0;
-		if let Some(last) = self.last.as_mut() {
-			last.at_ms = last.at_ms.max(end_s * 1_000);
-		}
+		self.replay_held();
 		report
+	}
+
+	/// Applies the held updates that belong to the interval now current.
+	fn replay_held(&mut self) {
+		let end_ms = self.interval_end() * 1_000;
+		while self.held.front().is_some_and(|h| h.at_ms() < end_ms) {
+			match self.held.pop_front() {
+				Some(Held::Sample(sample)) => self.apply(sample),
+				Some(Held::Availability { online, at_ms }) => {
+					self.apply_availability(online, at_ms)
+				}
+				None => break,
+			}
+		}
 	}
 
 	/// Reports for intervals the bridge missed entirely (it was not running): from the end of
 	/// the last reported interval up to the current interval, each 0 s online and flagged
-	/// `GAP`, at most `limit` of them (the most recent).
-	pub fn backfill(&self, progress: &mut DeviceProgress, limit: usize) -> Vec<IntervalReport> {
+	/// `GAP`. Only the most recent `limit` missed intervals are reported, and at most `chunk`
+	/// per call: call again until it returns nothing.
+	pub fn backfill(
+		&self,
+		progress: &mut DeviceProgress,
+		limit: usize,
+		chunk: usize,
+	) -> Vec<IntervalReport> {
 		let step = u64::from(self.interval_s);
 		if progress.last_interval_end == 0 || progress.last_interval_end >= self.start_s {
 			return Vec::new();
 		}
 		// Only whole intervals on the grid; a misaligned last end is rounded up.
 		let first = progress.last_interval_end.div_ceil(step) * step;
-		let missed = (self.start_s.saturating_sub(first) / step) as usize;
-		let skip = missed.saturating_sub(limit);
-		(skip..missed)
+		let missed = self.start_s.saturating_sub(first) / step;
+		let skip = missed.saturating_sub(limit as u64);
+		let until = missed.min(skip.saturating_add(chunk as u64));
+		(skip..until)
 			.map(|k| {
-				let start = first + k as u64 * step;
+				let start = first + k * step;
 				let report = IntervalReport {
 					device_id: self.device_id,
 					sequence: progress.last_sequence + 1,
@@ -321,11 +483,17 @@ impl Aggregator {
 	}
 }
 
+/// Whether either counter of `now` is below `before`.
+fn went_back(before: (u64, u64), now: (u64, u64)) -> bool {
+	now.0 < before.0 || now.1 < before.1
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
 
 	const T0_MS: u64 = 1_767_225_600_000;
+	const T0: u64 = T0_MS / 1_000;
 
 	fn sample(offset_s: u64, power_w: i32, imported: u64, exported: u64) -> Sample {
 		Sample {
@@ -338,40 +506,193 @@ mod tests {
 		}
 	}
 
-	#[test]
-	fn intervals_are_aligned_to_wall_clock() {
-		let agg = Aggregator::new(1, 900, 30_000, T0_MS + 1_234_567);
-		assert_eq!(agg.interval_start(), T0_MS / 1_000 + 900);
-		assert_eq!(agg.interval_end(), T0_MS / 1_000 + 1_800);
+	fn power(offset_s: u64, power_w: i32) -> Sample {
+		Sample { at_ms: T0_MS + offset_s * 1_000, power_w: Some(power_w), ..Default::default() }
+	}
+
+	fn energy(report: &IntervalReport) -> (u64, u64) {
+		(report.energy_imported_wh, report.energy_exported_wh)
+	}
+
+	fn cumulative(report: &IntervalReport) -> (u64, u64) {
+		(report.cumulative_imported_wh, report.cumulative_exported_wh)
 	}
 
 	#[test]
-	fn energy_comes_from_counters_when_the_device_has_them() {
+	fn intervals_are_aligned_to_wall_clock() {
+		let agg = Aggregator::new(1, 900, 30_000, T0_MS + 1_234_567);
+		assert_eq!(agg.interval_start(), T0 + 900);
+		assert_eq!(agg.interval_end(), T0 + 1_800);
+	}
+
+	#[test]
+	fn energy_comes_from_counters_carried_across_intervals() {
 		let mut agg = Aggregator::new(1, 60, 15_000, T0_MS);
-		for k in 0..=6 {
-			// 3.6 kW export: 10 Wh per 10 s, counters match.
-			assert!(agg.on_sample(sample(k * 10, 3_600, 500, 1_000 + 10 * k)));
+		// 3.6 kW export: 10 Wh per 10 s, counters match; the first reading is 5 s in.
+		for k in 0..6 {
+			assert!(agg.on_sample(sample(5 + k * 10, 3_600, 500, 1_005 + 10 * k)));
 		}
 		let mut progress = DeviceProgress { last_sequence: 41, ..Default::default() };
 		let report = agg.close(&mut progress);
 		assert_eq!(report.sequence, 42);
-		assert_eq!(report.interval_start, T0_MS / 1_000);
-		assert_eq!((report.energy_imported_wh, report.energy_exported_wh), (0, 60));
-		assert_eq!((report.cumulative_imported_wh, report.cumulative_exported_wh), (500, 1_060));
-		assert_eq!(report.average_power_w, 3_600);
+		assert_eq!(report.interval_start, T0);
+		// Nothing joins the first interval to an earlier reading: from its first reading on.
+		assert_eq!(energy(&report), (0, 50));
+		assert_eq!(cumulative(&report), (500, 1_055));
+		assert_eq!(report.quality, QualityFlags(QualityFlags::GAP));
 		assert_eq!(report.peak_power_w, 3_600);
-		assert_eq!(report.online_s, 60);
-		assert_eq!(report.quality, QualityFlags(0));
 		assert_eq!(report.soc_bp, Some(5_000));
 		assert_eq!(progress.last_sequence, 42);
-		assert_eq!(progress.last_interval_end, T0_MS / 1_000 + 60);
+		assert_eq!(progress.last_interval_end, T0 + 60);
+		assert_eq!(progress.last_reading, Some((500, 1_055)));
 
-		// The next interval starts from this one's last counters.
-		agg.on_sample(sample(70, 3_600, 500, 1_070));
-		agg.on_sample(sample(119, 3_600, 500, 1_120));
+		// The next interval starts from the carried reading (55 s): the energy between it and
+		// the interval's first reading is not lost.
+		for k in 0..6 {
+			agg.on_sample(sample(65 + k * 10, 3_600, 500, 1_065 + 10 * k));
+		}
 		let next = agg.close(&mut progress);
-		assert_eq!(next.energy_exported_wh, 60);
 		assert_eq!(next.sequence, 43);
+		assert_eq!(energy(&next), (0, 60));
+		assert_eq!(cumulative(&next), (500, 1_115));
+		assert_eq!(next.quality, QualityFlags(0));
+		assert_eq!(next.online_s, 60);
+		assert_eq!(next.average_power_w, 3_600);
+	}
+
+	#[test]
+	fn estimated_intervals_are_not_counted_twice() {
+		// Counters arrive rarely (MQTT energy topic), power often.
+		let mut agg = Aggregator::new(2, 60, 15_000, T0_MS);
+		let mut progress = DeviceProgress::default();
+		agg.on_sample(sample(0, -1_800, 10_000, 0));
+		for k in 1..6 {
+			agg.on_sample(power(k * 10, -1_800));
+		}
+		let first = agg.close(&mut progress);
+		assert_eq!(energy(&first), (0, 0));
+		assert_eq!(cumulative(&first), (10_000, 0));
+
+		// A whole interval of power only: 1.8 kW for 60 s = 30 Wh, estimated.
+		for k in 6..12 {
+			agg.on_sample(power(k * 10, -1_800));
+		}
+		let estimated = agg.close(&mut progress);
+		assert_eq!(energy(&estimated), (30, 0));
+		assert_eq!(cumulative(&estimated), (10_030, 0));
+		assert_eq!(estimated.quality, QualityFlags(QualityFlags::ESTIMATED));
+
+		// Then the counter: 10 070 at 125 s. Since the carried reading (10 000 at 0 s) the
+		// device drew 70 Wh, 30 of which are already reported.
+		agg.on_sample(sample(125, -1_800, 10_070, 0));
+		for k in 13..18 {
+			agg.on_sample(power(k * 10, -1_800));
+		}
+		let counted = agg.close(&mut progress);
+		assert_eq!(energy(&counted), (40, 0));
+		assert_eq!(cumulative(&counted), (10_070, 0));
+		assert_eq!(counted.quality, QualityFlags(0));
+		// Reported energy telescopes to the counters' growth.
+		let total: u64 = [&first, &estimated, &counted].iter().map(|r| r.energy_imported_wh).sum();
+		assert_eq!(total, 70);
+	}
+
+	#[test]
+	fn an_overshooting_estimate_holds_the_counters_until_the_device_catches_up() {
+		let mut agg = Aggregator::new(3, 60, 15_000, T0_MS);
+		let mut progress = DeviceProgress::default();
+		agg.on_sample(sample(0, 3_600, 0, 1_000));
+		for k in 1..6 {
+			agg.on_sample(power(k * 10, 3_600));
+		}
+		let mut reports = vec![agg.close(&mut progress)];
+		// Power says 3.6 kW (60 Wh per interval), but the device only delivered 20 Wh.
+		for k in 6..12 {
+			agg.on_sample(power(k * 10, 3_600));
+		}
+		reports.push(agg.close(&mut progress));
+		assert_eq!(cumulative(&reports[1]), (0, 1_060));
+		agg.on_sample(sample(120, 0, 0, 1_020));
+		for k in 13..18 {
+			agg.on_sample(power(k * 10, 0));
+		}
+		reports.push(agg.close(&mut progress));
+		// Nothing more to report, and the counters do not go backwards.
+		assert_eq!(energy(&reports[2]), (0, 0));
+		assert_eq!(cumulative(&reports[2]), (0, 1_060));
+		assert!(!reports[2].quality.contains(QualityFlags::COUNTER_RESET));
+		// The device passes the held total: only the excess is new.
+		agg.on_sample(sample(180, 0, 0, 1_100));
+		agg.on_sample(sample(239, 0, 0, 1_100));
+		reports.push(agg.close(&mut progress));
+		assert_eq!(energy(&reports[3]), (0, 40));
+		assert_eq!(cumulative(&reports[3]), (0, 1_100));
+		let total: u64 = reports.iter().map(|r| r.energy_exported_wh).sum();
+		assert_eq!(total, 100);
+		assert!(reports.windows(2).all(|w| cumulative(&w[1]).1 >= cumulative(&w[0]).1));
+	}
+
+	#[test]
+	fn a_break_in_presence_restarts_from_the_first_reading_and_flags_a_gap() {
+		let mut agg = Aggregator::new(4, 60, 15_000, T0_MS);
+		let mut progress = DeviceProgress::default();
+		for k in 0..6 {
+			agg.on_sample(sample(k * 10, 1_000, 0, 100 + k));
+		}
+		agg.close(&mut progress);
+		// Silent from 50 s to 80 s (longer than the 15 s maximum gap).
+		for k in 8..12 {
+			agg.on_sample(sample(k * 10, 1_000, 0, 200 + k));
+		}
+		let report = agg.close(&mut progress);
+		// From the first reading after the silence (208 at 80 s) to the last (211): the 103 Wh
+		// of the outage stay in the cumulative counters only.
+		assert_eq!(energy(&report), (0, 3));
+		assert_eq!(cumulative(&report), (0, 211));
+		assert!(report.quality.contains(QualityFlags::GAP));
+		assert!(!report.quality.contains(QualityFlags::COUNTER_RESET));
+
+		// Declared offline breaks continuity too.
+		agg.on_sample(sample(125, 1_000, 0, 212));
+		agg.on_availability(false, T0_MS + 130_000);
+		agg.close(&mut progress);
+		agg.on_sample(sample(190, 1_000, 0, 230));
+		agg.on_sample(sample(199, 1_000, 0, 232));
+		let after = agg.close(&mut progress);
+		assert_eq!(energy(&after), (0, 2));
+		assert!(after.quality.contains(QualityFlags::GAP));
+	}
+
+	#[test]
+	fn after_a_restart_the_first_interval_starts_from_its_first_reading() {
+		let mut progress = DeviceProgress {
+			last_sequence: 9,
+			last_interval_end: T0,
+			cumulative_imported_wh: 0,
+			// An estimate before the restart overshot the device's counter (1 000).
+			cumulative_exported_wh: 1_010,
+			last_reading: Some((0, 1_000)),
+		};
+		let mut agg = Aggregator::new(5, 60, 15_000, T0_MS + 60_000);
+		agg.on_sample(sample(60, 0, 0, 1_005));
+		agg.on_sample(sample(119, 0, 0, 1_030));
+		let report = agg.close(&mut progress);
+		assert_eq!(report.sequence, 10);
+		assert!(report.quality.contains(QualityFlags::GAP));
+		assert!(!report.quality.contains(QualityFlags::COUNTER_RESET));
+		// What was already reported (up to 1 010) is not reported again.
+		assert_eq!(energy(&report), (0, 20));
+		assert_eq!(cumulative(&report), (0, 1_030));
+
+		// A reading below the last one known is a reset, even across a restart.
+		let mut agg = Aggregator::new(5, 60, 15_000, T0_MS + 120_000);
+		agg.on_sample(sample(120, 1_000, 0, 3));
+		agg.on_sample(sample(179, 1_000, 0, 20));
+		let reset = agg.close(&mut progress);
+		assert!(reset.quality.contains(QualityFlags::COUNTER_RESET));
+		assert!(reset.quality.contains(QualityFlags::ESTIMATED));
+		assert_eq!(cumulative(&reset), (0, 20));
+		assert_eq!(progress.last_reading, Some((0, 20)));
 	}
 
 	#[test]
@@ -387,7 +708,7 @@ mod tests {
 		let mut progress = DeviceProgress { cumulative_imported_wh: 1_000, ..Default::default() };
 		let report = agg.close(&mut progress);
 		// 1.8 kW drawn for 60 s = 30 Wh.
-		assert_eq!((report.energy_imported_wh, report.energy_exported_wh), (30, 0));
+		assert_eq!(energy(&report), (30, 0));
 		assert_eq!(report.cumulative_imported_wh, 1_030);
 		assert_eq!(report.average_power_w, -1_800);
 		assert!(report.quality.contains(QualityFlags::ESTIMATED));
@@ -406,6 +727,22 @@ mod tests {
 		// Present 0–10 s and 40–50 s.
 		assert_eq!(report.online_s, 20);
 		assert!(report.quality.contains(QualityFlags::GAP));
+	}
+
+	#[test]
+	fn silence_across_the_boundary_is_not_counted_as_presence() {
+		let mut agg = Aggregator::new(3, 60, 15_000, T0_MS);
+		agg.on_sample(sample(50, 1_000, 0, 0));
+		let first = agg.close(&mut DeviceProgress::default());
+		assert_eq!(first.online_s, 10);
+		// 20 s after the last sample: within the gap of the interval's start, not of the sample.
+		for (at, counter) in [(70, 5), (80, 8), (90, 11), (100, 14), (110, 17), (119, 18)] {
+			agg.on_sample(sample(at, 1_000, 0, counter));
+		}
+		let second = agg.close(&mut DeviceProgress::default());
+		// 70–119 s, and on to the end at 120 s.
+		assert_eq!(second.online_s, 50);
+		assert!(second.quality.contains(QualityFlags::GAP));
 	}
 
 	#[test]
@@ -430,14 +767,15 @@ mod tests {
 		let mut agg = Aggregator::new(5, 60, 15_000, T0_MS);
 		let mut progress = DeviceProgress {
 			last_sequence: 7,
-			last_interval_end: T0_MS / 1_000,
+			last_interval_end: T0,
 			cumulative_imported_wh: 10,
 			cumulative_exported_wh: 20,
+			last_reading: None,
 		};
 		let report = agg.close(&mut progress);
 		assert_eq!(report.online_s, 0);
 		assert_eq!(report.quality, QualityFlags(QualityFlags::GAP));
-		assert_eq!((report.cumulative_imported_wh, report.cumulative_exported_wh), (10, 20));
+		assert_eq!(cumulative(&report), (10, 20));
 		assert_eq!(report.soc_bp, None);
 	}
 
@@ -450,26 +788,83 @@ mod tests {
 	}
 
 	#[test]
+	fn samples_at_or_after_the_end_belong_to_the_next_interval() {
+		let mut agg = Aggregator::new(8, 60, 15_000, T0_MS);
+		let mut progress = DeviceProgress::default();
+		for (at, counter) in [(0, 100), (10, 103), (20, 106), (30, 109), (40, 112), (50, 114)] {
+			agg.on_sample(sample(at, 1_000, 0, counter));
+		}
+		// Received during the closing grace, stamped after the end: a surge in the next
+		// interval.
+		assert!(agg.on_sample(sample(60, 9_000, 0, 117)));
+		assert!(agg.on_sample(sample(61, 9_000, 0, 120)));
+		agg.on_availability(false, T0_MS + 62_000);
+		// Nothing older may follow them.
+		assert!(!agg.on_sample(sample(59, 1_000, 0, 116)));
+		let report = agg.close(&mut progress);
+		assert_eq!(report.peak_power_w, 1_000);
+		assert_eq!(energy(&report), (0, 14));
+		assert_eq!(report.online_s, 60);
+
+		let next = agg.close(&mut progress);
+		assert_eq!(next.peak_power_w, 9_000);
+		// 114 → 120 from the carried reading; present 60–62 s, then declared offline.
+		assert_eq!(energy(&next), (0, 6));
+		assert_eq!(next.online_s, 2);
+	}
+
+	#[test]
 	fn missed_intervals_are_backfilled_as_offline() {
 		let agg = Aggregator::new(7, 60, 15_000, T0_MS + 300_000);
 		let mut progress = DeviceProgress {
 			last_sequence: 10,
-			last_interval_end: T0_MS / 1_000 + 60,
+			last_interval_end: T0 + 60,
 			cumulative_imported_wh: 5,
 			cumulative_exported_wh: 6,
+			last_reading: None,
 		};
-		let filled = agg.backfill(&mut progress, 100);
+		let filled = agg.backfill(&mut progress, 100, 100);
 		// Intervals starting at +60, +120, +180, +240 were missed; +300 is current.
 		assert_eq!(filled.len(), 4);
-		assert_eq!(filled[0].interval_start, T0_MS / 1_000 + 60);
+		assert_eq!(filled[0].interval_start, T0 + 60);
 		assert_eq!(filled[3].sequence, 14);
 		assert!(filled.iter().all(|r| r.online_s == 0 && r.quality.contains(QualityFlags::GAP)));
 		assert_eq!(progress.last_interval_end, agg.interval_start());
-		// The limit keeps the most recent ones.
-		let mut progress = DeviceProgress { last_interval_end: T0_MS / 1_000 + 60, ..progress };
-		progress.last_sequence = 10;
-		let limited = agg.backfill(&mut progress, 2);
-		assert_eq!(limited.len(), 2);
-		assert_eq!(limited[0].interval_start, T0_MS / 1_000 + 180);
+		assert!(agg.backfill(&mut progress, 100, 100).is_empty());
+
+		// The limit keeps the most recent ones; chunks continue where the last one ended.
+		let mut progress =
+			DeviceProgress { last_sequence: 10, last_interval_end: T0 + 60, ..progress };
+		let chunk = agg.backfill(&mut progress, 3, 2);
+		assert_eq!(
+			chunk.iter().map(|r| r.interval_start).collect::<Vec<_>>(),
+			[T0 + 120, T0 + 180]
+		);
+		let rest = agg.backfill(&mut progress, 3, 2);
+		assert_eq!(
+			rest.iter().map(|r| (r.interval_start, r.sequence)).collect::<Vec<_>>(),
+			[(T0 + 240, 13)]
+		);
+		assert!(agg.backfill(&mut progress, 3, 2).is_empty());
+	}
+
+	#[test]
+	fn progress_written_before_last_reading_existed_still_decodes() {
+		use codec::Encode;
+		let old = (3u64, 600u64, 10u64, 20u64).encode();
+		let progress = DeviceProgress::decode_stored(&old).unwrap();
+		assert_eq!(
+			progress,
+			DeviceProgress {
+				last_sequence: 3,
+				last_interval_end: 600,
+				cumulative_imported_wh: 10,
+				cumulative_exported_wh: 20,
+				last_reading: None,
+			}
+		);
+		let new = DeviceProgress { last_reading: Some((1, 2)), ..progress };
+		assert_eq!(DeviceProgress::decode_stored(&new.encode()).unwrap(), new);
+		assert!(DeviceProgress::decode_stored(&[1, 2, 3]).is_err());
 	}
 }

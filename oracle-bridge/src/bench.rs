@@ -32,6 +32,9 @@ use crate::chain::{Chain, ChainError};
 
 /// Regions the benchmark devices are spread over.
 pub const BENCH_REGIONS: u32 = 16;
+/// Interval of the benchmark reports (s). A run of M reports from N devices goes M / N
+/// quarter hours back in time, which must stay within the chain's two-day report horizon.
+pub const REPORT_INTERVAL_S: u32 = 900;
 /// Id of the first benchmark device (after the 7 demo devices of the development genesis).
 pub const FIRST_BENCH_DEVICE: DeviceId = 8;
 
@@ -308,9 +311,11 @@ pub async fn report_flood(
 	let gateway = BENCH_GATEWAY.pair();
 	let mut nonce = chain.next_nonce(&BENCH_GATEWAY.to_account_id()).await?;
 	let per_device = total.div_ceil(devices.max(1)).max(1);
-	let interval_s: u32 = 60;
+	// Quarter-hour reports, the settlement interval of most power markets: with hourly scoring
+	// epochs, every fourth report of a device closes its epoch, as in a real fleet.
+	let interval_s: u32 = REPORT_INTERVAL_S;
 	let now_s = chain.timestamp_ms(None).await? / 1_000;
-	let end = now_s / 60 * 60;
+	let end = now_s / u64::from(interval_s) * u64::from(interval_s);
 
 	tracing::info!(total, devices, per_device, "signing reports");
 	let keys: Vec<sr25519::Pair> = (0..devices).map(bench_key).collect();
@@ -338,10 +343,10 @@ pub async fn report_flood(
 				interval_start: end - back * u64::from(interval_s),
 				interval_length_s: interval_s,
 				energy_imported_wh: 0,
-				energy_exported_wh: 50,
+				energy_exported_wh: 750,
 				cumulative_imported_wh: 0,
 				cumulative_exported_wh: 1_000_000
-					+ 50 * (first_sequence[index as usize] + u64::from(round) + 1),
+					+ 750 * (first_sequence[index as usize] + u64::from(round) + 1),
 				average_power_w: 3_000,
 				peak_power_w: 3_100,
 				soc_bp: None,

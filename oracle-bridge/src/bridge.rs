@@ -1,26 +1,42 @@
 //! The bridge: sources → aggregators → signed reports in the outbox → submitter.
 //!
 //! At start it checks everything it can before reading a single sample: the keystore's
-//! permissions and keys, the node's runtime versions, that every configured device is
-//! registered with the key the keystore holds, and that the outbox belongs to this chain. It
-//! then continues each device's sequence from the outbox (or from the chain, if the outbox is
-//! new) and reports the intervals it missed while it was not running as offline.
+//! permissions and keys, the gateway key, the node's runtime versions, that every configured
+//! device is registered with the key the keystore holds and bound to this gateway, and that the
+//! outbox belongs to this chain. It then continues each device's sequence from the outbox (or
+//! from the chain, if the outbox is new) and reports the intervals it missed while it was not
+//! running as offline.
+//!
+//! Closed intervals are signed and queued for the outbox; the queue is written in order, each
+//! report together with its device's progress. A failed write keeps the reports in memory and is
+//! retried (the next interval's sequence numbers follow the queued reports, so nothing is skipped
+//! and nothing is numbered twice); if the outbox stays unwritable the bridge stops rather than
+//! lose what it signed, and the next start reports the intervals as offline.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+	collections::{BTreeMap, VecDeque},
+	sync::{Arc, Mutex, PoisonError},
+	time::Duration,
+};
 
 use openvpp_primitives::{DeviceId, DeviceStatus, IntervalReport, SignedReport};
-use tokio::sync::{mpsc, watch, Notify};
+use openvpp_runtime::Runtime;
+use sp_core::{crypto::AccountId32, sr25519};
+use tokio::{
+	sync::{mpsc, watch, Notify},
+	time::Instant,
+};
 
 use crate::{
 	aggregator::{Aggregator, DeviceProgress},
-	chain::{Chain, ChainError},
-	config::{BridgeConfig, SourceConfig},
+	chain::{ss58, Chain, ChainError},
+	config::{BridgeConfig, DeviceConfig, SourceConfig},
 	keystore::{self, Keystore, KeystoreError},
 	mapping::Update,
 	metrics::Metrics,
 	outbox::{Outbox, OutboxError},
 	sources::{self, modbus::ModbusDevice, mqtt::MqttDevice, now_ms, SourceEvent},
-	submitter::{Submitter, SubmitterConfig},
+	submitter::{RetryDelay, SubmitError, Submitter, SubmitterConfig},
 };
 
 /// Why the bridge cannot start.
@@ -43,22 +59,106 @@ pub enum StartError {
 		 on chain {chain:?}"
 	)]
 	KeyMismatch { id: DeviceId, name: String, keystore: String, chain: String },
+	#[error(
+		"device {id} ({name}) is bound to gateway {chain_gateway} on chain, but this bridge signs \
+		 as {ours}: the chain would reject every report (WrongGateway); have the owner rebind the \
+		 device (`deviceRegistry.rebindGateway`) or configure that gateway's seed"
+	)]
+	WrongGateway { id: DeviceId, name: String, chain_gateway: String, ours: String },
+	#[error(
+		"interval_s = {configured} is shorter than the chain's minimum report interval of \
+		 {chain_minimum} s: the chain would reject every report (InvalidIntervalLength); set \
+		 interval_s to at least {chain_minimum}"
+	)]
+	IntervalTooShort { configured: u32, chain_minimum: u32 },
 }
 
-/// Intervals reported as missed at most, per device, at start (older ones would be beyond the
-/// chain's report horizon anyway for short intervals).
-const MAX_BACKFILL: usize = 500;
+/// Refuses an interval the chain would reject as too short.
+pub async fn check_interval(config: &BridgeConfig, chain: &Chain) -> Result<(), StartError> {
+	let chain_minimum = chain.min_interval_length_s().await?;
+	if config.interval_s < chain_minimum {
+		return Err(StartError::IntervalTooShort { configured: config.interval_s, chain_minimum });
+	}
+	Ok(())
+}
+
+/// Why the running bridge stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+	#[error(transparent)]
+	Submitter(#[from] SubmitError),
+	#[error("the submitter stopped unexpectedly: {0}")]
+	SubmitterTask(String),
+	#[error(
+		"{unwritten} signed reports could not be written to the outbox ({source}); stopping \
+		 before more pile up in memory: make the outbox writable and start again (the intervals \
+		 not written are then reported as offline)"
+	)]
+	Outbox { unwritten: usize, source: OutboxError },
+}
+
+/// Intervals reported as missed at most, per device, at start: those that can still be
+/// accepted, i.e. that start within the chain's report horizon.
+pub fn max_backfill(interval_s: u32) -> usize {
+	let intervals = openvpp_runtime::configs::REPORT_HORIZON_S / u64::from(interval_s.max(1));
+	usize::try_from(intervals).unwrap_or(usize::MAX)
+}
+
+/// Reports written to the outbox per transaction at most, so that a large backfill or backlog
+/// is neither one giant transaction nor held whole in memory.
+const WRITE_CHUNK: usize = 2_000;
+
+/// Reports kept in memory at most while the outbox cannot be written.
+const MAX_UNWRITTEN: usize = 50_000;
 
 /// How long after an interval ends the bridge waits for late samples before closing it.
 fn grace(interval_s: u32) -> Duration {
 	Duration::from_millis((u64::from(interval_s) * 1_000 / 20).clamp(200, 2_000))
 }
 
-/// The longest silence between samples that still counts as continuous presence.
-fn max_gap_ms(source: &SourceConfig) -> u64 {
-	match source {
-		SourceConfig::Modbus(modbus) => (modbus.poll_interval_ms * 3).max(3_000),
-		SourceConfig::Mqtt(_) => 30_000,
+/// Signed reports on their way into the outbox, oldest first, each with its device's progress
+/// as of that report.
+#[derive(Debug, Default)]
+pub struct WriteQueue {
+	entries: VecDeque<(SignedReport, DeviceProgress)>,
+}
+
+impl WriteQueue {
+	pub fn push(&mut self, report: SignedReport, progress: DeviceProgress) {
+		self.entries.push_back((report, progress));
+	}
+
+	pub fn len(&self) -> usize {
+		self.entries.len()
+	}
+
+	pub fn is_empty(&self) -> bool {
+		self.entries.is_empty()
+	}
+
+	/// Writes the queue in order, at most `chunk` reports per `write` — each with the progress
+	/// of its devices as of their last report in it, so the outbox's progress never runs ahead
+	/// of its reports. Stops at the first failure and keeps everything not written. Returns
+	/// how many reports were written, and the failure if any.
+	pub fn flush<W>(&mut self, chunk: usize, mut write: W) -> (usize, Result<(), OutboxError>)
+	where
+		W: FnMut(&[SignedReport], &[(DeviceId, DeviceProgress)]) -> Result<(), OutboxError>,
+	{
+		let mut written = 0;
+		while !self.entries.is_empty() {
+			let take = self.entries.len().min(chunk.max(1));
+			let reports: Vec<SignedReport> =
+				self.entries.iter().take(take).map(|(r, _)| r.clone()).collect();
+			let progress: BTreeMap<DeviceId, DeviceProgress> =
+				self.entries.iter().take(take).map(|(r, p)| (r.report.device_id, *p)).collect();
+			let progress: Vec<(DeviceId, DeviceProgress)> = progress.into_iter().collect();
+			if let Err(error) = write(&reports, &progress) {
+				return (written, Err(error));
+			}
+			self.entries.drain(..take);
+			written += take;
+		}
+		(written, Ok(()))
 	}
 }
 
@@ -66,11 +166,25 @@ fn max_gap_ms(source: &SourceConfig) -> u64 {
 pub struct Prepared {
 	config: BridgeConfig,
 	keystore: Keystore,
-	gateway: sp_core::sr25519::Pair,
+	gateway: sr25519::Pair,
 	outbox: Outbox,
+	/// Each device's progress including the reports still queued for the outbox: what the next
+	/// report continues from. The outbox holds the durable part.
 	progress: BTreeMap<DeviceId, DeviceProgress>,
 	genesis: sp_core::H256,
 	metrics: Metrics,
+	queue: Arc<Mutex<WriteQueue>>,
+}
+
+/// The gateway account's key: `gateway_seed`, or `gateway_seed_file` (refused, like the
+/// keystore, if group or others may read it).
+pub fn gateway_key(config: &BridgeConfig) -> Result<sr25519::Pair, StartError> {
+	let secret = match (&config.chain.gateway_seed, &config.chain.gateway_seed_file) {
+		(Some(seed), _) => seed.clone(),
+		(None, Some(file)) => keystore::read_secret_file(file)?,
+		(None, None) => return Err(KeystoreError::BadGatewaySecret.into()),
+	};
+	Ok(keystore::gateway_pair(&secret)?)
 }
 
 /// Runs the start-up checks against the chain (waiting for the node if it is not up yet).
@@ -79,12 +193,8 @@ pub async fn prepare(
 	shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Option<Prepared>, StartError> {
 	let keystore = Keystore::load(&config.storage.keystore)?;
-	let gateway_secret = match (&config.chain.gateway_seed, &config.chain.gateway_seed_file) {
-		(Some(seed), _) => seed.clone(),
-		(None, Some(file)) => keystore::read_secret_file(file)?,
-		(None, None) => return Err(KeystoreError::BadGatewaySecret.into()),
-	};
-	let gateway = keystore::gateway_pair(&gateway_secret)?;
+	let gateway = gateway_key(&config)?;
+	let gateway_account = openvpp_runtime::extrinsic::account_of(&gateway);
 	for device in &config.devices {
 		if keystore.get(device.id).is_none() {
 			return Err(StartError::MissingKey { id: device.id, name: device.name.clone() });
@@ -100,9 +210,9 @@ pub async fn prepare(
 	let checked = loop {
 		// A node that goes away between the connection and the end of the checks is the same
 		// as one that is not there yet; only what the chain says (wrong runtime, unknown
-		// device, other key) stops the bridge.
+		// device, other key or gateway) stops the bridge.
 		let error = match Chain::connect(&config.chain.url).await {
-			Ok(chain) => match check_devices(&config, &keystore, &chain).await {
+			Ok(chain) => match check_devices(&config, &keystore, &chain, &gateway_account).await {
 				Ok(progress) => break Some((chain, progress)),
 				Err(StartError::Chain(ChainError::Rpc(error))) => ChainError::Rpc(error),
 				Err(error) => return Err(error),
@@ -147,37 +257,79 @@ pub async fn prepare(
 		progress.entry(device.id).or_default();
 	}
 	let metrics = Metrics::new()?;
-	Ok(Some(Prepared { config, keystore, gateway, outbox, progress, genesis, metrics }))
+	Ok(Some(Prepared {
+		config,
+		keystore,
+		gateway,
+		outbox,
+		progress,
+		genesis,
+		metrics,
+		queue: Arc::default(),
+	}))
 }
 
 /// How long the bridge waits for the node at start before it starts from its outbox.
 const OFFLINE_START_AFTER: Duration = Duration::from_secs(10);
 
-/// Checks the node's runtime and every device's registration and key; returns the chain's
-/// last sequence and interval end of each device that has reported.
+/// Checks one device on chain: registered, with the keystore's key as its attestation key, and
+/// bound to `gateway` (the account this bridge signs batches with). Returns its record.
+pub async fn check_device(
+	device: &DeviceConfig,
+	keystore: &Keystore,
+	chain: &Chain,
+	gateway: &AccountId32,
+) -> Result<pallet_device_registry::DeviceRecord<Runtime>, StartError> {
+	let record = chain
+		.device(device.id)
+		.await?
+		.ok_or_else(|| StartError::UnknownDevice { id: device.id, name: device.name.clone() })?;
+	let ours = keystore.get(device.id).map(|k| k.public());
+	if ours.as_ref() != Some(&record.attestation_key) {
+		return Err(StartError::KeyMismatch {
+			id: device.id,
+			name: device.name.clone(),
+			keystore: format!("{ours:?}"),
+			chain: format!("{:?}", record.attestation_key),
+		});
+	}
+	check_gateway(device.id, &device.name, &record.gateway, gateway)?;
+	Ok(record)
+}
+
+/// Refuses a device bound to another gateway than `ours`.
+fn check_gateway(
+	id: DeviceId,
+	name: &str,
+	on_chain: &AccountId32,
+	ours: &AccountId32,
+) -> Result<(), StartError> {
+	if on_chain != ours {
+		return Err(StartError::WrongGateway {
+			id,
+			name: name.to_string(),
+			chain_gateway: ss58(on_chain),
+			ours: ss58(ours),
+		});
+	}
+	Ok(())
+}
+
+/// Checks the node's runtime and every device's registration, key and gateway; returns the
+/// chain's last sequence and interval end of each device that has reported.
 async fn check_devices(
 	config: &BridgeConfig,
 	keystore: &Keystore,
 	chain: &Chain,
+	gateway: &AccountId32,
 ) -> Result<BTreeMap<DeviceId, (u64, u64)>, StartError> {
 	chain.check_versions().await?;
+	check_interval(config, chain).await?;
 	let mut chain_progress = BTreeMap::new();
 	for device in &config.devices {
-		let record = chain.device(device.id).await?.ok_or_else(|| StartError::UnknownDevice {
-			id: device.id,
-			name: device.name.clone(),
-		})?;
-		let ours = keystore.get(device.id).map(|k| k.public());
-		if ours.as_ref() != Some(&record.attestation_key) {
-			return Err(StartError::KeyMismatch {
-				id: device.id,
-				name: device.name.clone(),
-				keystore: format!("{ours:?}"),
-				chain: format!("{:?}", record.attestation_key),
-			});
-		}
+		let record = check_device(device, keystore, chain, gateway).await?;
 		if record.status != DeviceStatus::Active {
-			tracing::warn!(device = %device.name, status = ?record.status, "device is not active; the chain will reject its reports until a verifier activates it");
+			tracing::warn!(device = %device.name, status = ?record.status, "device is not active; the chain refuses its reports until a verifier activates it (they are kept and retried)");
 		}
 		if let Some(state) = chain.device_telemetry(device.id, None).await? {
 			chain_progress.insert(device.id, (state.last_sequence, state.last_interval_end));
@@ -197,56 +349,109 @@ impl Prepared {
 		Some(SignedReport { signature: key.sign(&payload), report })
 	}
 
-	/// Signs reports and records them durably, with their devices' progress.
-	async fn record(
-		&self,
-		reports: Vec<IntervalReport>,
-		progress: Vec<(DeviceId, DeviceProgress)>,
-	) {
-		if reports.is_empty() {
-			return;
+	/// Signs reports and queues them for the outbox, each with its device's progress as of it.
+	fn enqueue(&self, reports: Vec<(IntervalReport, DeviceProgress)>) {
+		let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+		for (report, progress) in reports {
+			let (device, sequence) = (report.device_id, report.sequence);
+			match self.sign(report) {
+				Some(signed) => queue.push(signed, progress),
+				// Every device's key was checked at start.
+				None => tracing::error!(device, sequence, "no key to sign the report with"),
+			}
 		}
-		let signed: Vec<SignedReport> = reports.into_iter().filter_map(|r| self.sign(r)).collect();
-		let count = signed.len() as u64;
-		match self.outbox.run(move |o| o.record(&signed, &progress)).await {
-			Ok(()) => self.metrics.reports_signed.inc_by(count),
-			// Without the outbox nothing can be delivered safely: say so loudly. The
-			// aggregators' progress was not saved, so the same sequence numbers are used again
-			// for the next interval.
-			Err(error) => tracing::error!(%error, "cannot write reports to the outbox"),
-		}
+		self.metrics.reports_unwritten.set(queue.len() as i64);
+	}
+
+	/// Writes the queued reports to the outbox. On failure they stay queued for the next
+	/// attempt; returns whether everything was written, or an error once too many are waiting.
+	async fn write_queue(&self) -> Result<bool, RunError> {
+		let queue = self.queue.clone();
+		let flushed = self
+			.outbox
+			.run(move |outbox| {
+				let mut queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
+				let (written, result) = queue.flush(WRITE_CHUNK, |r, p| outbox.record(r, p));
+				Ok((written, result, queue.len()))
+			})
+			.await;
+		let (written, result, left) = match flushed {
+			Ok(flushed) => flushed,
+			Err(error) => (0, Err(error), self.unwritten()),
+		};
+		self.metrics.reports_signed.inc_by(written as u64);
+		self.metrics.reports_unwritten.set(left as i64);
 		if let Ok((pending, rejected)) = self.outbox.run(|o| o.counts()).await {
 			self.metrics.outbox_pending.set(pending as i64);
 			self.metrics.outbox_rejected.set(rejected as i64);
 		}
+		match result {
+			Ok(()) => Ok(true),
+			Err(source) if left > MAX_UNWRITTEN => {
+				Err(RunError::Outbox { unwritten: left, source })
+			}
+			Err(error) => {
+				// Without the outbox nothing can be delivered safely: say so loudly. The
+				// reports stay queued and later ones are numbered after them.
+				self.metrics.outbox_write_errors.inc();
+				tracing::error!(%error, unwritten = left, "cannot write reports to the outbox; they are kept in memory and written again");
+				Ok(false)
+			}
+		}
 	}
 
-	/// Runs the bridge until `shutdown` turns true.
-	pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+	fn unwritten(&self) -> usize {
+		self.queue.lock().unwrap_or_else(PoisonError::into_inner).len()
+	}
+
+	/// Runs the bridge until `shutdown` turns true, or until it cannot go on (the node serves
+	/// another runtime, the outbox stays unwritable).
+	pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
 		let config = self.config.clone();
 		if let Some(address) = config.metrics.listen {
 			self.metrics.serve(address);
 			tracing::info!(%address, "metrics at /metrics");
 		}
 
-		// Aggregators, and reports for the intervals missed while the bridge was down.
+		// Aggregators, and reports for the intervals missed while the bridge was down (written
+		// in chunks: with short intervals a long outage is many reports).
 		let now = now_ms();
+		let limit = max_backfill(config.interval_s);
 		let mut aggregators: BTreeMap<DeviceId, Aggregator> = BTreeMap::new();
-		let mut backfilled = Vec::new();
+		let mut backfilled = 0;
 		for device in &config.devices {
 			let aggregator =
-				Aggregator::new(device.id, config.interval_s, max_gap_ms(&device.source), now);
-			let progress = self.progress.entry(device.id).or_default();
-			backfilled.extend(aggregator.backfill(progress, MAX_BACKFILL));
+				Aggregator::new(device.id, config.interval_s, device.source.max_gap_ms(), now);
+			loop {
+				let progress = self.progress.entry(device.id).or_default();
+				let chunk = aggregator.backfill(progress, limit, WRITE_CHUNK);
+				if chunk.is_empty() {
+					break;
+				}
+				let after = *progress;
+				backfilled += chunk.len();
+				self.enqueue(
+					chunk
+						.into_iter()
+						.map(|r| {
+							let progress = DeviceProgress {
+								last_sequence: r.sequence,
+								last_interval_end: r.interval_end(),
+								..after
+							};
+							(r, progress)
+						})
+						.collect(),
+				);
+				self.write_queue().await?;
+			}
 			aggregators.insert(device.id, aggregator);
 		}
-		if !backfilled.is_empty() {
+		if backfilled > 0 {
 			tracing::info!(
-				reports = backfilled.len(),
-				"reporting intervals missed while the bridge was not running as offline"
+				reports = backfilled,
+				"reported intervals missed while the bridge was not running as offline"
 			);
-			let progress = self.progress.iter().map(|(id, p)| (*id, *p)).collect();
-			self.record(backfilled, progress).await;
 		}
 
 		// Sources.
@@ -310,7 +515,7 @@ impl Prepared {
 			wake: wake.clone(),
 			genesis: self.genesis,
 		};
-		let submitter_task = tokio::spawn(submitter.run(submit_stop));
+		let mut submitter_task = Some(tokio::spawn(submitter.run(submit_stop)));
 		wake.notify_one();
 
 		let summary_every = Duration::from_secs(config.metrics.summary_every_s.max(1));
@@ -322,12 +527,37 @@ impl Prepared {
 			"bridge running"
 		);
 
+		let mut write_retry = RetryDelay::new(Duration::from_secs(1), Duration::from_secs(30));
+		let mut retry_write_at: Option<Instant> =
+			(self.unwritten() > 0).then(|| Instant::now() + write_retry.next_delay());
+		let mut failure: Option<RunError> = None;
 		loop {
-			let next_end = aggregators.values().map(|a| a.interval_end()).min().unwrap_or(0);
-			let close_at_ms = next_end * 1_000 + grace(config.interval_s).as_millis() as u64;
-			let wait = Duration::from_millis(close_at_ms.saturating_sub(now_ms()));
-			tokio::select! {
+			let wait = match aggregators.values().map(|a| a.interval_end()).min() {
+				Some(next_end) => {
+					let close_at_ms =
+						next_end * 1_000 + grace(config.interval_s).as_millis() as u64;
+					Duration::from_millis(close_at_ms.saturating_sub(now_ms()))
+				}
+				// No device: nothing to close.
+				None => Duration::from_secs(3_600),
+			};
+			let retry_at = retry_write_at.unwrap_or_else(Instant::now);
+			let written = tokio::select! {
 				_ = shutdown.changed() => break,
+				done = async {
+					match submitter_task.as_mut() {
+						Some(task) => task.await,
+						None => std::future::pending().await,
+					}
+				}, if submitter_task.is_some() => {
+					submitter_task = None;
+					failure = Some(match done {
+						Ok(Ok(())) => RunError::SubmitterTask("it returned".into()),
+						Ok(Err(error)) => RunError::Submitter(error),
+						Err(error) => RunError::SubmitterTask(error.to_string()),
+					});
+					break;
+				}
 				event = events.recv() => {
 					let Some(SourceEvent { device_id, update }) = event else { break };
 					let Some(aggregator) = aggregators.get_mut(&device_id) else { continue };
@@ -341,6 +571,10 @@ impl Prepared {
 						},
 						Update::Availability(online) => aggregator.on_availability(online, now_ms()),
 					}
+					continue;
+				}
+				_ = tokio::time::sleep_until(retry_at), if retry_write_at.is_some() => {
+					self.write_queue().await
 				}
 				_ = tokio::time::sleep(wait) => {
 					let mut reports = Vec::new();
@@ -348,15 +582,28 @@ impl Prepared {
 						// Close every interval that has ended (several, if the process stalled).
 						while aggregator.interval_end() <= now_ms() / 1_000 {
 							let progress = self.progress.entry(aggregator.device_id()).or_default();
-							reports.push(aggregator.close(progress));
+							let report = aggregator.close(progress);
+							reports.push((report, *progress));
 						}
 					}
-					let progress = self.progress.iter().map(|(id, p)| (*id, *p)).collect();
-					self.record(reports, progress).await;
-					wake.notify_one();
+					self.enqueue(reports);
+					self.write_queue().await
 				}
 				_ = summary.tick(), if config.metrics.summary_every_s > 0 => {
 					tracing::info!("{}", self.metrics.summary());
+					continue;
+				}
+			};
+			match written {
+				Ok(true) => {
+					write_retry.reset();
+					retry_write_at = None;
+					wake.notify_one();
+				}
+				Ok(false) => retry_write_at = Some(Instant::now() + write_retry.next_delay()),
+				Err(error) => {
+					failure = Some(error);
+					break;
 				}
 			}
 		}
@@ -367,9 +614,190 @@ impl Prepared {
 		tracing::info!("stopping: sources first, then the submitter");
 		let _ = source_stop_tx.send(true);
 		while tasks.join_next().await.is_some() {}
+		if self.unwritten() > 0 {
+			match self.write_queue().await {
+				Ok(true) => {}
+				_ => tracing::error!(
+					unwritten = self.unwritten(),
+					"stopping with reports not written to the outbox; the next start reports their intervals as offline"
+				),
+			}
+		}
 		let _ = submit_stop_tx.send(true);
-		let _ = submitter_task.await;
+		if let Some(task) = submitter_task {
+			match task.await {
+				Ok(Err(error)) if failure.is_none() => failure = Some(error.into()),
+				_ => {}
+			}
+		}
 		tracing::info!("{}", self.metrics.summary());
-		tracing::info!("bridge stopped");
+		match failure {
+			Some(error) => {
+				tracing::error!(%error, "bridge stopped");
+				Err(error)
+			}
+			None => {
+				tracing::info!("bridge stopped");
+				Ok(())
+			}
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use openvpp_primitives::{AttestationSignature, QualityFlags};
+
+	const T0_MS: u64 = 1_767_225_600_000;
+
+	fn signed(report: IntervalReport) -> SignedReport {
+		SignedReport {
+			report,
+			signature: AttestationSignature::Sr25519(sp_core::sr25519::Signature::from_raw(
+				[7; 64],
+			)),
+		}
+	}
+
+	fn outbox_failure() -> OutboxError {
+		OutboxError::Task("disk full".into())
+	}
+
+	/// Closes the aggregator's interval, as the bridge's tick does, and queues the report.
+	fn close_into(
+		queue: &mut WriteQueue,
+		aggregator: &mut Aggregator,
+		progress: &mut DeviceProgress,
+	) {
+		let report = aggregator.close(progress);
+		queue.push(signed(report), *progress);
+	}
+
+	#[test]
+	fn a_failed_write_keeps_the_reports_and_the_next_interval_follows_them() {
+		let dir = tempfile::tempdir().unwrap();
+		let outbox = Outbox::open(&dir.path().join("outbox.redb"), sp_core::H256::zero()).unwrap();
+		let mut aggregator = Aggregator::new(1, 60, 15_000, T0_MS);
+		let mut progress = DeviceProgress { last_sequence: 4, ..Default::default() };
+		let mut queue = WriteQueue::default();
+
+		close_into(&mut queue, &mut aggregator, &mut progress);
+		let (written, result) = queue.flush(WRITE_CHUNK, |_, _| Err(outbox_failure()));
+		assert_eq!(written, 0);
+		assert!(result.is_err());
+		assert_eq!(queue.len(), 1);
+		// Nothing reached the outbox, its progress included.
+		assert_eq!(outbox.counts().unwrap(), (0, 0));
+		assert!(outbox.progress().unwrap().is_empty());
+
+		// The next interval is numbered after the unwritten report, and both are written.
+		close_into(&mut queue, &mut aggregator, &mut progress);
+		let (written, result) = queue.flush(WRITE_CHUNK, |r, p| outbox.record(r, p));
+		assert!(result.is_ok());
+		assert_eq!(written, 2);
+		assert!(queue.is_empty());
+		let pending = outbox.pending(10, &Default::default()).unwrap();
+		let sequences: Vec<u64> = pending.iter().map(|s| s.report.sequence).collect();
+		assert_eq!(sequences, vec![5, 6]);
+		assert_eq!(pending[1].report.interval_start, pending[0].report.interval_end());
+		assert_eq!(outbox.progress().unwrap()[&1].last_sequence, 6);
+	}
+
+	#[test]
+	fn queued_reports_are_written_in_chunks_with_matching_progress() {
+		let mut queue = WriteQueue::default();
+		let mut aggregators =
+			[Aggregator::new(1, 60, 15_000, T0_MS), Aggregator::new(2, 60, 15_000, T0_MS)];
+		let mut progress = [DeviceProgress::default(), DeviceProgress::default()];
+		for _ in 0..3 {
+			for (aggregator, progress) in aggregators.iter_mut().zip(progress.iter_mut()) {
+				close_into(&mut queue, aggregator, progress);
+			}
+		}
+		// Chunks of 4: the second write fails, and is retried later from where it stopped.
+		// Per write: the reports' keys, and the progress written with them.
+		type Keys = Vec<(DeviceId, u64)>;
+		let mut writes: Vec<(Keys, Keys)> = Vec::new();
+		let mut calls = 0;
+		let (written, result) = queue.flush(4, |reports, progress| {
+			calls += 1;
+			if calls == 2 {
+				return Err(outbox_failure());
+			}
+			writes.push((
+				reports.iter().map(|s| (s.report.device_id, s.report.sequence)).collect(),
+				progress.iter().map(|(id, p)| (*id, p.last_sequence)).collect(),
+			));
+			Ok(())
+		});
+		assert_eq!((written, result.is_err(), queue.len()), (4, true, 2));
+		let (written, result) = queue.flush(4, |reports, progress| {
+			writes.push((
+				reports.iter().map(|s| (s.report.device_id, s.report.sequence)).collect(),
+				progress.iter().map(|(id, p)| (*id, p.last_sequence)).collect(),
+			));
+			Ok(())
+		});
+		assert_eq!((written, result.is_ok(), queue.len()), (2, true, 0));
+		assert_eq!(
+			writes,
+			vec![
+				(vec![(1, 1), (2, 1), (1, 2), (2, 2)], vec![(1, 2), (2, 2)]),
+				(vec![(1, 3), (2, 3)], vec![(1, 3), (2, 3)]),
+			]
+		);
+		assert!(progress.iter().all(|p| p.last_sequence == 3));
+	}
+
+	#[test]
+	fn a_device_bound_to_another_gateway_is_refused() {
+		let ours = openvpp_runtime::extrinsic::account_of(
+			&<sr25519::Pair as sp_core::Pair>::from_string("//Ferdie", None).unwrap(),
+		);
+		let theirs = openvpp_runtime::extrinsic::account_of(
+			&<sr25519::Pair as sp_core::Pair>::from_string("//Eve", None).unwrap(),
+		);
+		assert!(check_gateway(3, "battery", &ours, &ours).is_ok());
+		let error = check_gateway(3, "battery", &theirs, &ours).unwrap_err();
+		match &error {
+			StartError::WrongGateway { id: 3, name, chain_gateway, ours: mine } => {
+				assert_eq!(name, "battery");
+				assert_eq!(chain_gateway, &ss58(&theirs));
+				assert_eq!(mine, &ss58(&ours));
+			}
+			other => panic!("unexpected {other:?}"),
+		}
+		assert!(error.to_string().contains(&ss58(&theirs)), "{error}");
+	}
+
+	#[test]
+	fn backfill_reaches_back_to_the_report_horizon() {
+		assert_eq!(max_backfill(900), 192);
+		assert_eq!(max_backfill(30), 5_760);
+		assert_eq!(max_backfill(0), 172_800);
+		// A day and a half of 30 s intervals missed: all of them are reported, in chunks.
+		let now = T0_MS + 129_600_000;
+		let aggregator = Aggregator::new(1, 30, 3_000, now);
+		let mut progress = DeviceProgress {
+			last_sequence: 1,
+			last_interval_end: T0_MS / 1_000,
+			..Default::default()
+		};
+		let mut total = 0;
+		let mut chunks = 0;
+		loop {
+			let chunk = aggregator.backfill(&mut progress, max_backfill(30), WRITE_CHUNK);
+			if chunk.is_empty() {
+				break;
+			}
+			assert!(chunk.len() <= WRITE_CHUNK);
+			assert!(chunk.iter().all(|r| r.quality == QualityFlags(QualityFlags::GAP)));
+			total += chunk.len();
+			chunks += 1;
+		}
+		assert_eq!(total, 4_320);
+		assert_eq!(chunks, 3);
+		assert_eq!(progress.last_sequence, 4_321);
 	}
 }

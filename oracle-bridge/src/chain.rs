@@ -76,6 +76,21 @@ impl TxStatus {
 	}
 }
 
+/// An account in the chain's SS58 format (prefix [`openvpp_runtime::SS58_PREFIX`]), whatever
+/// the process-wide default.
+pub fn ss58(account: &AccountId32) -> String {
+	use sp_core::crypto::{Ss58AddressFormat, Ss58Codec};
+	account.to_ss58check_with_version(Ss58AddressFormat::custom(openvpp_runtime::SS58_PREFIX))
+}
+
+/// Makes the chain's SS58 format the process-wide default, so that addresses print and parse
+/// in it (call at the start of `main`).
+pub fn use_chain_ss58_format() {
+	sp_core::crypto::set_default_ss58_version(sp_core::crypto::Ss58AddressFormat::custom(
+		openvpp_runtime::SS58_PREFIX,
+	));
+}
+
 fn parse_hash(text: &str) -> Option<H256> {
 	let bytes = hex::decode(text.trim_start_matches("0x")).ok()?;
 	(bytes.len() == 32).then(|| H256::from_slice(&bytes))
@@ -240,6 +255,15 @@ impl Chain {
 		self.storage("device telemetry", key, at).await
 	}
 
+	/// The shortest report interval the chain accepts (s).
+	pub async fn min_interval_length_s(&self) -> Result<u32, ChainError> {
+		let key = pallet_telemetry::MinIntervalLengthS::<Runtime>::hashed_key().to_vec();
+		Ok(self
+			.storage("minimum interval length", key, None)
+			.await?
+			.unwrap_or_else(pallet_telemetry::DefaultMinIntervalLengthS::get))
+	}
+
 	/// The chain's time at a block (Unix ms).
 	pub async fn timestamp_ms(&self, at: Option<H256>) -> Result<u64, ChainError> {
 		let key = pallet_timestamp::Now::<Runtime>::hashed_key().to_vec();
@@ -302,9 +326,9 @@ impl Chain {
 			.collect())
 	}
 
-	/// The energy status map at the best block: live figures per region and kind.
-	pub async fn status_map(&self) -> Result<Vec<RegionStatus>, ChainError> {
-		let at: H256 = self.client.request("chain_getBlockHash", rpc_params![]).await?;
+	/// The energy status map at block `at`: live figures per region and kind. Read at the same
+	/// block as the number shown with it (the finalized head, for a stable view).
+	pub async fn status_map(&self, at: H256) -> Result<Vec<RegionStatus>, ChainError> {
 		let now_s = self.timestamp_ms(Some(at)).await? / 1_000;
 		let prefix = <pallet_telemetry::EnergyStatus<Runtime> as StoragePrefixedMap<
 			pallet_telemetry::RegionKindStatus<
@@ -312,49 +336,71 @@ impl Chain {
 			>,
 		>>::final_prefix()
 		.to_vec();
-		let keys: Vec<Bytes> = self
-			.client
-			.request(
-				"state_getKeysPaged",
-				rpc_params![Bytes(prefix.clone()), 1_000u32, Option::<Bytes>::None, at],
-			)
-			.await?;
 		let mut out = Vec::new();
-		for key in keys {
-			// prefix | blake2_128(region) | region | twox64(kind) | kind
-			let rest = key.0.get(prefix.len() + 16..).unwrap_or_default();
-			let mut input = rest;
-			let region = RegionCode::decode(&mut input).map_err(|e| ChainError::Decode {
-				what: "status map key",
-				message: e.to_string(),
-			})?;
-			let kind =
-				DeviceKind::decode(&mut input.get(8..).unwrap_or_default()).map_err(|e| {
-					ChainError::Decode { what: "status map key", message: e.to_string() }
-				})?;
-			let status: Option<
-				pallet_telemetry::RegionKindStatus<
-					<Runtime as pallet_telemetry::Config>::MaxFreshnessSlots,
-				>,
-			> = self.storage("status map entry", key.0.clone(), Some(at)).await?;
-			if let Some(status) = status {
-				let figures = status.live(now_s);
-				if figures.devices > 0 {
-					out.push(RegionStatus {
-						region: String::from_utf8_lossy(&region).into_owned(),
-						kind,
-						figures,
-					});
+		let mut start_key: Option<Bytes> = None;
+		loop {
+			let keys: Vec<Bytes> = self
+				.client
+				.request(
+					"state_getKeysPaged",
+					rpc_params![Bytes(prefix.clone()), STATUS_MAP_PAGE, start_key.clone(), at],
+				)
+				.await?;
+			let full_page = keys.len() == STATUS_MAP_PAGE as usize;
+			start_key = keys.last().cloned();
+			for key in keys {
+				if let Some(entry) = self.status_entry(&prefix, key, at, now_s).await? {
+					out.push(entry);
 				}
+			}
+			if !full_page {
+				break;
 			}
 		}
 		Ok(out)
 	}
+
+	async fn status_entry(
+		&self,
+		prefix: &[u8],
+		key: Bytes,
+		at: H256,
+		now_s: u64,
+	) -> Result<Option<RegionStatus>, ChainError> {
+		// prefix | blake2_128(region) | region | twox64(kind) | kind
+		let rest = key.0.get(prefix.len() + 16..).unwrap_or_default();
+		let mut input = rest;
+		let region = RegionCode::decode(&mut input)
+			.map_err(|e| ChainError::Decode { what: "status map key", message: e.to_string() })?;
+		let kind = DeviceKind::decode(&mut input.get(8..).unwrap_or_default())
+			.map_err(|e| ChainError::Decode { what: "status map key", message: e.to_string() })?;
+		let status: Option<
+			pallet_telemetry::RegionKindStatus<
+				<Runtime as pallet_telemetry::Config>::MaxFreshnessSlots,
+			>,
+		> = self.storage("status map entry", key.0, Some(at)).await?;
+		Ok(status.map(|status| status.live(now_s)).filter(|f| f.devices > 0).map(|figures| {
+			RegionStatus { region: String::from_utf8_lossy(&region).into_owned(), kind, figures }
+		}))
+	}
 }
+
+/// Keys asked for per `state_getKeysPaged` call (nodes refuse more than 1 000).
+const STATUS_MAP_PAGE: u32 = 1_000;
 
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn accounts_print_with_the_chain_prefix() {
+		use sp_core::crypto::{Ss58AddressFormat, Ss58Codec};
+		let account = AccountId32::new([7; 32]);
+		let text = ss58(&account);
+		let (parsed, format) = AccountId32::from_ss58check_with_version(&text).unwrap();
+		assert_eq!(parsed, account);
+		assert_eq!(format, Ss58AddressFormat::custom(openvpp_runtime::SS58_PREFIX));
+	}
 
 	#[test]
 	fn transaction_statuses() {

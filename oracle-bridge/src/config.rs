@@ -142,10 +142,33 @@ pub struct MqttConfig {
 	pub host: String,
 	#[serde(default = "default_mqtt_port")]
 	pub port: u16,
-	/// Client id; defaults to `openvpp-bridge-<pid>`.
+	/// Client id, which names the broker-side session; defaults to [`default_mqtt_client_id`] of
+	/// the MQTT devices.
 	pub client_id: Option<String>,
 	#[serde(default = "default_keep_alive_s")]
 	pub keep_alive_s: u64,
+}
+
+impl MqttConfig {
+	/// The client id to connect with: the configured one, else one derived from the devices.
+	pub fn effective_client_id(&self, device_ids: impl IntoIterator<Item = DeviceId>) -> String {
+		match self.client_id.as_deref().map(str::trim) {
+			Some(id) if !id.is_empty() => id.to_string(),
+			_ => default_mqtt_client_id(device_ids),
+		}
+	}
+}
+
+/// A client id that stays the same across restarts for the same set of MQTT devices, so that
+/// the broker keeps the bridge's session (and queues its QoS 1 messages) across reconnections.
+/// `openvpp-bridge-` and 8 hex digits: 23 characters, the longest id every MQTT 3.1.1 broker must
+/// accept.
+pub fn default_mqtt_client_id(device_ids: impl IntoIterator<Item = DeviceId>) -> String {
+	let ids: BTreeSet<DeviceId> = device_ids.into_iter().collect();
+	let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
+	// A fixed hash (not std's DefaultHasher, whose output may change between Rust releases).
+	let digest = <sp_core::Blake2Hasher as sp_core::Hasher>::hash(&bytes);
+	format!("openvpp-bridge-{}", hex::encode(&digest.as_bytes()[..4]))
 }
 
 fn default_mqtt_port() -> u16 {
@@ -210,6 +233,8 @@ pub enum MqttMapping {
 		topic: String,
 		/// Topic carrying `online` / `offline` (e.g. the device's last will).
 		availability_topic: Option<String>,
+		/// Longest silence that still counts as online (s); see [`MqttMapping::max_gap_s`].
+		max_gap_s: Option<u32>,
 	},
 	/// Tasmota: `tele/<device>/SENSOR` JSON with `ENERGY.Power` (W) and `ENERGY.Total` (kWh),
 	/// and `tele/<device>/LWT` with `Online` / `Offline`.
@@ -219,6 +244,29 @@ pub enum MqttMapping {
 		/// Whether the measured power is drawn from the grid (a load; the default) or delivered.
 		#[serde(default)]
 		power_direction: PowerDirection,
+		/// See [`MqttMapping::max_gap_s`].
+		max_gap_s: Option<u32>,
+	},
+	/// Shelly Gen2+ energy meters with "generic status update over MQTT" on:
+	/// `<prefix>/status/em:<id>` (`total_act_power`, W) and `<prefix>/status/emdata:<id>`
+	/// (`total_act`, `total_act_ret`, Wh) for three-phase meters (Pro 3EM), or `em1:<id>` /
+	/// `em1data:<id>` (`act_power`; `total_act_energy`, `total_act_ret_energy`) for one channel
+	/// (Pro EM, EM Gen3); `<prefix>/online` carries `true` / `false`.
+	Shelly {
+		/// The device's MQTT topic prefix (by default its id, e.g. `shellypro3em-0cb815fc1234`).
+		prefix: String,
+		#[serde(default)]
+		component: ShellyComponent,
+		/// The component instance (`em1:1` is the Pro EM's second channel).
+		#[serde(default)]
+		id: u8,
+		/// `import` (the default) keeps Shelly's convention: positive power and `total_act`
+		/// are drawn from the grid. Use `export` for a clamp that measures a generator the other
+		/// way round.
+		#[serde(default)]
+		power_direction: PowerDirection,
+		/// See [`MqttMapping::max_gap_s`].
+		max_gap_s: Option<u32>,
 	},
 	/// One value per topic, as evcc publishes them (e.g. `evcc/site/pvPower`).
 	SingleValue {
@@ -236,7 +284,49 @@ pub enum MqttMapping {
 		energy_unit: EnergyUnit,
 		/// Topic carrying `online` / `offline` (or `true` / `false`).
 		availability_topic: Option<String>,
+		/// See [`MqttMapping::max_gap_s`].
+		max_gap_s: Option<u32>,
 	},
+}
+
+/// Which Shelly energy-meter component a device publishes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShellyComponent {
+	/// Three-phase `em` / `emdata` (Pro 3EM, 3EM Gen3).
+	#[default]
+	Em,
+	/// One channel `em1` / `em1data` (Pro EM, EM Gen3).
+	Em1,
+}
+
+impl ShellyComponent {
+	/// The component's name in topics (`em`, `em1`); its counters are under `<name>data`.
+	pub fn name(self) -> &'static str {
+		match self {
+			ShellyComponent::Em => "em",
+			ShellyComponent::Em1 => "em1",
+		}
+	}
+}
+
+/// Longest `max_gap_s` accepted: an hour, the longest report interval.
+pub const MAX_GAP_S_LIMIT: u32 = 3_600;
+
+/// Default maximum silence of each MQTT format (s): one nominal publishing period of the
+/// devices that speak it, plus margin for a lost message or a slow broker.
+pub mod default_max_gap_s {
+	/// OpenVPP's own schema: gateways we document publish every few seconds to 15 s; a minute
+	/// tolerates a few lost messages without crediting long silences.
+	pub const OPENVPP_JSON: u32 = 60;
+	/// Tasmota's default `TelePeriod` is 300 s: one period plus 10 %, so that a plug on
+	/// defaults is continuously online but one missed telemetry message is a gap.
+	pub const TASMOTA: u32 = 330;
+	/// evcc republishes every value each `interval` (default 30 s): three cycles.
+	pub const SINGLE_VALUE: u32 = 90;
+	/// Shelly publishes status on change and its energy counters each minute
+	/// (`emdata`/`em1data`): a minute and a half.
+	pub const SHELLY: u32 = 90;
 }
 
 /// Which way a source's positive power flows.
@@ -262,11 +352,19 @@ impl MqttMapping {
 	/// Every topic the mapping listens to.
 	pub fn topics(&self) -> Vec<String> {
 		match self {
-			MqttMapping::OpenvppJson { topic, availability_topic } => {
+			MqttMapping::OpenvppJson { topic, availability_topic, .. } => {
 				std::iter::once(topic.clone()).chain(availability_topic.clone()).collect()
 			}
 			MqttMapping::Tasmota { prefix, .. } => {
 				vec![format!("{prefix}/SENSOR"), format!("{prefix}/LWT")]
+			}
+			MqttMapping::Shelly { prefix, component, id, .. } => {
+				let name = component.name();
+				vec![
+					format!("{prefix}/status/{name}:{id}"),
+					format!("{prefix}/status/{name}data:{id}"),
+					format!("{prefix}/online"),
+				]
 			}
 			MqttMapping::SingleValue {
 				power_topic,
@@ -281,6 +379,34 @@ impl MqttMapping {
 				.chain(exported_energy_topic.clone())
 				.chain(availability_topic.clone())
 				.collect(),
+		}
+	}
+
+	/// The longest silence between a device's messages that still counts as continuous
+	/// presence (s): `max_gap_s` if configured, else the format's default
+	/// ([`default_max_gap_s`]).
+	pub fn max_gap_s(&self) -> u32 {
+		let (configured, default) = match self {
+			MqttMapping::OpenvppJson { max_gap_s, .. } => {
+				(max_gap_s, default_max_gap_s::OPENVPP_JSON)
+			}
+			MqttMapping::Tasmota { max_gap_s, .. } => (max_gap_s, default_max_gap_s::TASMOTA),
+			MqttMapping::Shelly { max_gap_s, .. } => (max_gap_s, default_max_gap_s::SHELLY),
+			MqttMapping::SingleValue { max_gap_s, .. } => {
+				(max_gap_s, default_max_gap_s::SINGLE_VALUE)
+			}
+		};
+		configured.unwrap_or(default)
+	}
+}
+
+impl SourceConfig {
+	/// The longest silence between samples that still counts as continuous presence (ms): for
+	/// Modbus three poll intervals (at least 3 s), for MQTT [`MqttMapping::max_gap_s`].
+	pub fn max_gap_ms(&self) -> u64 {
+		match self {
+			SourceConfig::Modbus(modbus) => modbus.poll_interval_ms.saturating_mul(3).max(3_000),
+			SourceConfig::Mqtt(mapping) => u64::from(mapping.max_gap_s()) * 1_000,
 		}
 	}
 }
@@ -351,6 +477,16 @@ impl BridgeConfig {
 			}
 			_ => {}
 		}
+		if let Some(mqtt) = &self.mqtt {
+			if mqtt.client_id.as_deref().is_some_and(|id| id.trim().is_empty()) {
+				// An empty id asks the broker for a throw-away session, which defeats QoS 1
+				// across reconnections; leave the field out for the derived default instead.
+				return Err(invalid(
+					"mqtt.client_id",
+					"must not be empty (omit it for the default)",
+				));
+			}
+		}
 		let max_batch = max_batch_size();
 		if self.submission.batch_size == 0 || self.submission.batch_size > max_batch {
 			return Err(invalid(
@@ -395,6 +531,21 @@ impl BridgeConfig {
 								format!("topic {topic:?} must be non-empty and without wildcards"),
 							));
 						}
+					}
+					if let MqttMapping::Shelly { prefix, .. } = mapping {
+						if prefix.is_empty() || prefix.ends_with('/') {
+							return Err(invalid(
+								field("source.prefix"),
+								"must be the device's topic prefix, without a trailing /",
+							));
+						}
+					}
+					let max_gap_s = mapping.max_gap_s();
+					if max_gap_s == 0 || max_gap_s > MAX_GAP_S_LIMIT {
+						return Err(invalid(
+							field("source.max_gap_s"),
+							format!("must be 1–{MAX_GAP_S_LIMIT} s, is {max_gap_s}"),
+						));
 					}
 				}
 				SourceConfig::Modbus(modbus) => {
@@ -481,5 +632,105 @@ mod tests {
 		assert!(check(&typo).unwrap_err().contains("unknown field"));
 		let wildcard = VALID.replace("evcc/loadpoints/1/chargePower", "evcc/#");
 		assert!(check(&wildcard).unwrap_err().contains("wildcards"));
+		let empty_id =
+			VALID.replace("host = \"127.0.0.1\"", "host = \"127.0.0.1\"\nclient_id = \"\"");
+		assert!(check(&empty_id).unwrap_err().contains("mqtt.client_id"));
 	}
+
+	fn with_device(source: &str) -> String {
+		format!("{VALID}\n[[device]]\nid = 9\nname = \"extra\"\nsource = {source}\n")
+	}
+
+	fn gap_ms(text: &str) -> u64 {
+		let config = check(text).unwrap();
+		config.devices.last().unwrap().source.max_gap_ms()
+	}
+
+	#[test]
+	fn max_gap_defaults_follow_the_format_and_can_be_configured() {
+		// Tasmota on defaults publishes every 300 s: it must stay online between telemetry.
+		let tasmota = r#"{ type = "mqtt", format = "tasmota", prefix = "tele/plug" }"#;
+		assert_eq!(gap_ms(&with_device(tasmota)), 330_000);
+		assert!(gap_ms(&with_device(tasmota)) > 300_000);
+		let shelly = r#"{ type = "mqtt", format = "shelly", prefix = "shellypro3em-1" }"#;
+		assert_eq!(gap_ms(&with_device(shelly)), 90_000);
+		let json = r#"{ type = "mqtt", format = "openvpp-json", topic = "site/x" }"#;
+		assert_eq!(gap_ms(&with_device(json)), 60_000);
+		let evcc =
+			r#"{ type = "mqtt", format = "single-value", power_topic = "evcc/site/pvPower" }"#;
+		assert_eq!(gap_ms(&with_device(evcc)), 90_000);
+		let configured =
+			r#"{ type = "mqtt", format = "tasmota", prefix = "tele/plug", max_gap_s = 45 }"#;
+		assert_eq!(gap_ms(&with_device(configured)), 45_000);
+		// Modbus: three poll intervals, at least 3 s.
+		let modbus = r#"{ type = "modbus", address = "127.0.0.1:502", poll_interval_ms = 5000 }"#;
+		assert_eq!(gap_ms(&with_device(modbus)), 15_000);
+		let fast = r#"{ type = "modbus", address = "127.0.0.1:502", poll_interval_ms = 200 }"#;
+		assert_eq!(gap_ms(&with_device(fast)), 3_000);
+	}
+
+	#[test]
+	fn max_gap_is_validated() {
+		for bad in ["0", "3601"] {
+			let source = format!(
+				r#"{{ type = "mqtt", format = "openvpp-json", topic = "a/b", max_gap_s = {bad} }}"#
+			);
+			let error = check(&with_device(&source)).unwrap_err();
+			assert!(error.contains("device[2] (extra).source.max_gap_s"), "{error}");
+		}
+		let edge = r#"{ type = "mqtt", format = "openvpp-json", topic = "a/b", max_gap_s = 3600 }"#;
+		assert_eq!(gap_ms(&with_device(edge)), 3_600_000);
+		// Modbus sources have no max_gap_s: it follows the poll interval.
+		let modbus = r#"{ type = "modbus", address = "127.0.0.1:502", max_gap_s = 10 }"#;
+		assert!(check(&with_device(modbus)).unwrap_err().contains("unknown field"));
+	}
+
+	#[test]
+	fn shelly_topics() {
+		let three_phase =
+			r#"{ type = "mqtt", format = "shelly", prefix = "shellypro3em-0cb815fc1234" }"#;
+		let config = check(&with_device(three_phase)).unwrap();
+		let SourceConfig::Mqtt(mapping) = &config.devices[2].source else { panic!() };
+		assert_eq!(
+			mapping.topics(),
+			vec![
+				"shellypro3em-0cb815fc1234/status/em:0",
+				"shellypro3em-0cb815fc1234/status/emdata:0",
+				"shellypro3em-0cb815fc1234/online",
+			]
+		);
+		let channel = r#"{ type = "mqtt", format = "shelly", prefix = "shellyproem50", component = "em1", id = 1 }"#;
+		let config = check(&with_device(channel)).unwrap();
+		let SourceConfig::Mqtt(mapping) = &config.devices[2].source else { panic!() };
+		assert_eq!(
+			mapping.topics(),
+			vec![
+				"shellyproem50/status/em1:1",
+				"shellyproem50/status/em1data:1",
+				"shellyproem50/online"
+			]
+		);
+		let trailing = r#"{ type = "mqtt", format = "shelly", prefix = "shellyproem50/" }"#;
+		assert!(check(&with_device(trailing)).unwrap_err().contains("source.prefix"));
+	}
+
+	#[test]
+	fn the_default_client_id_is_stable_and_short() {
+		let a = default_mqtt_client_id([3, 1, 2]);
+		// Same devices in another order: same id (the broker keeps the same session).
+		assert_eq!(a, default_mqtt_client_id([1, 2, 3, 3]));
+		assert_ne!(a, default_mqtt_client_id([1, 2]));
+		assert!(a.starts_with("openvpp-bridge-"));
+		assert_eq!(a.len(), 23, "{a}");
+		// Pinned, so that a change of hashing (which would orphan every gateway's broker
+		// session on upgrade) cannot go unnoticed.
+		assert_eq!(default_mqtt_client_id([1, 2, 3]), PINNED_CLIENT_ID);
+		let config = check(VALID).unwrap();
+		let mqtt = config.mqtt.unwrap();
+		assert_eq!(mqtt.effective_client_id([1]), default_mqtt_client_id([1]));
+		let named = MqttConfig { client_id: Some("gateway-7".into()), ..mqtt };
+		assert_eq!(named.effective_client_id([1]), "gateway-7");
+	}
+
+	const PINNED_CLIENT_ID: &str = "openvpp-bridge-6900750f";
 }

@@ -29,6 +29,9 @@ pub mod sim;
 pub mod sources;
 pub mod submitter;
 pub mod sunspec;
+// Test helpers (they panic on failure): for this crate's tests and, through the `testkit`
+// feature, the node's.
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod view;
 
@@ -44,9 +47,11 @@ pub fn init_logging(default_filter: &str) {
 		.try_init();
 }
 
-/// A watch channel that turns `true` on SIGINT or SIGTERM.
+/// A watch channel that turns `true` on SIGINT or SIGTERM. A second SIGINT or SIGTERM while
+/// shutting down exits at once (status 130), for when a graceful stop takes too long.
 pub fn shutdown_on_signals() -> tokio::sync::watch::Receiver<bool> {
 	let (tx, rx) = tokio::sync::watch::channel(false);
+	let (signals_tx, signals) = tokio::sync::mpsc::unbounded_channel();
 	tokio::spawn(async move {
 		use tokio::signal::unix::{signal, SignalKind};
 		let (Ok(mut interrupt), Ok(mut terminate)) =
@@ -55,11 +60,56 @@ pub fn shutdown_on_signals() -> tokio::sync::watch::Receiver<bool> {
 			tracing::error!("cannot install signal handlers; stop with SIGKILL");
 			return;
 		};
-		tokio::select! {
-			_ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
-			_ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+		loop {
+			let name = tokio::select! {
+				_ = interrupt.recv() => "SIGINT",
+				_ = terminate.recv() => "SIGTERM",
+			};
+			if signals_tx.send(name).is_err() {
+				return;
+			}
 		}
-		let _ = tx.send(true);
 	});
+	tokio::spawn(on_signals(signals, tx, || std::process::exit(130)));
 	rx
+}
+
+/// The first signal asks for a graceful shutdown; the second calls `force`.
+async fn on_signals(
+	mut signals: tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+	shutdown: tokio::sync::watch::Sender<bool>,
+	force: impl FnOnce(),
+) {
+	let Some(signal) = signals.recv().await else { return };
+	tracing::info!("{signal}: shutting down (again to stop at once)");
+	let _ = shutdown.send(true);
+	let Some(signal) = signals.recv().await else { return };
+	tracing::warn!("{signal} again: exiting without finishing the shutdown");
+	force();
+}
+
+#[cfg(test)]
+mod tests {
+	use std::sync::{
+		atomic::{AtomicBool, Ordering},
+		Arc,
+	};
+
+	#[tokio::test]
+	async fn a_second_signal_forces_the_exit() {
+		let (signals, receiver) = tokio::sync::mpsc::unbounded_channel();
+		let (tx, mut shutdown) = tokio::sync::watch::channel(false);
+		let forced = Arc::new(AtomicBool::new(false));
+		let task = tokio::spawn(super::on_signals(receiver, tx, {
+			let forced = forced.clone();
+			move || forced.store(true, Ordering::SeqCst)
+		}));
+		signals.send("SIGINT").unwrap();
+		shutdown.changed().await.unwrap();
+		assert!(*shutdown.borrow());
+		assert!(!forced.load(Ordering::SeqCst));
+		signals.send("SIGINT").unwrap();
+		task.await.unwrap();
+		assert!(forced.load(Ordering::SeqCst));
+	}
 }

@@ -4,9 +4,16 @@
 //!   `{"power_w": -1500, "energy_imported_wh": 12345, "energy_exported_wh": 0,
 //!     "soc_pct": 55.5, "state": "ev-charging"}` — every field optional but at least one
 //!   required; `power_w` follows the chain's convention (positive = delivered to the grid).
+//!   Counters come in pairs: a document with one counter and without the other field says the
+//!   device has only that counter, and the missing one counts as 0 (so energy is still taken
+//!   from the counter); `null` says "not in this message" and keeps the last value.
 //! - **Tasmota** `tele/<device>/SENSOR`: `{"ENERGY": {"Power": 123, "Total": 12.345}}` with
 //!   `Power` in W and `Total` (lifetime import) in kWh, optional `Export`/`TotalOut` in kWh;
 //!   `tele/<device>/LWT`: `Online` / `Offline`.
+//! - **Shelly** Gen2+ energy meters: `<prefix>/status/em:<id>` (`total_act_power`, W) and
+//!   `<prefix>/status/emdata:<id>` (`total_act`, `total_act_ret`, Wh), or the one-channel
+//!   `em1:<id>` (`act_power`) and `em1data:<id>` (`total_act_energy`, `total_act_ret_energy`);
+//!   Shelly's power is positive when drawn from the grid; `<prefix>/online`: `true` / `false`.
 //! - **Single value per topic** (evcc): the payload is a number (`"3200"`, `"71.5"`); the
 //!   availability topic carries `online`/`offline` or `true`/`false`.
 
@@ -15,7 +22,7 @@ use serde_json::Value;
 
 use crate::{
 	aggregator::Sample,
-	config::{EnergyUnit, MqttMapping, PowerDirection},
+	config::{EnergyUnit, MqttMapping, PowerDirection, ShellyComponent},
 };
 
 /// What one MQTT message says about its device.
@@ -136,6 +143,27 @@ fn field_f64(object: &Value, key: &str) -> Result<Option<f64>, PayloadError> {
 	}
 }
 
+/// Both lifetime counters of a document, in Wh. A document that carries one counter and lacks
+/// the other field entirely describes a device with a one-way counter: the other is 0, so that
+/// the pair is complete and energy comes from the counters. A field that is present but `null`
+/// stays unknown (the aggregator keeps its last value).
+fn counter_pair(
+	doc: &Value,
+	imported_key: &'static str,
+	exported_key: &'static str,
+) -> Result<(Option<u64>, Option<u64>), PayloadError> {
+	let read = |key: &'static str| {
+		field_f64(doc, key)?.map(|v| energy_wh(v, EnergyUnit::Wh, key)).transpose()
+	};
+	let (imported, exported) = (read(imported_key)?, read(exported_key)?);
+	let absent = |key: &str| doc.get(key).is_none();
+	Ok(match (imported, exported) {
+		(Some(i), None) if absent(exported_key) => (Some(i), Some(0)),
+		(None, Some(e)) if absent(imported_key) => (Some(0), Some(e)),
+		pair => pair,
+	})
+}
+
 /// Interprets a message on `topic` for a device with `mapping`, received at `now_ms`.
 pub fn parse(
 	mapping: &MqttMapping,
@@ -145,7 +173,7 @@ pub fn parse(
 ) -> Result<Update, PayloadError> {
 	let mut sample = Sample { at_ms: now_ms, ..Default::default() };
 	match mapping {
-		MqttMapping::OpenvppJson { topic: data_topic, availability_topic } => {
+		MqttMapping::OpenvppJson { topic: data_topic, availability_topic, .. } => {
 			if availability_topic.as_deref() == Some(topic) {
 				return availability(payload).map(Update::Availability);
 			}
@@ -158,12 +186,8 @@ pub fn parse(
 			}
 			sample.power_w =
 				field_f64(&doc, "power_w")?.map(|v| watts(v, "power_w")).transpose()?;
-			sample.imported_wh = field_f64(&doc, "energy_imported_wh")?
-				.map(|v| energy_wh(v, EnergyUnit::Wh, "energy_imported_wh"))
-				.transpose()?;
-			sample.exported_wh = field_f64(&doc, "energy_exported_wh")?
-				.map(|v| energy_wh(v, EnergyUnit::Wh, "energy_exported_wh"))
-				.transpose()?;
+			(sample.imported_wh, sample.exported_wh) =
+				counter_pair(&doc, "energy_imported_wh", "energy_exported_wh")?;
 			sample.soc_bp = field_f64(&doc, "soc_pct")?.map(soc_bp_from_percent).transpose()?;
 			sample.state = match doc.get("state") {
 				None | Some(Value::Null) => None,
@@ -171,7 +195,7 @@ pub fn parse(
 				Some(other) => return Err(PayloadError::UnknownState(other.to_string())),
 			};
 		}
-		MqttMapping::Tasmota { prefix, power_direction } => {
+		MqttMapping::Tasmota { prefix, power_direction, .. } => {
 			if topic == format!("{prefix}/LWT") {
 				return availability(payload).map(Update::Availability);
 			}
@@ -201,6 +225,33 @@ pub fn parse(
 			sample.imported_wh = imported;
 			sample.exported_wh = exported;
 		}
+		MqttMapping::Shelly { prefix, component, id, power_direction, .. } => {
+			let name = component.name();
+			if topic == format!("{prefix}/online") {
+				return availability(payload).map(Update::Availability);
+			}
+			let (power_key, drawn_key, returned_key) = match component {
+				ShellyComponent::Em => ("total_act_power", "total_act", "total_act_ret"),
+				ShellyComponent::Em1 => ("act_power", "total_act_energy", "total_act_ret_energy"),
+			};
+			if topic == format!("{prefix}/status/{name}:{id}") {
+				let doc = json(payload)?;
+				// Shelly: positive = consumed, i.e. drawn from the grid (with the default
+				// direction).
+				sample.power_w = field_f64(&doc, power_key)?
+					.map(|v| watts(v, power_key).map(|w| oriented(w, *power_direction)))
+					.transpose()?;
+			} else if topic == format!("{prefix}/status/{name}data:{id}") {
+				let doc = json(payload)?;
+				let (drawn, returned) = counter_pair(&doc, drawn_key, returned_key)?;
+				(sample.imported_wh, sample.exported_wh) = match power_direction {
+					PowerDirection::Import => (drawn, returned),
+					PowerDirection::Export => (returned, drawn),
+				};
+			} else {
+				return Err(PayloadError::UnknownTopic(topic.into()));
+			}
+		}
 		MqttMapping::SingleValue {
 			power_topic,
 			power_direction,
@@ -209,6 +260,7 @@ pub fn parse(
 			exported_energy_topic,
 			energy_unit,
 			availability_topic,
+			..
 		} => {
 			if availability_topic.as_deref() == Some(topic) {
 				return availability(payload).map(Update::Availability);
@@ -249,6 +301,7 @@ mod tests {
 		MqttMapping::OpenvppJson {
 			topic: "openvpp/charger".into(),
 			availability_topic: Some("openvpp/charger/status".into()),
+			max_gap_s: None,
 		}
 	}
 
@@ -312,6 +365,7 @@ mod tests {
 		let mapping = MqttMapping::Tasmota {
 			prefix: "tele/ems".into(),
 			power_direction: PowerDirection::Import,
+			max_gap_s: None,
 		};
 		let update = parse(
 			&mapping,
@@ -347,6 +401,7 @@ mod tests {
 			exported_energy_topic: None,
 			energy_unit: EnergyUnit::Kwh,
 			availability_topic: Some("evcc/loadpoints/1/connected".into()),
+			max_gap_s: None,
 		};
 		let power = parse(&mapping, "evcc/loadpoints/1/chargePower", b"11000", 1).unwrap();
 		assert_eq!(
@@ -376,6 +431,153 @@ mod tests {
 		assert!(matches!(
 			parse(&mapping, "evcc/loadpoints/1/chargePower", b"NaN", 1),
 			Err(PayloadError::NotANumber(_))
+		));
+	}
+
+	fn counters(update: Update) -> (Option<u64>, Option<u64>) {
+		match update {
+			Update::Sample(sample) => (sample.imported_wh, sample.exported_wh),
+			other => panic!("{other:?}"),
+		}
+	}
+
+	#[test]
+	fn openvpp_json_with_one_counter_counts_the_other_as_zero() {
+		// A PV gateway that only has an export counter: imported is 0, so the aggregator has
+		// both counters and takes energy from them rather than estimating it.
+		let pv = parse(
+			&openvpp(),
+			"openvpp/charger",
+			br#"{"power_w": 2500, "energy_exported_wh": 81234}"#,
+			1,
+		);
+		assert_eq!(counters(pv.unwrap()), (Some(0), Some(81_234)));
+		let load = parse(&openvpp(), "openvpp/charger", br#"{"energy_imported_wh": 42}"#, 1);
+		assert_eq!(counters(load.unwrap()), (Some(42), Some(0)));
+		// `null` means "not in this message": the last value is kept, not replaced by 0 (a
+		// device that sends its counters in separate messages must not see them reset).
+		let split = parse(
+			&openvpp(),
+			"openvpp/charger",
+			br#"{"energy_imported_wh": 42, "energy_exported_wh": null}"#,
+			1,
+		);
+		assert_eq!(counters(split.unwrap()), (Some(42), None));
+		// No counter at all: nothing is invented.
+		let power = parse(&openvpp(), "openvpp/charger", br#"{"power_w": -10}"#, 1);
+		assert_eq!(counters(power.unwrap()), (None, None));
+	}
+
+	#[test]
+	fn openvpp_json_export_only_counter_makes_counter_based_energy() {
+		use crate::aggregator::{Aggregator, DeviceProgress};
+		use openvpp_primitives::QualityFlags;
+		const T0_MS: u64 = 1_767_225_600_000;
+		let mut aggregator = Aggregator::new(1, 60, 60_000, T0_MS);
+		for (offset_s, exported) in [(0u64, 1_000u64), (30, 1_010), (59, 1_020)] {
+			let payload = format!(r#"{{"power_w": 1200, "energy_exported_wh": {exported}}}"#);
+			let Update::Sample(sample) =
+				parse(&openvpp(), "openvpp/charger", payload.as_bytes(), T0_MS + offset_s * 1_000)
+					.unwrap()
+			else {
+				panic!()
+			};
+			assert!(aggregator.on_sample(sample));
+		}
+		let report = aggregator.close(&mut DeviceProgress::default());
+		assert_eq!((report.energy_imported_wh, report.energy_exported_wh), (0, 20));
+		assert_eq!(report.quality.0 & QualityFlags::ESTIMATED, 0, "{report:?}");
+	}
+
+	fn shelly(component: ShellyComponent, id: u8, power_direction: PowerDirection) -> MqttMapping {
+		MqttMapping::Shelly {
+			prefix: "shellypro3em-0cb815fc1234".into(),
+			component,
+			id,
+			power_direction,
+			max_gap_s: None,
+		}
+	}
+
+	/// `em:0` status of a Pro 3EM (fields as in Shelly's EM.GetStatus), exporting 1.47 kW.
+	const PRO_3EM_STATUS: &[u8] = br#"{"id":0,"a_current":2.154,"a_voltage":231.4,"a_act_power":-470.2,"a_aprt_power":498.4,"a_pf":-0.94,"a_freq":50.0,"b_current":2.201,"b_voltage":230.9,"b_act_power":-495.9,"b_aprt_power":508.1,"b_pf":-0.97,"b_freq":50.0,"c_current":2.187,"c_voltage":232.0,"c_act_power":-505.1,"c_aprt_power":507.4,"c_pf":-0.99,"c_freq":50.0,"n_current":null,"total_current":6.542,"total_act_power":-1471.2,"total_aprt_power":1513.9,"user_calibrated_phase":[]}"#;
+	/// `emdata:0` of the same meter (EMData.GetStatus), Wh.
+	const PRO_3EM_DATA: &[u8] = br#"{"id":0,"a_total_act_energy":1843512.39,"a_total_act_ret_energy":402210.11,"b_total_act_energy":1732001.58,"b_total_act_ret_energy":398811.87,"c_total_act_energy":1660450.02,"c_total_act_ret_energy":401907.33,"total_act":5235963.99,"total_act_ret":1202929.31}"#;
+
+	#[test]
+	fn shelly_pro_3em() {
+		let mapping = shelly(ShellyComponent::Em, 0, PowerDirection::Import);
+		let power = parse(&mapping, "shellypro3em-0cb815fc1234/status/em:0", PRO_3EM_STATUS, 7);
+		// Shelly's negative active power is returned to the grid: delivered, positive here.
+		assert_eq!(
+			power,
+			Ok(Update::Sample(Sample { at_ms: 7, power_w: Some(1_471), ..Default::default() }))
+		);
+		let energy = parse(&mapping, "shellypro3em-0cb815fc1234/status/emdata:0", PRO_3EM_DATA, 7);
+		assert_eq!(
+			energy,
+			Ok(Update::Sample(Sample {
+				at_ms: 7,
+				imported_wh: Some(5_235_964),
+				exported_wh: Some(1_202_929),
+				..Default::default()
+			}))
+		);
+		assert_eq!(
+			parse(&mapping, "shellypro3em-0cb815fc1234/online", b"false", 7),
+			Ok(Update::Availability(false))
+		);
+		// Another instance's topic, or a one-channel document, is not this device's data.
+		assert!(matches!(
+			parse(&mapping, "shellypro3em-0cb815fc1234/status/em:1", PRO_3EM_STATUS, 7),
+			Err(PayloadError::UnknownTopic(_))
+		));
+		assert_eq!(
+			parse(
+				&mapping,
+				"shellypro3em-0cb815fc1234/status/em:0",
+				br#"{"id":0,"act_power":5.0}"#,
+				7
+			),
+			Err(PayloadError::Empty)
+		);
+		assert!(matches!(
+			parse(&mapping, "shellypro3em-0cb815fc1234/status/emdata:0", br#"{"total_act":-1}"#, 7),
+			Err(PayloadError::OutOfRange { .. })
+		));
+	}
+
+	#[test]
+	fn shelly_one_channel_em1_and_reversed_clamp() {
+		// Pro EM channel 1 (EM1.GetStatus / EM1Data.GetStatus), drawing 5 kW.
+		let mapping = shelly(ShellyComponent::Em1, 1, PowerDirection::Import);
+		let status = br#"{"id":1,"current":22.780,"voltage":224.6,"act_power":5080.3,"aprt_power":5142.4,"pf":0.99,"freq":50.0,"calibration":"factory"}"#;
+		let data = br#"{"id":1,"total_act_energy":6644.90,"total_act_ret_energy":2595.26}"#;
+		assert_eq!(
+			parse(&mapping, "shellypro3em-0cb815fc1234/status/em1:1", status, 3),
+			Ok(Update::Sample(Sample { at_ms: 3, power_w: Some(-5_080), ..Default::default() }))
+		);
+		assert_eq!(
+			counters(
+				parse(&mapping, "shellypro3em-0cb815fc1234/status/em1data:1", data, 3).unwrap()
+			),
+			(Some(6_645), Some(2_595))
+		);
+		// A clamp on a PV inverter that reads production as positive: `export` flips power
+		// and swaps the counters.
+		let pv = shelly(ShellyComponent::Em1, 1, PowerDirection::Export);
+		assert_eq!(
+			parse(&pv, "shellypro3em-0cb815fc1234/status/em1:1", status, 3),
+			Ok(Update::Sample(Sample { at_ms: 3, power_w: Some(5_080), ..Default::default() }))
+		);
+		assert_eq!(
+			counters(parse(&pv, "shellypro3em-0cb815fc1234/status/em1data:1", data, 3).unwrap()),
+			(Some(2_595), Some(6_645))
+		);
+		// Three-phase topics are not this mapping's.
+		assert!(matches!(
+			parse(&mapping, "shellypro3em-0cb815fc1234/status/emdata:0", PRO_3EM_DATA, 3),
+			Err(PayloadError::UnknownTopic(_))
 		));
 	}
 }

@@ -20,16 +20,26 @@ pub struct Metrics {
 	pub source_errors: IntCounterVec,
 	/// Reports signed and written to the outbox.
 	pub reports_signed: IntCounter,
+	/// Failed attempts to write reports to the outbox.
+	pub outbox_write_errors: IntCounter,
+	/// Reports signed but not yet written to the outbox (kept in memory, retried).
+	pub reports_unwritten: IntGauge,
 	/// Reports waiting in the outbox.
 	pub outbox_pending: IntGauge,
 	/// Reports the chain rejected, kept in the outbox's rejected table.
 	pub outbox_rejected: IntGauge,
-	/// Batch extrinsics submitted.
+	/// Batch extrinsics submitted (accepted into the node's pool).
 	pub batches_submitted: IntCounter,
+	/// Reports submitted, counted in every batch that carried them.
+	pub reports_submitted: IntCounter,
 	/// Reports in finalized blocks, by outcome (accepted, flagged, duplicate).
 	pub reports_finalized: IntCounterVec,
-	/// Reports the chain rejected, by reason.
+	/// Reports the chain rejected for good, by reason.
 	pub reports_rejected: IntCounterVec,
+	/// Reports the chain refused for a reason that may go away, kept and retried, by reason.
+	pub reports_retried: IntCounterVec,
+	/// Devices whose reports wait before being submitted again.
+	pub deferred_devices: IntGauge,
 	/// Problems talking to the node, by kind.
 	pub chain_errors: IntCounterVec,
 }
@@ -40,6 +50,8 @@ impl Metrics {
 		let vec = |name: &str, help: &str, labels: &[&str]| {
 			register(IntCounterVec::new(Opts::new(name, help), labels)?, &registry)
 		};
+		let counter = |name: &str, help: &str| register(IntCounter::new(name, help)?, &registry);
+		let gauge = |name: &str, help: &str| register(IntGauge::new(name, help)?, &registry);
 		Ok(Metrics {
 			samples: vec("openvpp_bridge_samples_total", "Samples read from devices", &["device"])?,
 			bad_input: vec(
@@ -52,27 +64,30 @@ impl Metrics {
 				"Connection problems with devices or the MQTT broker",
 				&["source"],
 			)?,
-			reports_signed: register(
-				IntCounter::new(
-					"openvpp_bridge_reports_signed_total",
-					"Reports signed into the outbox",
-				)?,
-				&registry,
+			reports_signed: counter(
+				"openvpp_bridge_reports_signed_total",
+				"Reports signed into the outbox",
 			)?,
-			outbox_pending: register(
-				IntGauge::new("openvpp_bridge_outbox_pending", "Reports waiting in the outbox")?,
-				&registry,
+			outbox_write_errors: counter(
+				"openvpp_bridge_outbox_write_errors_total",
+				"Failed attempts to write reports to the outbox",
 			)?,
-			outbox_rejected: register(
-				IntGauge::new("openvpp_bridge_outbox_rejected", "Reports the chain rejected")?,
-				&registry,
+			reports_unwritten: gauge(
+				"openvpp_bridge_reports_unwritten",
+				"Reports signed but not yet written to the outbox",
 			)?,
-			batches_submitted: register(
-				IntCounter::new(
-					"openvpp_bridge_batches_submitted_total",
-					"Batch extrinsics submitted",
-				)?,
-				&registry,
+			outbox_pending: gauge(
+				"openvpp_bridge_outbox_pending",
+				"Reports waiting in the outbox",
+			)?,
+			outbox_rejected: gauge("openvpp_bridge_outbox_rejected", "Reports the chain rejected")?,
+			batches_submitted: counter(
+				"openvpp_bridge_batches_submitted_total",
+				"Batch extrinsics submitted",
+			)?,
+			reports_submitted: counter(
+				"openvpp_bridge_reports_submitted_total",
+				"Reports submitted (once per batch that carried them)",
 			)?,
 			reports_finalized: vec(
 				"openvpp_bridge_reports_finalized_total",
@@ -81,8 +96,17 @@ impl Metrics {
 			)?,
 			reports_rejected: vec(
 				"openvpp_bridge_reports_rejected_total",
-				"Reports rejected by the chain, by reason",
+				"Reports rejected by the chain for good, by reason",
 				&["reason"],
+			)?,
+			reports_retried: vec(
+				"openvpp_bridge_reports_retried_total",
+				"Reports refused by the chain for a reason that may go away, kept for a retry",
+				&["reason"],
+			)?,
+			deferred_devices: gauge(
+				"openvpp_bridge_deferred_devices",
+				"Devices whose reports wait before being submitted again",
 			)?,
 			chain_errors: vec(
 				"openvpp_bridge_chain_errors_total",
@@ -116,15 +140,36 @@ impl Metrics {
 	/// One line summarising the counters.
 	pub fn summary(&self) -> String {
 		format!(
-			"samples {} (bad {}), reports signed {}, pending {}, finalized {}, rejected {}, batches {}, chain errors {}",
+			"samples {} (bad {}), reports signed {} (unwritten {}), pending {}, submitted {} in {} batches, finalized {}, rejected {}, retried {}, chain errors {}",
 			Self::total(&self.samples),
 			Self::total(&self.bad_input),
 			self.reports_signed.get(),
+			self.reports_unwritten.get(),
 			self.outbox_pending.get(),
+			self.reports_submitted.get(),
+			self.batches_submitted.get(),
 			Self::total(&self.reports_finalized),
 			Self::total(&self.reports_rejected),
-			self.batches_submitted.get(),
+			Self::total(&self.reports_retried),
 			Self::total(&self.chain_errors),
 		)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn reports_and_batches_are_counted_apart() {
+		let metrics = Metrics::new().unwrap();
+		metrics.batches_submitted.inc();
+		metrics.reports_submitted.inc_by(250);
+		let summary = metrics.summary();
+		assert!(summary.contains("submitted 250 in 1 batches"), "{summary}");
+		let names: Vec<String> =
+			metrics.registry.gather().iter().map(|f| f.get_name().to_string()).collect();
+		assert!(names.contains(&"openvpp_bridge_reports_submitted_total".to_string()));
+		assert!(names.contains(&"openvpp_bridge_batches_submitted_total".to_string()));
 	}
 }

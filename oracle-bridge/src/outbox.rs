@@ -7,11 +7,15 @@
 //! | --- | --- | --- |
 //! | `pending` | (device id, sequence) | SCALE-encoded `SignedReport` |
 //! | `rejected` | (device id, sequence) | SCALE `(RejectionReason, SignedReport)`, kept for the operator |
-//! | `progress` | device id | SCALE `DeviceProgress`: last sequence, interval end, counters |
+//! | `progress` | device id | SCALE `DeviceProgress`: last sequence, interval end, counters, the device's last reading |
 //! | `meta` | name | the genesis hash of the chain this outbox belongs to |
 //!
 //! A report and its device's new progress are written in one transaction, so after a crash
 //! the sequence numbers always continue where the last durable report left off.
+//!
+//! Only reports rejected for good reach `rejected`. Those the chain refused for a reason that may
+//! go away (`IntervalInFuture`, `DeviceNotActive`) stay in `pending`; the submitter holds their
+//! device back for a while and submits them again (see [`crate::submitter`]).
 
 use std::{
 	collections::{BTreeMap, BTreeSet},
@@ -150,7 +154,7 @@ impl Outbox {
 		let mut out = BTreeMap::new();
 		for entry in table.iter().map_err(db_error)? {
 			let (key, value) = entry.map_err(db_error)?;
-			let progress = DeviceProgress::decode(&mut value.value())
+			let progress = DeviceProgress::decode_stored(value.value())
 				.map_err(|e| OutboxError::Corrupt(format!("progress {}", key.value()), e))?;
 			out.insert(key.value(), progress);
 		}
@@ -284,6 +288,22 @@ mod tests {
 		outbox.settle(&[(1, 1)], &[((1, 2), RejectionReason::BadSignature)]).unwrap();
 		assert_eq!(outbox.counts().unwrap(), (1, 1));
 		assert_eq!(outbox.rejected().unwrap(), vec![((1, 2), RejectionReason::BadSignature)]);
+	}
+
+	#[test]
+	fn progress_of_an_older_bridge_is_read() {
+		let dir = tempfile::tempdir().unwrap();
+		let outbox = Outbox::open(&dir.path().join("outbox.redb"), H256::repeat_byte(1)).unwrap();
+		// Written before `DeviceProgress::last_reading` existed.
+		let tx = outbox.db.begin_write().unwrap();
+		tx.open_table(PROGRESS)
+			.unwrap()
+			.insert(4, (9u64, 1_800u64, 100u64, 200u64).encode().as_slice())
+			.unwrap();
+		tx.commit().unwrap();
+		let progress = outbox.progress().unwrap()[&4];
+		assert_eq!((progress.last_sequence, progress.cumulative_exported_wh), (9, 200));
+		assert_eq!(progress.last_reading, None);
 	}
 
 	#[test]

@@ -8,14 +8,24 @@
 //!   outbox;
 //! - rejected as `SequenceNotIncreasing`: already on chain from an earlier submission (the bridge
 //!   crashed between submitting and recording it) — removed;
+//! - rejected as `IntervalInFuture` (the gateway's clock runs ahead) or `DeviceNotActive` (the
+//!   device may be re-activated): kept pending and retried with a growing delay — the device gets
+//!   no batch meanwhile, so its reports stay in order — until accepted, or until the report is
+//!   older than the chain's report horizon (then it is shelved);
 //! - rejected for any other reason: moved to the outbox's rejected table with the reason, never
 //!   retried.
 //!
 //! A batch that is dropped, invalid or not finalized in time leaves its reports pending; they go
 //! out again in a later batch. A device with reports in flight gets none in a new batch, so its
 //! reports always reach the chain in sequence order. The nonce is kept locally and resynchronised
-//! from `system_accountNextIndex` after any failure; the connection is re-established with a
-//! growing back-off.
+//! from `system_accountNextIndex` after any failure. Repeated failures (refusals by the pool,
+//! batches that do not make it) pause submission with an exponential back-off; the connection is
+//! re-established with one too.
+//!
+//! The node's runtime versions are checked on every connection, every minute, and whenever a
+//! refusal could mean the runtime changed (bad signature, undecodable call, invalid batch). A
+//! runtime other than the one the bridge was built for stops the submitter with
+//! [`SubmitError::Runtime`]: the bridge could only produce transactions the chain refuses.
 
 use std::{
 	collections::{BTreeMap, BTreeSet},
@@ -23,20 +33,21 @@ use std::{
 	time::Duration,
 };
 
-use openvpp_primitives::{DeviceId, RejectionReason, SignedReport};
+use openvpp_primitives::{DeviceId, RejectionReason, SignedReport, UnixSeconds};
 use openvpp_runtime::{extrinsic, RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
-use sp_core::sr25519;
+use sp_core::{sr25519, H256};
 use sp_runtime::BoundedVec;
 use tokio::{
 	sync::{watch, Notify},
 	task::JoinSet,
+	time::Instant,
 };
 
 use crate::{
 	chain::{Chain, ChainError, TxStatus},
 	metrics::Metrics,
 	outbox::{Outbox, ReportKey},
-	sources::Backoff,
+	sources::now_ms,
 };
 
 /// How the submitter behaves.
@@ -50,21 +61,69 @@ pub struct SubmitterConfig {
 	pub shutdown_grace: Duration,
 }
 
+/// Why the submitter stopped for good: retrying cannot help.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+	#[error(
+		"the node at {url} serves the chain with genesis {node:?}, but the outbox's reports are \
+		 signed for {outbox:?}; point the bridge at a node of its chain"
+	)]
+	WrongChain { url: String, node: H256, outbox: H256 },
+	/// The node's runtime is not the one this bridge was built with.
+	#[error(transparent)]
+	Runtime(ChainError),
+}
+
+/// Why a batch did not settle.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+	#[error("the batch failed: {0}")]
+	Dispatch(String),
+	#[error("the batch's block has no BatchProcessed event for it")]
+	NotProcessed,
+	/// The pool gave up on it (`invalid`, `dropped`, `usurped`, `finalityTimeout`).
+	#[error("the batch was not included: {0}")]
+	NotIncluded(String),
+	#[error("the batch was not finalized within {0:?}")]
+	Timeout(Duration),
+	#[error("the batch's status subscription ended: {0}")]
+	Subscription(String),
+	#[error(transparent)]
+	Chain(#[from] ChainError),
+}
+
+impl BatchError {
+	/// Whether the failure may come from a runtime the bridge does not know.
+	fn may_be_runtime(&self) -> bool {
+		matches!(self, BatchError::NotIncluded(status) if status == "invalid")
+			|| matches!(self, BatchError::Chain(ChainError::Decode { .. }))
+	}
+}
+
 /// What a finalized batch did with its reports.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BatchOutcome {
 	pub delivered: Vec<ReportKey>,
+	/// Rejected for good.
 	pub rejected: Vec<(ReportKey, RejectionReason)>,
+	/// Rejected for a reason that may go away: to be submitted again later.
+	pub retry: Vec<(ReportKey, RejectionReason)>,
 	pub accepted: u32,
 	pub flagged: u32,
 	pub duplicates: u32,
+}
+
+/// Whether a rejection may go away by itself: a clock running ahead of the chain's, or a device
+/// that is suspended or not yet approved.
+pub fn is_transient(reason: RejectionReason) -> bool {
+	matches!(reason, RejectionReason::IntervalInFuture | RejectionReason::DeviceNotActive)
 }
 
 /// Reads a finalized batch's events.
 pub fn batch_outcome(
 	reports: &[ReportKey],
 	events: &[RuntimeEvent],
-) -> Result<BatchOutcome, String> {
+) -> Result<BatchOutcome, BatchError> {
 	let mut processed = false;
 	let mut rejected: BTreeMap<ReportKey, RejectionReason> = BTreeMap::new();
 	let mut flagged = 0;
@@ -84,13 +143,13 @@ pub fn batch_outcome(
 			RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
 				dispatch_error, ..
 			}) => {
-				return Err(format!("the batch failed: {dispatch_error:?}"));
+				return Err(BatchError::Dispatch(format!("{dispatch_error:?}")));
 			}
 			_ => {}
 		}
 	}
 	if !processed {
-		return Err("the batch's block has no BatchProcessed event for it".into());
+		return Err(BatchError::NotProcessed);
 	}
 	let mut outcome = BatchOutcome { flagged, ..Default::default() };
 	for key in reports {
@@ -100,12 +159,167 @@ pub fn batch_outcome(
 				outcome.duplicates += 1;
 				outcome.delivered.push(*key);
 			}
+			Some(reason) if is_transient(*reason) => outcome.retry.push((*key, *reason)),
 			Some(reason) => outcome.rejected.push((*key, *reason)),
 		}
 	}
 	outcome.accepted =
 		(outcome.delivered.len() as u32).saturating_sub(outcome.duplicates).saturating_sub(flagged);
 	Ok(outcome)
+}
+
+/// What a refusal of `author_submitAndWatchExtrinsic` means for the submitter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+	/// A stale or already used nonce: ask the node for the nonce and go on.
+	Nonce(String),
+	/// The runtime may have changed under the bridge (bad signature, undecodable or unexpected
+	/// call): check its versions.
+	MaybeRuntime(String),
+	/// A reason that does not go away by itself soon (the gateway cannot pay the fees, the pool
+	/// is full, the transaction is banned for a while…): log it, wait, retry.
+	Persistent(String),
+	/// No verdict at all: the connection failed.
+	Connection(String),
+}
+
+// `author` RPC error codes (sc-rpc-api).
+const BAD_FORMAT: i32 = 1001;
+const VERIFICATION_ERROR: i32 = 1002;
+const POOL_INVALID_TX: i32 = 1010;
+const POOL_ALREADY_IMPORTED: i32 = 1013;
+const POOL_TOO_LOW_PRIORITY: i32 = 1014;
+
+/// Classifies a refused submission.
+pub fn classify_refusal(error: &ChainError) -> Refusal {
+	use jsonrpsee::core::ClientError;
+	let call = match error {
+		ChainError::Rpc(ClientError::Call(call)) => call,
+		ChainError::Rpc(other) => return Refusal::Connection(other.to_string()),
+		other => return Refusal::Persistent(other.to_string()),
+	};
+	let data = call.data().map(|d| d.get().trim_matches('"').to_string()).unwrap_or_default();
+	let reason = if data.is_empty() {
+		call.message().to_string()
+	} else {
+		format!("{}: {data}", call.message())
+	};
+	match call.code() {
+		BAD_FORMAT | VERIFICATION_ERROR => Refusal::MaybeRuntime(reason),
+		POOL_ALREADY_IMPORTED | POOL_TOO_LOW_PRIORITY => Refusal::Nonce(reason),
+		POOL_INVALID_TX => {
+			// The pool's texts for `InvalidTransaction` (sp-runtime).
+			let data = data.to_ascii_lowercase();
+			if data.contains("outdated") || data.contains("valid in the future") {
+				Refusal::Nonce(reason)
+			} else if data.contains("inability to pay")
+				|| data.contains("exhaust the block limits")
+				|| data.contains("ancient birth block")
+			{
+				Refusal::Persistent(reason)
+			} else {
+				// Bad signature (the signed payload covers the runtime's versions), unexpected
+				// call, bad signer, custom codes…
+				Refusal::MaybeRuntime(reason)
+			}
+		}
+		_ => Refusal::Persistent(reason),
+	}
+}
+
+/// A growing delay between attempts after failures: doubles from `first` up to `max`.
+#[derive(Debug, Clone)]
+pub struct RetryDelay {
+	first: Duration,
+	max: Duration,
+	next: Duration,
+}
+
+impl RetryDelay {
+	pub fn new(first: Duration, max: Duration) -> Self {
+		RetryDelay { first, max, next: first }
+	}
+
+	/// The delay before the next attempt; each call doubles the following one.
+	pub fn next_delay(&mut self) -> Duration {
+		let delay = self.next;
+		self.next = (self.next * 2).min(self.max);
+		delay
+	}
+
+	/// After a success, start again from the shortest delay.
+	pub fn reset(&mut self) {
+		self.next = self.first;
+	}
+}
+
+/// Devices whose reports the chain refused for a reason that may go away, and when to try them
+/// again. None of their reports is submitted before then, so their sequence order holds.
+#[derive(Debug, Default)]
+pub struct Deferrals {
+	devices: BTreeMap<DeviceId, Deferral>,
+}
+
+#[derive(Debug)]
+struct Deferral {
+	reason: RejectionReason,
+	delay: RetryDelay,
+	until: Instant,
+}
+
+impl Deferrals {
+	/// The first and longest waits after a transient rejection.
+	fn delays(reason: RejectionReason) -> (Duration, Duration) {
+		match reason {
+			// The chain's clock catches up within the skew it allows (60 s) plus the gap.
+			RejectionReason::IntervalInFuture => {
+				(Duration::from_secs(15), Duration::from_secs(300))
+			}
+			// Re-activation takes a verifier: no need to ask often.
+			_ => (Duration::from_secs(60), Duration::from_secs(1_800)),
+		}
+	}
+
+	/// Defers `device` after a rejection for `reason`; returns the wait.
+	pub fn defer(&mut self, device: DeviceId, reason: RejectionReason, now: Instant) -> Duration {
+		let (first, max) = Self::delays(reason);
+		let entry = self.devices.entry(device).or_insert_with(|| Deferral {
+			reason,
+			delay: RetryDelay::new(first, max),
+			until: now,
+		});
+		if entry.reason != reason {
+			entry.reason = reason;
+			entry.delay = RetryDelay::new(first, max);
+		}
+		let wait = entry.delay.next_delay();
+		entry.until = now + wait;
+		wait
+	}
+
+	/// `device`'s reports went through: no more waiting.
+	pub fn clear(&mut self, device: DeviceId) {
+		self.devices.remove(&device);
+	}
+
+	/// Devices still waiting at `now`.
+	pub fn waiting(&self, now: Instant) -> impl Iterator<Item = DeviceId> + '_ {
+		self.devices.iter().filter(move |(_, d)| d.until > now).map(|(id, _)| *id)
+	}
+
+	pub fn len(&self) -> usize {
+		self.devices.len()
+	}
+
+	pub fn is_empty(&self) -> bool {
+		self.devices.is_empty()
+	}
+}
+
+/// Whether a report refused for a transient reason is too old to be accepted any more: the
+/// chain refuses intervals that started before its report horizon.
+pub fn too_old(interval_start: UnixSeconds, now_s: UnixSeconds) -> bool {
+	interval_start.saturating_add(openvpp_runtime::configs::REPORT_HORIZON_S) < now_s
 }
 
 /// Sends the outbox to the chain.
@@ -117,77 +331,133 @@ pub struct Submitter {
 	/// Woken when new reports are in the outbox.
 	pub wake: Arc<Notify>,
 	/// The chain the outbox's reports were signed for.
-	pub genesis: sp_core::H256,
+	pub genesis: H256,
 }
 
 struct Batch {
 	devices: BTreeSet<DeviceId>,
 }
 
-type Watched = (u64, Result<BatchOutcome, String>, Vec<ReportKey>);
+/// A watched batch: its id, outcome, and its reports with their interval starts.
+type Watched = (u64, Result<BatchOutcome, BatchError>, Vec<(ReportKey, UnixSeconds)>);
+
+/// Why `submit_while_connected` returned.
+enum Stop {
+	Shutdown,
+	Reconnect,
+}
+
+/// Why a connection attempt failed.
+enum ConnectFailure {
+	Fatal(SubmitError),
+	Retry(ChainError),
+}
+
+/// Shortest and longest pause after failures.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(60);
+/// How often the node's runtime versions are checked while all goes well.
+const VERSION_CHECK_EVERY: Duration = Duration::from_secs(60);
+/// How often the outbox is looked at without being woken (deferred devices, retries).
+const POLL_EVERY: Duration = Duration::from_secs(2);
 
 impl Submitter {
 	/// Runs until `shutdown` turns true and in-flight batches are settled (or the grace period
-	/// ends).
-	pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+	/// ends); stops early, with the reason, when the node serves another chain or runtime.
+	pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), SubmitError> {
 		let account = extrinsic::account_of(&self.gateway);
-		let mut backoff = Backoff::new();
+		let mut backoff = RetryDelay::new(FIRST_RETRY, Duration::from_secs(30));
+		let mut deferrals = Deferrals::default();
 		loop {
 			if *shutdown.borrow() {
-				return;
+				return Ok(());
 			}
 			let chain = match self.connect().await {
 				Ok(chain) => Arc::new(chain),
-				Err(error) => {
+				Err(ConnectFailure::Fatal(error)) => return Err(error),
+				Err(ConnectFailure::Retry(error)) => {
 					self.metrics.chain_errors.with_label_values(&["connect"]).inc();
 					let delay = backoff.next_delay();
 					tracing::warn!(url = %self.config.url, %error, retry_in = ?delay, "cannot reach the node");
 					tokio::select! {
-						_ = shutdown.changed() => return,
+						_ = shutdown.changed() => return Ok(()),
 						_ = tokio::time::sleep(delay) => continue,
 					}
 				}
 			};
 			backoff.reset();
 			tracing::info!(url = %self.config.url, gateway = %account, "connected to the node");
-			if self.submit_while_connected(&chain, &account, &mut shutdown).await {
-				return;
+			match self.submit_while_connected(&chain, &account, &mut shutdown, &mut deferrals).await
+			{
+				Ok(Stop::Shutdown) => return Ok(()),
+				Ok(Stop::Reconnect) => {}
+				Err(error) => return Err(error),
 			}
 		}
 	}
 
-	async fn connect(&self) -> Result<Chain, ChainError> {
-		let chain = Chain::connect(&self.config.url).await?;
+	async fn connect(&self) -> Result<Chain, ConnectFailure> {
+		let chain = Chain::connect(&self.config.url).await.map_err(ConnectFailure::Retry)?;
 		if chain.genesis != self.genesis {
-			return Err(ChainError::Missing(format!(
-				"the node serves the chain with genesis {:?}, but the outbox's reports are signed for {:?}",
-				chain.genesis, self.genesis
-			)));
+			return Err(ConnectFailure::Fatal(SubmitError::WrongChain {
+				url: self.config.url.clone(),
+				node: chain.genesis,
+				outbox: self.genesis,
+			}));
 		}
-		chain.check_versions().await?;
+		check_runtime(&chain).await.map_err(|error| match error {
+			RuntimeCheck::Mismatch(error) => ConnectFailure::Fatal(error),
+			RuntimeCheck::Unknown(error) => ConnectFailure::Retry(error),
+		})?;
 		Ok(chain)
 	}
 
-	/// Returns `true` when shutting down, `false` when the connection must be re-established.
+	/// Checks the runtime again after a failure that may come from an upgrade. Only a mismatch
+	/// is an error; not being able to ask is left to the connection handling.
+	async fn recheck_runtime(&self, chain: &Chain, after: &str) -> Result<(), SubmitError> {
+		match check_runtime(chain).await {
+			Ok(()) => {
+				tracing::debug!(after, "runtime versions unchanged");
+				Ok(())
+			}
+			Err(RuntimeCheck::Mismatch(error)) => Err(error),
+			Err(RuntimeCheck::Unknown(error)) => {
+				tracing::warn!(%error, "cannot check the node's runtime versions");
+				Ok(())
+			}
+		}
+	}
+
+	/// Submits until the connection fails (`Reconnect`) or shutdown completes (`Shutdown`).
 	async fn submit_while_connected(
 		&self,
 		chain: &Arc<Chain>,
 		account: &sp_core::crypto::AccountId32,
 		shutdown: &mut watch::Receiver<bool>,
-	) -> bool {
+		deferrals: &mut Deferrals,
+	) -> Result<Stop, SubmitError> {
 		let mut nonce = match chain.next_nonce(account).await {
 			Ok(nonce) => nonce,
-			Err(_) => return false,
+			Err(_) => return Ok(Stop::Reconnect),
 		};
 		let mut in_flight: BTreeMap<u64, Batch> = BTreeMap::new();
 		let mut watchers: JoinSet<Watched> = JoinSet::new();
 		let mut next_id = 0u64;
+		let mut retry = RetryDelay::new(FIRST_RETRY, MAX_RETRY);
+		// After a failure nothing new is submitted before this instant.
+		let mut paused_until = Instant::now();
+		let mut version_check = tokio::time::interval(VERSION_CHECK_EVERY);
+		version_check.tick().await;
 
 		loop {
 			// Fill the pipeline.
-			while in_flight.len() < self.config.max_in_flight && !*shutdown.borrow() {
-				let exclude: BTreeSet<DeviceId> =
+			while in_flight.len() < self.config.max_in_flight
+				&& !*shutdown.borrow()
+				&& Instant::now() >= paused_until
+			{
+				let mut exclude: BTreeSet<DeviceId> =
 					in_flight.values().flat_map(|b| b.devices.iter().copied()).collect();
+				exclude.extend(deferrals.waiting(Instant::now()));
 				let limit = self.config.batch_size;
 				let pending = match self.outbox.run(move |o| o.pending(limit, &exclude)).await {
 					Ok(pending) => pending,
@@ -199,32 +469,57 @@ impl Submitter {
 				if pending.is_empty() {
 					break;
 				}
-				let keys: Vec<ReportKey> =
-					pending.iter().map(|s| (s.report.device_id, s.report.sequence)).collect();
+				let reports: Vec<(ReportKey, UnixSeconds)> = pending
+					.iter()
+					.map(|s| ((s.report.device_id, s.report.sequence), s.report.interval_start))
+					.collect();
 				let xt = batch_extrinsic(pending, &self.gateway, nonce, chain.genesis);
 				match chain.submit_and_watch(&xt).await {
 					Ok(subscription) => {
 						nonce += 1;
 						self.metrics.batches_submitted.inc();
-						tracing::debug!(reports = keys.len(), nonce, "batch submitted");
+						self.metrics.reports_submitted.inc_by(reports.len() as u64);
+						tracing::debug!(reports = reports.len(), nonce, "batch submitted");
 						let id = next_id;
 						next_id += 1;
-						in_flight.insert(id, Batch { devices: keys.iter().map(|k| k.0).collect() });
+						in_flight.insert(
+							id,
+							Batch { devices: reports.iter().map(|(k, _)| k.0).collect() },
+						);
 						let chain = chain.clone();
 						let timeout = self.config.finality_timeout;
 						watchers.spawn(async move {
+							let keys: Vec<ReportKey> = reports.iter().map(|(k, _)| *k).collect();
 							let outcome =
 								watch_batch(&chain, subscription, &xt, &keys, timeout).await;
-							(id, outcome, keys)
+							(id, outcome, reports)
 						});
 					}
 					Err(error) => {
 						self.metrics.chain_errors.with_label_values(&["submit"]).inc();
-						tracing::warn!(%error, "batch refused by the node");
-						if !chain.is_connected() {
-							return false;
+						let refusal = classify_refusal(&error);
+						if let Refusal::Connection(_) = refusal {
+							if !chain.is_connected() {
+								tracing::warn!(%error, "lost the connection to the node");
+								return Ok(Stop::Reconnect);
+							}
 						}
-						// Most refusals are a stale nonce: ask the node again.
+						if let Refusal::MaybeRuntime(reason) = &refusal {
+							self.recheck_runtime(chain, reason).await?;
+						}
+						let delay = retry.next_delay();
+						paused_until = Instant::now() + delay;
+						match &refusal {
+							Refusal::Nonce(reason) => {
+								tracing::debug!(%reason, "batch refused: stale nonce");
+							}
+							Refusal::MaybeRuntime(reason)
+							| Refusal::Persistent(reason)
+							| Refusal::Connection(reason) => {
+								tracing::warn!(%reason, retry_in = ?delay, "batch refused by the node");
+							}
+						}
+						// Most refusals follow a stale nonce; ask the node again in any case.
 						if let Ok(fresh) = chain.next_nonce(account).await {
 							nonce = fresh;
 						}
@@ -234,9 +529,14 @@ impl Submitter {
 			}
 
 			if *shutdown.borrow() && in_flight.is_empty() {
-				return true;
+				return Ok(Stop::Shutdown);
 			}
 
+			// Paused: wake when the pause ends; else look at the outbox now and then.
+			let wait = match paused_until.saturating_duration_since(Instant::now()) {
+				Duration::ZERO => POLL_EVERY,
+				pause => pause,
+			};
 			tokio::select! {
 				_ = shutdown.changed(), if !*shutdown.borrow() => {
 					tracing::info!(in_flight = in_flight.len(), "waiting for in-flight batches before stopping");
@@ -246,48 +546,65 @@ impl Submitter {
 						tokio::select! {
 							_ = &mut grace => {
 								tracing::warn!(in_flight = in_flight.len(), "stopping with batches in flight; their reports stay in the outbox");
-								return true;
+								return Ok(Stop::Shutdown);
 							}
 							Some(done) = watchers.join_next() => {
 								if let Ok(watched) = done {
 									in_flight.remove(&watched.0);
-									self.settle(watched).await;
+									self.settle(watched, deferrals).await;
 								}
 							}
 						}
 					}
-					return true;
+					return Ok(Stop::Shutdown);
 				}
 				Some(done) = watchers.join_next(), if !watchers.is_empty() => {
 					match done {
 						Ok(watched) => {
 							in_flight.remove(&watched.0);
-							let failed = watched.1.is_err();
-							self.settle(watched).await;
-							if failed {
-								if !chain.is_connected() {
-									return false;
-								}
-								if let Ok(fresh) = chain.next_nonce(account).await {
-									nonce = fresh;
+							let failure = watched.1.as_ref().err().map(|e| (e.to_string(), e.may_be_runtime()));
+							self.settle(watched, deferrals).await;
+							match failure {
+								None => retry.reset(),
+								Some((reason, may_be_runtime)) => {
+									if !chain.is_connected() {
+										return Ok(Stop::Reconnect);
+									}
+									if may_be_runtime {
+										self.recheck_runtime(chain, &reason).await?;
+									}
+									let delay = retry.next_delay();
+									paused_until = paused_until.max(Instant::now() + delay);
+									if let Ok(fresh) = chain.next_nonce(account).await {
+										nonce = fresh;
+									}
 								}
 							}
 						},
 						Err(error) => tracing::error!(%error, "batch watcher failed"),
 					}
 				}
+				_ = version_check.tick() => {
+					match check_runtime(chain).await {
+						Ok(()) => {}
+						Err(RuntimeCheck::Mismatch(error)) => return Err(error),
+						Err(RuntimeCheck::Unknown(error)) => {
+							tracing::warn!(%error, "cannot check the node's runtime versions");
+						}
+					}
+				}
 				_ = self.wake.notified() => {}
-				_ = tokio::time::sleep(Duration::from_secs(2)) => {}
+				_ = tokio::time::sleep(wait) => {}
 			}
 			if !chain.is_connected() {
 				tracing::warn!("lost the connection to the node");
-				return false;
+				return Ok(Stop::Reconnect);
 			}
 		}
 	}
 
 	/// Records what became of a batch.
-	async fn settle(&self, (_, outcome, keys): Watched) {
+	async fn settle(&self, (_, outcome, reports): Watched, deferrals: &mut Deferrals) {
 		match outcome {
 			Ok(outcome) => {
 				let m = &self.metrics;
@@ -298,7 +615,32 @@ impl Submitter {
 				m.reports_finalized
 					.with_label_values(&["duplicate"])
 					.inc_by(outcome.duplicates.into());
-				for (key, reason) in &outcome.rejected {
+				let starts: BTreeMap<ReportKey, UnixSeconds> = reports.iter().copied().collect();
+				let now_s = now_ms() / 1_000;
+				let mut rejected = outcome.rejected;
+				let mut retried: BTreeMap<DeviceId, RejectionReason> = BTreeMap::new();
+				for (key, reason) in outcome.retry {
+					if starts.get(&key).is_some_and(|start| too_old(*start, now_s)) {
+						rejected.push((key, reason));
+					} else {
+						m.reports_retried.with_label_values(&[&format!("{reason:?}")]).inc();
+						retried.entry(key.0).or_insert(reason);
+					}
+				}
+				for key in &outcome.delivered {
+					deferrals.clear(key.0);
+				}
+				for (device, reason) in &retried {
+					let wait = deferrals.defer(*device, *reason, Instant::now());
+					tracing::warn!(
+						device,
+						?reason,
+						retry_in = ?wait,
+						"reports refused for now; they stay pending and are retried"
+					);
+				}
+				m.deferred_devices.set(deferrals.len() as i64);
+				for (key, reason) in &rejected {
 					m.reports_rejected.with_label_values(&[&format!("{reason:?}")]).inc();
 					tracing::warn!(
 						device = key.0,
@@ -308,14 +650,16 @@ impl Submitter {
 					);
 				}
 				tracing::info!(
-					reports = keys.len(),
+					reports = reports.len(),
 					accepted = outcome.accepted,
 					flagged = outcome.flagged,
 					duplicates = outcome.duplicates,
-					rejected = outcome.rejected.len(),
+					rejected = rejected.len(),
+					retried =
+						reports.len().saturating_sub(outcome.delivered.len() + rejected.len()),
 					"batch finalized"
 				);
-				let (delivered, rejected) = (outcome.delivered, outcome.rejected);
+				let delivered = outcome.delivered;
 				if let Err(error) = self.outbox.run(move |o| o.settle(&delivered, &rejected)).await
 				{
 					tracing::error!(%error, "cannot update the outbox; the reports will be resubmitted");
@@ -323,7 +667,7 @@ impl Submitter {
 			}
 			Err(reason) => {
 				self.metrics.chain_errors.with_label_values(&["batch"]).inc();
-				tracing::warn!(reports = keys.len(), %reason, "batch not finalized; its reports stay pending");
+				tracing::warn!(reports = reports.len(), %reason, "batch not finalized; its reports stay pending");
 			}
 		}
 		if let Ok((pending, rejected)) = self.outbox.run(|o| o.counts()).await {
@@ -333,12 +677,28 @@ impl Submitter {
 	}
 }
 
+/// The outcome of asking the node for its runtime versions.
+enum RuntimeCheck {
+	Mismatch(SubmitError),
+	Unknown(ChainError),
+}
+
+async fn check_runtime(chain: &Chain) -> Result<(), RuntimeCheck> {
+	match chain.check_versions().await {
+		Ok(()) => Ok(()),
+		Err(error @ ChainError::VersionMismatch { .. }) => {
+			Err(RuntimeCheck::Mismatch(SubmitError::Runtime(error)))
+		}
+		Err(error) => Err(RuntimeCheck::Unknown(error)),
+	}
+}
+
 /// A `submit_reports` extrinsic signed by the gateway.
 pub fn batch_extrinsic(
 	reports: Vec<SignedReport>,
 	gateway: &sr25519::Pair,
 	nonce: u32,
-	genesis: sp_core::H256,
+	genesis: H256,
 ) -> UncheckedExtrinsic {
 	let call = RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports {
 		reports: BoundedVec::truncate_from(reports),
@@ -354,27 +714,28 @@ async fn watch_batch(
 	xt: &UncheckedExtrinsic,
 	keys: &[ReportKey],
 	timeout: Duration,
-) -> Result<BatchOutcome, String> {
+) -> Result<BatchOutcome, BatchError> {
 	let finalized = tokio::time::timeout(timeout, async {
 		while let Some(status) = subscription.next().await {
-			let status = status.map_err(|e| e.to_string())?;
+			let status = status.map_err(|e| BatchError::Subscription(e.to_string()))?;
 			match TxStatus::from_json(&status) {
 				TxStatus::Finalized(block) => return Ok(block),
-				TxStatus::Failed(reason) => return Err(reason),
+				TxStatus::Failed(reason) => return Err(BatchError::NotIncluded(reason)),
 				TxStatus::Pending => {}
 			}
 		}
-		Err("the node closed the status subscription".to_string())
+		Err(BatchError::Subscription("the node closed it".into()))
 	})
 	.await
-	.map_err(|_| format!("not finalized within {timeout:?}"))??;
-	let events = chain.extrinsic_events(finalized, xt).await.map_err(|e| e.to_string())?;
+	.map_err(|_| BatchError::Timeout(timeout))??;
+	let events = chain.extrinsic_events(finalized, xt).await?;
 	batch_outcome(keys, &events)
 }
 
 #[cfg(test)]
 mod tests {
 	use super::*;
+	use jsonrpsee::{core::ClientError, types::ErrorObjectOwned};
 
 	fn rejected(device_id: DeviceId, sequence: u64, reason: RejectionReason) -> RuntimeEvent {
 		RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportRejected {
@@ -397,7 +758,7 @@ mod tests {
 
 	#[test]
 	fn outcomes_follow_the_events() {
-		let keys = vec![(1, 5), (2, 9), (3, 1), (4, 2)];
+		let keys = vec![(1, 5), (2, 9), (3, 1), (4, 2), (5, 7), (6, 3)];
 		let events = vec![
 			rejected(2, 9, RejectionReason::SequenceNotIncreasing),
 			rejected(3, 1, RejectionReason::BadSignature),
@@ -406,16 +767,114 @@ mod tests {
 				sequence: 2,
 				flags: Default::default(),
 			}),
+			rejected(5, 7, RejectionReason::IntervalInFuture),
+			rejected(6, 3, RejectionReason::DeviceNotActive),
 			processed(),
 		];
 		let outcome = batch_outcome(&keys, &events).unwrap();
 		assert_eq!(outcome.delivered, vec![(1, 5), (2, 9), (4, 2)]);
 		assert_eq!(outcome.rejected, vec![((3, 1), RejectionReason::BadSignature)]);
+		assert_eq!(
+			outcome.retry,
+			vec![
+				((5, 7), RejectionReason::IntervalInFuture),
+				((6, 3), RejectionReason::DeviceNotActive)
+			]
+		);
 		assert_eq!((outcome.accepted, outcome.flagged, outcome.duplicates), (1, 1, 1));
 	}
 
 	#[test]
+	fn only_clock_skew_and_inactive_devices_are_retried() {
+		use RejectionReason::*;
+		for reason in [IntervalInFuture, DeviceNotActive] {
+			assert!(is_transient(reason), "{reason:?}");
+		}
+		for reason in [
+			UnknownDevice,
+			WrongGateway,
+			BadSignature,
+			SequenceNotIncreasing,
+			InvalidIntervalLength,
+			IntervalTooOld,
+			IntervalOverlap,
+		] {
+			assert!(!is_transient(reason), "{reason:?}");
+		}
+		let horizon = openvpp_runtime::configs::REPORT_HORIZON_S;
+		assert!(!too_old(1_000_000, 1_000_000 + horizon));
+		assert!(too_old(1_000_000, 1_000_001 + horizon));
+	}
+
+	#[test]
 	fn a_block_without_the_batch_event_is_not_a_delivery() {
-		assert!(batch_outcome(&[(1, 1)], &[]).is_err());
+		assert!(matches!(batch_outcome(&[(1, 1)], &[]), Err(BatchError::NotProcessed)));
+	}
+
+	#[test]
+	fn deferred_devices_wait_longer_each_time_until_delivered() {
+		let mut deferrals = Deferrals::default();
+		let t0 = Instant::now();
+		let waits: Vec<u64> = (0..4)
+			.map(|_| deferrals.defer(7, RejectionReason::IntervalInFuture, t0).as_secs())
+			.collect();
+		assert_eq!(waits, vec![15, 30, 60, 120]);
+		assert_eq!(deferrals.waiting(t0).collect::<Vec<_>>(), vec![7]);
+		assert!(deferrals.waiting(t0 + Duration::from_secs(121)).next().is_none());
+		// Capped.
+		for _ in 0..10 {
+			deferrals.defer(7, RejectionReason::IntervalInFuture, t0);
+		}
+		assert_eq!(deferrals.defer(7, RejectionReason::IntervalInFuture, t0).as_secs(), 300);
+		// Another reason starts its own sequence of waits.
+		assert_eq!(deferrals.defer(7, RejectionReason::DeviceNotActive, t0).as_secs(), 60);
+		deferrals.clear(7);
+		assert!(deferrals.is_empty());
+	}
+
+	fn call_error(code: i32, data: Option<&str>) -> ChainError {
+		ChainError::Rpc(ClientError::Call(ErrorObjectOwned::owned(
+			code,
+			if code == POOL_INVALID_TX { "Invalid Transaction" } else { "Refused" },
+			data,
+		)))
+	}
+
+	#[test]
+	fn refusals_are_classified() {
+		assert!(matches!(
+			classify_refusal(&call_error(
+				1010,
+				Some("Inability to pay some fees (e.g. account balance too low)")
+			)),
+			Refusal::Persistent(reason) if reason.contains("Inability to pay")
+		));
+		assert!(matches!(
+			classify_refusal(&call_error(1010, Some("Transaction has a bad signature"))),
+			Refusal::MaybeRuntime(_)
+		));
+		assert!(matches!(
+			classify_refusal(&call_error(1002, Some("Could not decode call"))),
+			Refusal::MaybeRuntime(_)
+		));
+		assert!(matches!(
+			classify_refusal(&call_error(1010, Some("Transaction is outdated"))),
+			Refusal::Nonce(_)
+		));
+		assert!(matches!(classify_refusal(&call_error(1014, None)), Refusal::Nonce(_)));
+		assert!(matches!(classify_refusal(&call_error(1016, None)), Refusal::Persistent(_)));
+		assert!(matches!(
+			classify_refusal(&ChainError::Rpc(ClientError::RequestTimeout)),
+			Refusal::Connection(_)
+		));
+	}
+
+	#[test]
+	fn retries_back_off_up_to_a_ceiling() {
+		let mut delay = RetryDelay::new(FIRST_RETRY, MAX_RETRY);
+		let delays: Vec<u64> = (0..8).map(|_| delay.next_delay().as_secs()).collect();
+		assert_eq!(delays, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+		delay.reset();
+		assert_eq!(delay.next_delay().as_secs(), 1);
 	}
 }

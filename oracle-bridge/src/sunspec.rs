@@ -3,9 +3,16 @@
 //! A SunSpec device marks its register map with `"SunS"` (0x5375 0x6E53) at a base address
 //! (40000, 0 or 50000). Models follow as `{ID, L, L registers}` blocks until the end marker
 //! `ID = 0xFFFF`. Offsets below count from a model's ID register (ID = 0, L = 1), as in the
-//! SunSpec model definitions. Multi-register numbers are big-endian (high word first); a value
-//! is `raw × 10^SF` with its scale-factor register; "not implemented" is 0x8000 for int16 and
-//! scale factors, 0xFFFF for uint16 and enums, 0 for accumulators.
+//! SunSpec model definitions (the tests check every one of them against the official JSON
+//! definitions, `tests/data/sunspec_points.tsv`). Multi-register numbers are big-endian (high
+//! word first); a value is `raw × 10^SF` with its scale-factor register.
+//!
+//! "Not implemented" is 0x8000 for int16 and scale factors, 0xFFFF for uint16 and enums, and 0
+//! for accumulators. Two consequences follow the SunSpec reference implementation (pysunspec2):
+//! a value whose *optional* scale factor is not implemented is taken unscaled, while one whose
+//! *mandatory* scale factor is missing is absent (the device is broken; guessing would scale
+//! energy by powers of ten). And every accumulator read here is mandatory, so 0 is a real
+//! reading there (a meter that never exported), not "not implemented".
 //!
 //! Supported models:
 //!
@@ -14,14 +21,23 @@
 //! | 1 common | manufacturer (Mn, 2), model (Md, 18), version (Vr, 42), serial (SN, 50) |
 //! | 101/102/103 inverter | W 14 (W_SF 15), lifetime WH 24–25 (WH_SF 26), St 38 |
 //! | 201–204 meter | W 18 (W_SF 22), TotWhExp 38–39, TotWhImp 46–47 (TotWh_SF 54) |
-//! | 124 storage | ChaState 8 (ChaState_SF 22) = SoC %; OutWRte 12 / InWRte 13 (InOutWRte_SF 25) writable |
-//! | 802 battery | SoC 11 (SoC_SF 56), W 47 (W_SF 63) |
+//! | 124 storage | ChaState 8 (ChaState_SF 22, optional) = SoC %; OutWRte 12 / InWRte 13 (InOutWRte_SF 25) writable |
+//! | 802 battery | SoC 11 (SoC_SF 56), W 47 (W_SF 63, optional) |
 //!
 //! Sign conventions (the model definitions leave them open; OpenVPP uses the common ones):
 //! inverter W is AC output, positive when delivering; meter W is positive when the site draws
 //! from the grid (import); battery W (802) is positive when discharging.
 
 use openvpp_primitives::DeviceState;
+
+mod chain;
+#[cfg(test)]
+mod official;
+
+pub use chain::{
+	discover, walk, walk_chain, walk_models, Discovered, DiscoveryError, ReadFailure,
+	RegisterReader,
+};
 
 /// `"SunS"` as two registers.
 pub const SUNS_MARKER: [u16; 2] = [0x5375, 0x6E53];
@@ -115,35 +131,6 @@ impl ModelHeader {
 	}
 }
 
-/// Walks a model chain given a reader of `(address, count)` register ranges. Returns the models
-/// up to the end marker.
-pub fn walk_chain<E>(
-	base: u16,
-	mut read: impl FnMut(u16, u16) -> Result<Vec<u16>, E>,
-) -> Result<Result<Vec<ModelHeader>, SunSpecError>, E> {
-	let marker = read(base, 2)?;
-	if marker != SUNS_MARKER {
-		return Ok(Err(SunSpecError::NoMarker));
-	}
-	let mut models = Vec::new();
-	let mut address = base.wrapping_add(2);
-	for _ in 0..MAX_MODELS {
-		let header = read(address, 2)?;
-		let (Some(&id), Some(&len)) = (header.first(), header.get(1)) else {
-			return Ok(Err(SunSpecError::ModelTruncated { id: 0, got: header.len(), needed: 2 }));
-		};
-		if id == END_MODEL_ID {
-			return Ok(Ok(models));
-		}
-		models.push(ModelHeader { id, address, len });
-		match address.checked_add(len).and_then(|a| a.checked_add(2)) {
-			Some(next) => address = next,
-			None => return Ok(Err(SunSpecError::ChainTooLong)),
-		}
-	}
-	Ok(Err(SunSpecError::ChainTooLong))
-}
-
 fn reg(block: &[u16], id: u16, offset: usize) -> Result<u16, SunSpecError> {
 	block.get(offset).copied().ok_or(SunSpecError::ModelTruncated {
 		id,
@@ -160,17 +147,24 @@ fn uint16(raw: u16) -> Option<i64> {
 	(raw != 0xFFFF).then_some(i64::from(raw))
 }
 
+/// A mandatory accumulator (high word first). "Not implemented" (0) cannot apply to a point
+/// every device implements, so 0 is a reading.
 fn acc32(high: u16, low: u16) -> Option<i64> {
-	let value = (u32::from(high) << 16) | u32::from(low);
-	(value != 0).then_some(i64::from(value))
+	Some(i64::from((u32::from(high) << 16) | u32::from(low)))
 }
 
+/// A mandatory scale factor: not implemented makes its values absent.
 fn scale_factor(raw: u16, point: &'static str) -> Result<Option<i32>, SunSpecError> {
 	match int16(raw) {
 		None => Ok(None),
 		Some(sf) if (-10..=10).contains(&sf) => Ok(Some(sf as i32)),
 		Some(sf) => Err(SunSpecError::BadScaleFactor { point, value: sf as i16 }),
 	}
+}
+
+/// An optional scale factor: not implemented means the values are unscaled.
+fn optional_scale_factor(raw: u16, point: &'static str) -> Result<Option<i32>, SunSpecError> {
+	Ok(Some(scale_factor(raw, point)?.unwrap_or(0)))
 }
 
 /// `value × 10^sf`, rounded to the nearest integer.
@@ -196,10 +190,10 @@ fn to_u64(value: i128, point: &'static str) -> Result<u64, SunSpecError> {
 	u64::try_from(value).map_err(|_| SunSpecError::OutOfRange { point, value: value as i64 })
 }
 
-/// A state of charge in percent (scaled) as basis points; more than 100 % is an error.
-fn soc_bp(raw: u16, sf_raw: u16, point: &'static str) -> Result<Option<u16>, SunSpecError> {
+/// A state of charge in percent (scaled by `sf`) as basis points; more than 100 % is an error.
+fn soc_bp(raw: u16, sf: Option<i32>, point: &'static str) -> Result<Option<u16>, SunSpecError> {
 	// Percent × 100 = basis points: apply the scale factor with two extra decimals.
-	let Some(sf) = scale_factor(sf_raw, point)? else { return Ok(None) };
+	let Some(sf) = sf else { return Ok(None) };
 	let Some(value) = uint16(raw) else { return Ok(None) };
 	let bp = apply_sf(value, sf + 2);
 	if !(0..=10_000).contains(&bp) {
@@ -295,9 +289,8 @@ pub struct StorageReading {
 
 pub fn decode_storage(block: &[u16]) -> Result<StorageReading, SunSpecError> {
 	use layout::storage::*;
-	Ok(StorageReading {
-		soc_bp: soc_bp(reg(block, ID, CHA_STATE)?, reg(block, ID, CHA_STATE_SF)?, "ChaState")?,
-	})
+	let sf = optional_scale_factor(reg(block, ID, CHA_STATE_SF)?, "ChaState_SF")?;
+	Ok(StorageReading { soc_bp: soc_bp(reg(block, ID, CHA_STATE)?, sf, "ChaState")? })
 }
 
 /// Model 802: a battery bank.
@@ -310,10 +303,11 @@ pub struct BatteryReading {
 
 pub fn decode_battery(block: &[u16]) -> Result<BatteryReading, SunSpecError> {
 	use layout::battery::*;
-	let w_sf = scale_factor(reg(block, ID, W_SF)?, "W_SF")?;
+	let w_sf = optional_scale_factor(reg(block, ID, W_SF)?, "W_SF")?;
+	let soc_sf = scale_factor(reg(block, ID, SOC_SF)?, "SoC_SF")?;
 	let power = scaled(int16(reg(block, ID, W)?), w_sf);
 	Ok(BatteryReading {
-		soc_bp: soc_bp(reg(block, ID, SOC)?, reg(block, ID, SOC_SF)?, "SoC")?,
+		soc_bp: soc_bp(reg(block, ID, SOC)?, soc_sf, "SoC")?,
 		power_w: power.map(|p| to_i32(p, "W")).transpose()?,
 	})
 }
@@ -573,12 +567,12 @@ mod tests {
 		let mut b = block(103, 50);
 		b[14] = 0x8000; // W not implemented
 		b[15] = 0;
-		b[24] = 0; // acc32 not implemented
+		b[24] = 0; // acc32 0: the mandatory WH reads as 0 Wh, not "not implemented"
 		b[25] = 0;
 		b[26] = 0;
 		// St 0xFFFF: not implemented.
 		let reading = decode_inverter(&b, 103).unwrap();
-		assert_eq!(reading, InverterReading::default());
+		assert_eq!(reading, InverterReading { lifetime_wh: Some(0), ..Default::default() });
 		// A not-implemented scale factor makes its value absent too.
 		b[14] = 100;
 		b[15] = 0x8000;

@@ -76,9 +76,10 @@ pub async fn watch(
 		backoff.reset();
 		loop {
 			let shown = async {
+				// The number shown and the figures come from the same (finalized) block.
 				let head = chain.finalized_head().await?;
 				let number = chain.block(head).await?.number;
-				let map = chain.status_map().await?;
+				let map = chain.status_map(head).await?;
 				Ok::<_, ChainError>(render(number, &map))
 			}
 			.await;

@@ -128,6 +128,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+	// Addresses print and parse in the chain's SS58 format.
+	openvpp_bridge::chain::use_chain_ss58_format();
 	openvpp_bridge::init_logging("info");
 	match Cli::parse().command {
 		Command::Run { config } => {
@@ -136,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
 			let Some(prepared) = bridge::prepare(config, &mut shutdown).await? else {
 				return Ok(());
 			};
-			prepared.run(shutdown).await;
+			prepared.run(shutdown).await?;
 			Ok(())
 		}
 		Command::CheckConfig { config, offline } => check_config(&config, offline).await,
@@ -208,6 +210,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<()> {
+	use openvpp_bridge::{chain::ss58, outbox::Outbox};
+
 	let config = BridgeConfig::load(path)?;
 	let keystore = Keystore::load(&config.storage.keystore)?;
 	for device in &config.devices {
@@ -226,6 +230,37 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<(
 		config.devices.len(),
 		keystore.len()
 	);
+	// The gateway key: parses, and its file (if any) is as private as the keystore.
+	let gateway = bridge::gateway_key(&config)?;
+	let gateway_account = openvpp_runtime::extrinsic::account_of(&gateway);
+	let source = match &config.chain.gateway_seed_file {
+		Some(file) if config.chain.gateway_seed.is_none() => file.display().to_string(),
+		_ => "gateway_seed in the configuration".to_string(),
+	};
+	println!("gateway account {} (from {source}): OK", ss58(&gateway_account));
+	// The outbox, if there is one yet: whose chain it belongs to, and what it holds.
+	let outbox = match Outbox::open_existing(&config.storage.outbox) {
+		Ok(Some((outbox, genesis))) => {
+			let (pending, rejected) = outbox.counts()?;
+			println!(
+				"outbox {}: chain {genesis:?}, {pending} reports pending, {rejected} rejected",
+				config.storage.outbox.display()
+			);
+			Some(genesis)
+		}
+		Ok(None) => {
+			println!("outbox {}: not created yet", config.storage.outbox.display());
+			None
+		}
+		Err(openvpp_bridge::outbox::OutboxError::Database(redb::Error::DatabaseAlreadyOpen)) => {
+			println!(
+				"outbox {}: in use by a running bridge; not checked",
+				config.storage.outbox.display()
+			);
+			None
+		}
+		Err(error) => return Err(error.into()),
+	};
 	if offline {
 		return Ok(());
 	}
@@ -233,20 +268,17 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<(
 		format!("cannot reach {} (use --offline to skip the chain checks)", config.chain.url)
 	})?;
 	chain.check_versions().await?;
+	bridge::check_interval(&config, &chain).await?;
+	if let Some(genesis) = outbox.filter(|g| *g != chain.genesis) {
+		bail!(openvpp_bridge::outbox::OutboxError::WrongChain {
+			stored: genesis,
+			expected: chain.genesis
+		});
+	}
 	for device in &config.devices {
-		let record = chain.device(device.id).await?.with_context(|| {
-			format!("device {} ({}) is not registered on this chain", device.id, device.name)
-		})?;
-		let ours = keystore.get(device.id).map(|k| k.public());
-		if ours.as_ref() != Some(&record.attestation_key) {
-			bail!(
-				"device {} ({}): the keystore's key is not its attestation key on chain",
-				device.id,
-				device.name
-			);
-		}
+		let record = bridge::check_device(device, &keystore, &chain, &gateway_account).await?;
 		println!(
-			"  device {} ({}): {:?}, {:?} in {}, key matches",
+			"  device {} ({}): {:?}, {:?} in {}, key and gateway match",
 			device.id,
 			device.name,
 			record.status,
@@ -255,7 +287,7 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<(
 		);
 	}
 	println!(
-		"chain at {}: runtime versions match, every device registered with its key",
+		"chain at {}: runtime versions and interval length accepted, every device registered with its key and bound to this gateway",
 		config.chain.url
 	);
 	Ok(())

@@ -38,6 +38,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+	openvpp_bridge::chain::use_chain_ss58_format();
 	openvpp_bridge::init_logging("info");
 	let args = Args::parse();
 	let shutdown = openvpp_bridge::shutdown_on_signals();

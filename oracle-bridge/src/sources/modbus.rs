@@ -1,10 +1,14 @@
 //! The Modbus TCP source: one task per device. It connects, finds the SunSpec marker, walks the
-//! model chain, then polls the models OpenVPP reads at the device's poll interval.
+//! model chain (both with [`sunspec::discover`]), then polls the models OpenVPP reads at the
+//! device's poll interval.
 //!
-//! Every request has a timeout. A connection that fails, a device that vanishes mid-read or an
-//! exception response leads to a reconnect (and a new discovery) after a growing back-off. A
-//! register value that makes no sense (a bad scale factor, 130 % state of charge, a truncated
-//! model) is logged with the device, counted in `openvpp_bridge_bad_input_total` and skipped.
+//! Every request has a timeout. During discovery a base address that is refused or not answered
+//! is "not here" (after no answer the connection is re-opened, so that a late reply is not taken
+//! for the next request's). Otherwise a connection that fails, a device that vanishes mid-read
+//! or an exception response leads to a reconnect (and a new discovery) after a growing
+//! back-off. A register value that makes no sense (a bad scale factor, 130 % state of charge, a
+//! truncated model) is logged with the device, counted in `openvpp_bridge_bad_input_total` and
+//! skipped.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -19,7 +23,7 @@ use crate::{
 	mapping::Update,
 	metrics::Metrics,
 	sources::{now_ms, Backoff, SourceEvent},
-	sunspec::{self, ModelHeader, SunSpecError},
+	sunspec::{self, DiscoveryError, ModelHeader, ReadFailure, RegisterReader, SunSpecError},
 };
 
 /// Largest register count of one Modbus read.
@@ -68,11 +72,18 @@ impl PollError {
 
 struct Connection {
 	context: Context,
+	address: SocketAddr,
+	unit_id: u8,
 	timeout: Duration,
 }
 
 impl Connection {
-	async fn read(&mut self, address: u16, count: u16) -> Result<Vec<u16>, PollError> {
+	async fn open(address: SocketAddr, unit_id: u8, timeout: Duration) -> Result<Self, PollError> {
+		let context = connect(address, unit_id, timeout).await?;
+		Ok(Connection { context, address, unit_id, timeout })
+	}
+
+	async fn read_registers(&mut self, address: u16, count: u16) -> Result<Vec<u16>, PollError> {
 		let mut out = Vec::with_capacity(usize::from(count));
 		let mut next = address;
 		let end = u32::from(address) + u32::from(count);
@@ -94,37 +105,46 @@ impl Connection {
 		}
 		Ok(out)
 	}
+}
 
-	/// Finds the marker and the models.
-	async fn discover(&mut self, base: Option<u16>) -> Result<Vec<ModelHeader>, PollError> {
-		let candidates: Vec<u16> = match base {
-			Some(base) => vec![base],
-			None => sunspec::BASE_CANDIDATES.to_vec(),
-		};
-		for base in candidates {
-			match self.read(base, 2).await {
-				Ok(marker) if marker == sunspec::SUNS_MARKER => {}
-				// An exception at a candidate address just means "not here".
-				Ok(_) | Err(PollError::Exception(_)) => continue,
-				Err(e) => return Err(e),
-			}
-			let mut models = Vec::new();
-			let mut address = base.wrapping_add(2);
-			for _ in 0..sunspec::MAX_MODELS {
-				let header = self.read(address, 2).await?;
-				let (id, len) = (header[0], header[1]);
-				if id == sunspec::END_MODEL_ID {
-					return Ok(models);
-				}
-				models.push(ModelHeader { id, address, len });
-				address = address
-					.checked_add(len)
-					.and_then(|a| a.checked_add(2))
-					.ok_or(SunSpecError::ChainTooLong)?;
-			}
-			return Err(SunSpecError::ChainTooLong.into());
+async fn connect(address: SocketAddr, unit_id: u8, limit: Duration) -> Result<Context, PollError> {
+	Ok(timeout(limit, tcp::connect_slave(address, Slave(unit_id)))
+		.await
+		.map_err(|_| PollError::Timeout)??)
+}
+
+impl RegisterReader for Connection {
+	type Error = PollError;
+
+	async fn read(&mut self, address: u16, count: u16) -> Result<Vec<u16>, PollError> {
+		self.read_registers(address, count).await
+	}
+
+	fn classify(error: &PollError) -> ReadFailure {
+		match error {
+			// The device answered: the address is not one it has.
+			PollError::Exception(_) => ReadFailure::Refused,
+			// Silence, a reply out of step, a closed connection, a short reply: the connection
+			// cannot be trusted for the next request.
+			PollError::Timeout
+			| PollError::Io(_)
+			| PollError::Transport(_)
+			| PollError::SunSpec(_) => ReadFailure::NoAnswer,
 		}
-		Err(SunSpecError::NoMarker.into())
+	}
+
+	async fn reopen(&mut self) -> Result<(), PollError> {
+		self.context = connect(self.address, self.unit_id, self.timeout).await?;
+		Ok(())
+	}
+}
+
+impl From<DiscoveryError<PollError>> for PollError {
+	fn from(error: DiscoveryError<PollError>) -> Self {
+		match error {
+			DiscoveryError::SunSpec(error) => PollError::SunSpec(error),
+			DiscoveryError::Read(error) => error,
+		}
 	}
 }
 
@@ -148,7 +168,7 @@ pub async fn run(
 			metrics.source_errors.with_label_values(&["modbus"]).inc();
 		}
 		let delay = backoff.next_delay();
-		tracing::warn!(device = %device.name, address = %device.address, %error, retry_in = ?delay, "Modbus device unavailable");
+		tracing::warn!(device_id = device.device_id, device = %device.name, address = %device.address, %error, retry_in = ?delay, "Modbus device unavailable");
 		// Tell the aggregator the device is gone until it answers again.
 		let offline =
 			SourceEvent { device_id: device.device_id, update: Update::Availability(false) };
@@ -169,16 +189,13 @@ async fn poll_until_failure(
 	metrics: &Metrics,
 	backoff: &mut Backoff,
 ) -> Result<(), PollError> {
-	let context =
-		timeout(device.timeout, tcp::connect_slave(device.address, Slave(device.unit_id)))
-			.await
-			.map_err(|_| PollError::Timeout)??;
-	let mut connection = Connection { context, timeout: device.timeout };
-	let models = connection.discover(device.sunspec_base).await?;
+	let mut connection = Connection::open(device.address, device.unit_id, device.timeout).await?;
+	let sunspec::Discovered { base, models } =
+		sunspec::discover(&mut connection, device.sunspec_base).await?;
 	if let Some(common) = models.iter().find(|m| m.id == sunspec::layout::common::ID) {
-		let block = connection.read(common.address, common.block_len()).await?;
+		let block = connection.read_registers(common.address, common.block_len()).await?;
 		if let Ok(info) = sunspec::decode_common(&block) {
-			tracing::info!(device = %device.name, manufacturer = %info.manufacturer, model = %info.model, serial = %info.serial_number, "SunSpec device found");
+			tracing::info!(device_id = device.device_id, device = %device.name, base, manufacturer = %info.manufacturer, model = %info.model, serial = %info.serial_number, "SunSpec device found");
 		}
 	}
 	let read: Vec<ModelHeader> = models.into_iter().filter(|m| sunspec::is_read(m.id)).collect();
@@ -193,7 +210,10 @@ async fn poll_until_failure(
 		ticker.tick().await;
 		let mut blocks = Vec::with_capacity(read.len());
 		for header in &read {
-			blocks.push((*header, connection.read(header.address, header.block_len()).await?));
+			blocks.push((
+				*header,
+				connection.read_registers(header.address, header.block_len()).await?,
+			));
 		}
 		match sunspec::decode_device(&blocks) {
 			Ok(reading) => {
@@ -209,8 +229,35 @@ async fn poll_until_failure(
 				// Bogus values: skip this poll, keep the connection.
 				let error = PollError::SunSpec(error);
 				metrics.bad_input.with_label_values(&[&device.name, "modbus", error.kind()]).inc();
-				tracing::warn!(device = %device.name, %error, "skipping Modbus reading");
+				tracing::warn!(device_id = device.device_id, device = %device.name, %error, "skipping Modbus reading");
 			}
 		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn discovery_tells_refusals_from_silence() {
+		// An exception: the device answered, the connection is fine.
+		assert_eq!(
+			Connection::classify(&PollError::Exception(ExceptionCode::IllegalDataAddress)),
+			ReadFailure::Refused
+		);
+		// Anything else may leave a reply in flight: re-open before the next base.
+		for error in [
+			PollError::Timeout,
+			PollError::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+			PollError::SunSpec(SunSpecError::ModelTruncated { id: 0, got: 1, needed: 2 }),
+		] {
+			assert_eq!(Connection::classify(&error), ReadFailure::NoAnswer, "{error}");
+		}
+		// Discovery errors keep their kind for the metrics.
+		let no_marker = PollError::from(DiscoveryError::SunSpec(SunSpecError::NoMarker));
+		assert_eq!(no_marker.kind(), "no-sunspec-marker");
+		let unreachable = PollError::from(DiscoveryError::Read(PollError::Timeout));
+		assert_eq!(unreachable.kind(), "timeout");
 	}
 }

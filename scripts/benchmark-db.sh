@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Measures what reading and writing one storage item costs in ParityDB on a chain state the size
+# of a real fleet, and writes runtime/src/weights/paritydb_weights.rs: the runtime's `DbWeight`,
+# which prices every storage access in every weight.
+#
+#   scripts/benchmark-db.sh [--devices N] [--reports M] [--batch-size B]
+#
+# Defaults: 100 000 devices, two reports each (so every device has telemetry state), writes
+# measured in batches of 10 000 (about what a block full of telemetry writes).
+#
+# 1. A development chain spec with N extra active devices (`openvpp-bridge bench-spec`);
+# 2. a node runs it on 127.0.0.1 and `openvpp-bridge bench` fills it with M reports;
+# 3. the node stops and `openvpp-node benchmark storage` reads every key of the resulting
+#    state, and rewrites them in batches, computing the state root and committing each batch.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+devices=100000
+reports=""
+batch_size=10000
+rpc_port=9978
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--devices) devices="${2:?}"; shift 2 ;;
+		--reports) reports="${2:?}"; shift 2 ;;
+		--batch-size) batch_size="${2:?}"; shift 2 ;;
+		*) die "unknown argument '$1' (expected --devices, --reports, --batch-size)" ;;
+	esac
+done
+reports="${reports:-$((devices * 2))}"
+
+"$OPENVPP_ROOT/scripts/setup.sh"
+cd "$OPENVPP_ROOT"
+step "building openvpp-node (with the benchmark CLI) and openvpp-bridge (release)"
+cargo build --release --locked -p openvpp-node -p openvpp-bridge --features openvpp-node/runtime-benchmarks
+node_bin="$CARGO_TARGET_DIR/release/openvpp-node"
+bridge_bin="$CARGO_TARGET_DIR/release/openvpp-bridge"
+
+work="$(mktemp -d -t openvpp-dbbench.XXXXXX)"
+node_pid=""
+cleanup() {
+	if [ -n "$node_pid" ]; then
+		kill -INT "$node_pid" 2>/dev/null || true
+		wait "$node_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+step "chain spec with $devices devices"
+"$bridge_bin" bench-spec --node "$node_bin" --devices "$devices" --out "$work/spec.json" >/dev/null
+
+step "filling the state: $reports reports (node log: $work/node.log)"
+"$node_bin" --chain "$work/spec.json" --alice --validator --force-authoring \
+	--node-key 0000000000000000000000000000000000000000000000000000000000000001 \
+	--base-path "$work/db" --rpc-port "$rpc_port" --listen-addr /ip4/127.0.0.1/tcp/0 \
+	--no-telemetry --no-prometheus --no-mdns \
+	--pool-limit 200000 --pool-kbytes 1000000 \
+	--rpc-max-request-size 64 --rpc-max-response-size 64 \
+	>"$work/node.log" 2>&1 &
+node_pid=$!
+for _ in $(seq 1 600); do
+	if curl -fsS -H 'Content-Type: application/json' \
+		-d '{"id":1,"jsonrpc":"2.0","method":"chain_getFinalizedHead","params":[]}' \
+		"http://127.0.0.1:$rpc_port" >/dev/null 2>&1; then
+		break
+	fi
+	kill -0 "$node_pid" 2>/dev/null || { tail -n 30 "$work/node.log" >&2; die "the node exited"; }
+	sleep 1
+done
+sleep 12
+"$bridge_bin" bench --url "ws://127.0.0.1:$rpc_port" --devices "$devices" --reports "$reports" \
+	--transfers 0 --node-pid "$node_pid"
+kill -INT "$node_pid"
+wait "$node_pid" || die "the node did not stop cleanly (log: $work/node.log)"
+node_pid=""
+
+step "measuring reads and writes of every key (batches of $batch_size writes)"
+mkdir -p runtime/src/weights
+"$node_bin" benchmark storage --chain "$work/spec.json" --base-path "$work/db" \
+	--database paritydb --state-version 1 --batch-size "$batch_size" \
+	--template-path scripts/db-weight-template.hbs \
+	--weight-path runtime/src/weights/paritydb_weights.rs 2>&1 | tail -n 40
+step "done: review runtime/src/weights/paritydb_weights.rs"
