@@ -4,19 +4,19 @@
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
 //! CLI VERSION 64.0.0, DATE 2026-11-25
-//! STEPS `50`, REPEAT `20`, LOW RANGE `[]`, HIGH RANGE `[]`
+//! STEPS `20`, REPEAT `10`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
-//! WASM-EXECUTION `Compiled`, CHAIN `None`, DB CACHE `1024`
+//! WASM-EXECUTION `Compiled`, CHAIN `Some("dev")`, DB CACHE `1024`
 
 // Executed command:
 // /root/.cache/openvpp/target/release/openvpp-node
 // benchmark
 // pallet
-// --runtime
-// /root/.cache/openvpp/target/release/wbuild/openvpp-runtime/openvpp_runtime.compact.compressed.wasm
+// --chain
+// dev
 // --genesis-builder
-// runtime
+// spec-runtime
 // --genesis-builder-preset
 // development
 // --pallet
@@ -24,9 +24,9 @@
 // --extrinsic
 // *
 // --steps
-// 50
-// --repeat
 // 20
+// --repeat
+// 10
 // --wasm-execution
 // compiled
 // --heap-pages
@@ -88,82 +88,86 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::DevicesByOwner` (r:0 w:1)
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:0 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	fn register_device() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `629`
 		//  Estimated: `3593`
-		// Minimum execution time: 105_917_000 picoseconds.
-		Weight::from_parts(117_195_000, 3593)
+		// Minimum execution time: 187_129_000 picoseconds.
+		Weight::from_parts(287_616_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:0)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	fn approve_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1141`
-		//  Estimated: `4276`
-		// Minimum execution time: 26_780_000 picoseconds.
-		Weight::from_parts(33_540_000, 4276)
+		//  Measured:  `1161`
+		//  Estimated: `4296`
+		// Minimum execution time: 62_567_000 picoseconds.
+		Weight::from_parts(98_243_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:0)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	fn reject_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1043`
-		//  Estimated: `4276`
-		// Minimum execution time: 17_817_000 picoseconds.
-		Weight::from_parts(20_341_000, 4276)
+		//  Measured:  `1063`
+		//  Estimated: `4296`
+		// Minimum execution time: 38_222_000 picoseconds.
+		Weight::from_parts(47_719_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:0)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(206), added: 2681, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Storage: `Timestamp::Now` (r:1 w:0)
+	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
+	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	fn suspend_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1217`
-		//  Estimated: `4276`
-		// Minimum execution time: 25_789_000 picoseconds.
-		Weight::from_parts(29_063_000, 4276)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+		//  Measured:  `7958`
+		//  Estimated: `9913`
+		// Minimum execution time: 84_748_000 picoseconds.
+		Weight::from_parts(132_197_000, 9913)
+			.saturating_add(T::DbWeight::get().reads(6_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:0)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	fn reinstate_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1278`
-		//  Estimated: `4276`
-		// Minimum execution time: 27_200_000 picoseconds.
-		Weight::from_parts(33_350_000, 4276)
+		//  Measured:  `1298`
+		//  Estimated: `4296`
+		// Minimum execution time: 57_967_000 picoseconds.
+		Weight::from_parts(98_743_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -173,7 +177,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::DeviceCount` (r:1 w:1)
 	/// Proof: `DeviceRegistry::DeviceCount` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(206), added: 2681, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Storage: `Timestamp::Now` (r:1 w:0)
+	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
+	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DeviceByAttestationKey` (r:0 w:1)
 	/// Proof: `DeviceRegistry::DeviceByAttestationKey` (`max_values`: None, `max_size`: Some(54), added: 2529, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DevicesByGateway` (r:0 w:1)
@@ -182,37 +190,37 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn retire_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1380`
-		//  Estimated: `4276`
-		// Minimum execution time: 63_184_000 picoseconds.
-		Weight::from_parts(68_302_000, 4276)
-			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().writes(9_u64))
+		//  Measured:  `8121`
+		//  Estimated: `9913`
+		// Minimum execution time: 142_877_000 picoseconds.
+		Weight::from_parts(189_434_000, 9913)
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	fn offer_ownership() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `951`
-		//  Estimated: `4276`
-		// Minimum execution time: 13_100_000 picoseconds.
-		Weight::from_parts(14_933_000, 4276)
+		//  Measured:  `971`
+		//  Estimated: `4296`
+		// Minimum execution time: 28_954_000 picoseconds.
+		Weight::from_parts(39_223_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	fn cancel_ownership_offer() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `983`
-		//  Estimated: `4276`
-		// Minimum execution time: 12_729_000 picoseconds.
-		Weight::from_parts(14_551_000, 4276)
+		//  Measured:  `1003`
+		//  Estimated: `4296`
+		// Minimum execution time: 29_145_000 picoseconds.
+		Weight::from_parts(38_802_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
@@ -221,28 +229,28 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn accept_ownership() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1386`
+		//  Measured:  `1406`
 		//  Estimated: `6196`
-		// Minimum execution time: 88_212_000 picoseconds.
-		Weight::from_parts(93_840_000, 6196)
+		// Minimum execution time: 146_413_000 picoseconds.
+		Weight::from_parts(214_409_000, 6196)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DevicesByGateway` (r:0 w:2)
 	/// Proof: `DeviceRegistry::DevicesByGateway` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn rebind_gateway() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `951`
-		//  Estimated: `4276`
-		// Minimum execution time: 16_094_000 picoseconds.
-		Weight::from_parts(18_417_000, 4276)
+		//  Measured:  `971`
+		//  Estimated: `4296`
+		// Minimum execution time: 36_027_000 picoseconds.
+		Weight::from_parts(67_626_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DeviceByAttestationKey` (r:1 w:2)
 	/// Proof: `DeviceRegistry::DeviceByAttestationKey` (`max_values`: None, `max_size`: Some(54), added: 2529, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
@@ -251,32 +259,32 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::RegistrationNonces` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn rotate_attestation_key() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1266`
-		//  Estimated: `4276`
-		// Minimum execution time: 61_842_000 picoseconds.
-		Weight::from_parts(67_761_000, 4276)
+		//  Measured:  `1286`
+		//  Estimated: `4296`
+		// Minimum execution time: 107_361_000 picoseconds.
+		Weight::from_parts(146_513_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	fn update_metadata() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `951`
-		//  Estimated: `4276`
-		// Minimum execution time: 13_570_000 picoseconds.
-		Weight::from_parts(15_683_000, 4276)
+		//  Measured:  `971`
+		//  Estimated: `4296`
+		// Minimum execution time: 29_685_000 picoseconds.
+		Weight::from_parts(42_699_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	fn update_comfort_limits() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `951`
-		//  Estimated: `4276`
-		// Minimum execution time: 13_210_000 picoseconds.
-		Weight::from_parts(15_834_000, 4276)
+		//  Measured:  `971`
+		//  Estimated: `4296`
+		// Minimum execution time: 29_586_000 picoseconds.
+		Weight::from_parts(39_033_000, 4296)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -286,8 +294,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `228`
 		//  Estimated: `3513`
-		// Minimum execution time: 10_686_000 picoseconds.
-		Weight::from_parts(11_507_000, 3513)
+		// Minimum execution time: 21_670_000 picoseconds.
+		Weight::from_parts(32_060_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -297,8 +305,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `265`
 		//  Estimated: `3513`
-		// Minimum execution time: 10_225_000 picoseconds.
-		Weight::from_parts(11_207_000, 3513)
+		// Minimum execution time: 21_340_000 picoseconds.
+		Weight::from_parts(31_759_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -307,77 +315,77 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register_device() -> Weight {
-		Weight::from_parts(117_195_000, 3593)
+		Weight::from_parts(287_616_000, 3593)
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn approve_device() -> Weight {
-		Weight::from_parts(33_540_000, 4276)
+		Weight::from_parts(98_243_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn reject_device() -> Weight {
-		Weight::from_parts(20_341_000, 4276)
+		Weight::from_parts(47_719_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn suspend_device() -> Weight {
-		Weight::from_parts(29_063_000, 4276)
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().writes(3_u64))
+		Weight::from_parts(132_197_000, 9913)
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn reinstate_device() -> Weight {
-		Weight::from_parts(33_350_000, 4276)
+		Weight::from_parts(98_743_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn retire_device() -> Weight {
-		Weight::from_parts(68_302_000, 4276)
-			.saturating_add(ParityDbWeight::get().reads(6_u64))
-			.saturating_add(ParityDbWeight::get().writes(9_u64))
+		Weight::from_parts(189_434_000, 9913)
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().writes(10_u64))
 	}
 	fn offer_ownership() -> Weight {
-		Weight::from_parts(14_933_000, 4276)
+		Weight::from_parts(39_223_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn cancel_ownership_offer() -> Weight {
-		Weight::from_parts(14_551_000, 4276)
+		Weight::from_parts(38_802_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn accept_ownership() -> Weight {
-		Weight::from_parts(93_840_000, 6196)
+		Weight::from_parts(214_409_000, 6196)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn rebind_gateway() -> Weight {
-		Weight::from_parts(18_417_000, 4276)
+		Weight::from_parts(67_626_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn rotate_attestation_key() -> Weight {
-		Weight::from_parts(67_761_000, 4276)
+		Weight::from_parts(146_513_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn update_metadata() -> Weight {
-		Weight::from_parts(15_683_000, 4276)
+		Weight::from_parts(42_699_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn update_comfort_limits() -> Weight {
-		Weight::from_parts(15_834_000, 4276)
+		Weight::from_parts(39_033_000, 4296)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn add_verifier() -> Weight {
-		Weight::from_parts(11_507_000, 3513)
+		Weight::from_parts(32_060_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn remove_verifier() -> Weight {
-		Weight::from_parts(11_207_000, 3513)
+		Weight::from_parts(31_759_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}

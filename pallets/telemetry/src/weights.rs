@@ -7,16 +7,16 @@
 //! STEPS `20`, REPEAT `10`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
-//! WASM-EXECUTION `Compiled`, CHAIN `None`, DB CACHE `1024`
+//! WASM-EXECUTION `Compiled`, CHAIN `Some("dev")`, DB CACHE `1024`
 
 // Executed command:
 // /root/.cache/openvpp/target/release/openvpp-node
 // benchmark
 // pallet
-// --runtime
-// /root/.cache/openvpp/target/release/wbuild/openvpp-runtime/openvpp_runtime.compact.compressed.wasm
+// --chain
+// dev
 // --genesis-builder
-// runtime
+// spec-runtime
 // --genesis-builder-preset
 // development
 // --pallet
@@ -66,111 +66,179 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
+	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:1000)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(206), added: 2681, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1000 w:1000)
-	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6396), added: 8871, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `492 + n * (509 ±0)`
-		//  Estimated: `20887 + n * (8871 ±0)`
-		// Minimum execution time: 70_825_000 picoseconds.
-		Weight::from_parts(73_650_000, 20887)
-			// Standard Error: 78_740
-			.saturating_add(Weight::from_parts(55_941_267, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(3_u64))
+		//  Measured:  `6812 + n * (548 ±0)`
+		//  Estimated: `20887 + n * (8923 ±0)`
+		// Minimum execution time: 153_898_000 picoseconds.
+		Weight::from_parts(161_511_000, 20887)
+			// Standard Error: 1_710_920
+			.saturating_add(Weight::from_parts(120_069_309, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 8871).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 8923).saturating_mul(n.into()))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
+	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:1000)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(206), added: 2681, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
-	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6396), added: 8871, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_one_region(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `884 + n * (287 ±0)`
-		//  Estimated: `20887 + n * (3286 ±0)`
-		// Minimum execution time: 71_627_000 picoseconds.
-		Weight::from_parts(72_999_000, 20887)
-			// Standard Error: 159_257
-			.saturating_add(Weight::from_parts(46_576_648, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+		//  Measured:  `7223 + n * (307 ±0)`
+		//  Estimated: `20887 + n * (3306 ±0)`
+		// Minimum execution time: 155_640_000 picoseconds.
+		Weight::from_parts(156_481_000, 20887)
+			// Standard Error: 1_202_697
+			.saturating_add(Weight::from_parts(87_607_142, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3286).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
+	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(811), added: 3286, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(206), added: 2681, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
-	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6396), added: 8871, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `884 + n * (287 ±0)`
-		//  Estimated: `20887 + n * (3286 ±0)`
-		// Minimum execution time: 70_856_000 picoseconds.
-		Weight::from_parts(74_301_000, 20887)
-			// Standard Error: 94_102
-			.saturating_add(Weight::from_parts(46_335_890, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+		//  Measured:  `7223 + n * (307 ±0)`
+		//  Estimated: `20887 + n * (3306 ±0)`
+		// Minimum execution time: 135_253_000 picoseconds.
+		Weight::from_parts(145_952_000, 20887)
+			// Standard Error: 1_281_021
+			.saturating_add(Weight::from_parts(86_453_228, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3286).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+	}
+	/// Storage: `Timestamp::Now` (r:1 w:0)
+	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `System::BlockHash` (r:1 w:0)
+	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
+	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
+	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[1, 1000]`.
+	fn submit_reports_bad_signature(n: u32, ) -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `850 + n * (307 ±0)`
+		//  Estimated: `20887 + n * (3306 ±0)`
+		// Minimum execution time: 142_556_000 picoseconds.
+		Weight::from_parts(225_240_000, 20887)
+			// Standard Error: 1_192_600
+			.saturating_add(Weight::from_parts(88_021_105, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+	}
+	/// Storage: `Timestamp::Now` (r:1 w:0)
+	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `System::BlockHash` (r:1 w:0)
+	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
+	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
+	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[1, 1000]`.
+	fn submit_reports_unverified(n: u32, ) -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `656 + n * (259 ±0)`
+		//  Estimated: `20887 + n * (3306 ±0)`
+		// Minimum execution time: 56_045_000 picoseconds.
+		Weight::from_parts(56_665_000, 20887)
+			// Standard Error: 260_362
+			.saturating_add(Weight::from_parts(12_903_349, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+	}
+	fn verify_ed25519() -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 47_719_000 picoseconds.
+		Weight::from_parts(63_709_000, 0)
+	}
+	fn verify_sr25519() -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 50_454_000 picoseconds.
+		Weight::from_parts(54_401_000, 0)
+	}
+	fn verify_ecdsa() -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 47_448_000 picoseconds.
+		Weight::from_parts(51_666_000, 0)
+	}
+	/// Storage: `Telemetry::MinIntervalLengthS` (r:0 w:1)
+	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	fn set_min_interval_length() -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `0`
+		//  Estimated: `0`
+		// Minimum execution time: 8_636_000 picoseconds.
+		Weight::from_parts(11_862_000, 0)
+			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Telemetry::BatchDigests` (r:0 w:1)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
-	fn submit_reports_bad_signature(n: u32, ) -> Weight {
-		Weight::from_parts(74_301_000, 20887)
-			.saturating_add(Weight::from_parts(46_335_890, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
-			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
-	}
-	fn submit_reports_unverified(n: u32, ) -> Weight {
-		Weight::from_parts(74_301_000, 20887)
-			.saturating_add(Weight::from_parts(5_000_000, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
-	}
-	fn verify_ed25519() -> Weight { Weight::from_parts(30_000_000, 0) }
-	fn verify_sr25519() -> Weight { Weight::from_parts(35_000_000, 0) }
-	fn verify_ecdsa() -> Weight { Weight::from_parts(40_000_000, 0) }
-	fn set_min_interval_length() -> Weight {
-		Weight::from_parts(5_000_000, 0).saturating_add(T::DbWeight::get().writes(1_u64))
-	}
 	fn prune_digests() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 1_222_000 picoseconds.
-		Weight::from_parts(1_502_000, 0)
+		// Minimum execution time: 2_625_000 picoseconds.
+		Weight::from_parts(3_847_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 }
@@ -178,54 +246,64 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn submit_reports(n: u32, ) -> Weight {
-		Weight::from_parts(73_650_000, 20887)
-			.saturating_add(Weight::from_parts(55_941_267, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(3_u64))
+		Weight::from_parts(161_511_000, 20887)
+			.saturating_add(Weight::from_parts(120_069_309, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 8871).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 8923).saturating_mul(n.into()))
 	}
 	fn submit_reports_one_region(n: u32, ) -> Weight {
-		Weight::from_parts(72_999_000, 20887)
-			.saturating_add(Weight::from_parts(46_576_648, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
+		Weight::from_parts(156_481_000, 20887)
+			.saturating_add(Weight::from_parts(87_607_142, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3286).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
-		Weight::from_parts(74_301_000, 20887)
-			.saturating_add(Weight::from_parts(46_335_890, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
+		Weight::from_parts(145_952_000, 20887)
+			.saturating_add(Weight::from_parts(86_453_228, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3286).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	fn submit_reports_bad_signature(n: u32, ) -> Weight {
-		Weight::from_parts(74_301_000, 20887)
-			.saturating_add(Weight::from_parts(46_335_890, 0).saturating_mul(n.into()))
+		Weight::from_parts(225_240_000, 20887)
+			.saturating_add(Weight::from_parts(88_021_105, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	fn submit_reports_unverified(n: u32, ) -> Weight {
-		Weight::from_parts(74_301_000, 20887)
-			.saturating_add(Weight::from_parts(5_000_000, 0).saturating_mul(n.into()))
+		Weight::from_parts(56_665_000, 20887)
+			.saturating_add(Weight::from_parts(12_903_349, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
-	fn verify_ed25519() -> Weight { Weight::from_parts(30_000_000, 0) }
-	fn verify_sr25519() -> Weight { Weight::from_parts(35_000_000, 0) }
-	fn verify_ecdsa() -> Weight { Weight::from_parts(40_000_000, 0) }
+	fn verify_ed25519() -> Weight {
+		Weight::from_parts(63_709_000, 0)
+	}
+	fn verify_sr25519() -> Weight {
+		Weight::from_parts(54_401_000, 0)
+	}
+	fn verify_ecdsa() -> Weight {
+		Weight::from_parts(51_666_000, 0)
+	}
 	fn set_min_interval_length() -> Weight {
-		Weight::from_parts(5_000_000, 0).saturating_add(ParityDbWeight::get().writes(1_u64))
+		Weight::from_parts(11_862_000, 0)
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn prune_digests() -> Weight {
-		Weight::from_parts(1_502_000, 0)
+		Weight::from_parts(3_847_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 }
