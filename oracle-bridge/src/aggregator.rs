@@ -43,10 +43,19 @@
 //!   in the cumulative counters, which the chain allows to grow by more than the reported energy.
 //! - **Counter reset**: a reading below the device's previous one (kept across restarts in
 //!   [`DeviceProgress::last_reading`]) flags `COUNTER_RESET`; that interval's energy is
-//!   integrated (`ESTIMATED`) and its cumulative counters are the device's new ones.
+//!   integrated (`ESTIMATED`) and its cumulative counters are the device's new ones. Continuity
+//!   is not carried through a reset: the next interval starts from its own first reading
+//!   (`GAP`), so a reading that dropped (a meter answering 0 while asleep) is never the base of
+//!   the next interval's energy.
+//! - **Glitch**: the counters the device had just before it went backwards are remembered
+//!   ([`DeviceProgress::before_reset`]). A later reading that climbs back to them or above ends
+//!   a glitch rather than counting new energy: only the growth beyond them is reported. (After a
+//!   real reset, the interval in which the new counter passes the old value loses that
+//!   crossing's share; the cumulative counters still show it.)
 //!
 //! So over any run of reports, reported energy ≤ growth of the reported cumulative counters, with
-//! equality while presence is continuous.
+//! equality while presence is continuous; and no interval reports more counter energy than the
+//! device's counters really grew over it.
 
 use std::collections::VecDeque;
 
@@ -82,29 +91,39 @@ pub struct DeviceProgress {
 	/// The device's own counters (imported, exported) at its latest reading, if it has any:
 	/// tells a counter reset from an overshooting estimate after a restart.
 	pub last_reading: Option<(u64, u64)>,
+	/// The device's counters just before they last went backwards, until a reading reaches them
+	/// again: a climb back to them is a glitch ending, not energy.
+	pub before_reset: Option<(u64, u64)>,
 }
 
 impl DeviceProgress {
-	/// Decodes a stored progress record, including those written before `last_reading` existed.
-	pub fn decode_stored(mut bytes: &[u8]) -> Result<DeviceProgress, codec::Error> {
+	/// Decodes a stored progress record, including those written by earlier bridges (before
+	/// `last_reading`, before `before_reset`).
+	pub fn decode_stored(bytes: &[u8]) -> Result<DeviceProgress, codec::Error> {
 		use codec::Decode;
-		let original = bytes;
-		match DeviceProgress::decode(&mut bytes) {
-			Ok(progress) => Ok(progress),
-			Err(error) => {
-				// The layout before `last_reading`: the same fields without it.
-				let mut input = original;
-				let (last_sequence, last_interval_end, imported, exported) =
-					<(u64, u64, u64, u64)>::decode(&mut input).map_err(|_| error)?;
-				Ok(DeviceProgress {
-					last_sequence,
-					last_interval_end,
-					cumulative_imported_wh: imported,
-					cumulative_exported_wh: exported,
-					last_reading: None,
-				})
-			}
-		}
+		let error = match DeviceProgress::decode(&mut &bytes[..]) {
+			Ok(progress) => return Ok(progress),
+			Err(error) => error,
+		};
+		// The same fields, without the later ones.
+		type WithLastReading = (u64, u64, u64, u64, Option<(u64, u64)>);
+		let (last_sequence, last_interval_end, imported, exported, last_reading) =
+			match WithLastReading::decode(&mut &bytes[..]) {
+				Ok(fields) => fields,
+				Err(_) => {
+					let (sequence, end, imported, exported) =
+						<(u64, u64, u64, u64)>::decode(&mut &bytes[..]).map_err(|_| error)?;
+					(sequence, end, imported, exported, None)
+				}
+			};
+		Ok(DeviceProgress {
+			last_sequence,
+			last_interval_end,
+			cumulative_imported_wh: imported,
+			cumulative_exported_wh: exported,
+			last_reading,
+			before_reset: None,
+		})
 	}
 }
 
@@ -142,8 +161,10 @@ pub struct Aggregator {
 	/// The latest sample (its missing fields filled from earlier ones), stamped with when it was
 	/// really taken.
 	last: Option<Sample>,
-	/// Whether the source declared the device offline (last will, availability topic).
-	declared_offline: bool,
+	/// Whether the device is known to be absent: the source declared it offline (last will,
+	/// availability topic, lost connection), or the bridge skipped intervals and knows nothing of
+	/// it since. No presence is credited until its next sample.
+	absent: bool,
 	/// The device's latest counter reading, whichever interval it was taken in.
 	reading: Option<(u64, u64)>,
 	/// Whether the device has been present without a break since `reading` was taken.
@@ -154,6 +175,9 @@ pub struct Aggregator {
 	first: Option<((u64, u64), bool)>,
 	/// A counter went backwards between two readings of this interval.
 	counter_reset: bool,
+	/// The counters just before the latest decrease, until a reading reaches them again
+	/// ([`DeviceProgress::before_reset`]).
+	before_reset: Option<(u64, u64)>,
 	/// Integrated power, in W·ms, split by direction.
 	imported_w_ms: u128,
 	exported_w_ms: u128,
@@ -170,19 +194,20 @@ impl Aggregator {
 	/// An aggregator for the interval containing `now_ms`.
 	pub fn new(device_id: DeviceId, interval_s: u32, max_gap_ms: u64, now_ms: u64) -> Self {
 		let interval_s = interval_s.max(1);
-		let start_s = (now_ms / 1_000) / u64::from(interval_s) * u64::from(interval_s);
+		let start_s = aligned_start(now_ms, interval_s);
 		Aggregator {
 			device_id,
 			interval_s,
 			max_gap_ms,
 			start_s,
 			last: None,
-			declared_offline: false,
+			absent: false,
 			reading: None,
 			continuous: false,
 			prior: None,
 			first: None,
 			counter_reset: false,
+			before_reset: None,
 			imported_w_ms: 0,
 			exported_w_ms: 0,
 			integrated: false,
@@ -215,7 +240,7 @@ impl Aggregator {
 		if until_ms <= last.at_ms {
 			return;
 		}
-		if self.declared_offline || until_ms - last.at_ms > self.max_gap_ms {
+		if self.absent || until_ms - last.at_ms > self.max_gap_ms {
 			self.continuous = false;
 			return;
 		}
@@ -261,7 +286,7 @@ impl Aggregator {
 
 	fn apply(&mut self, sample: Sample) {
 		self.advance(sample.at_ms);
-		self.declared_offline = false;
+		self.absent = false;
 		self.samples += 1;
 		if let Some(power) = sample.power_w {
 			if power.unsigned_abs() > self.peak_w.unsigned_abs() {
@@ -286,13 +311,16 @@ impl Aggregator {
 			(fresh, merged.imported_wh, merged.exported_wh)
 		{
 			let counters = (imported, exported);
-			match self.first {
-				None => self.first = Some((counters, self.continuous && self.prior.is_some())),
-				Some(_) => {
-					if self.reading.is_some_and(|r| went_back(r, counters)) {
-						self.counter_reset = true;
-					}
+			if let Some(previous) = self.reading.filter(|r| went_back(*r, counters)) {
+				raise(&mut self.before_reset, previous);
+				// A drop at the interval's first reading is judged in `close` (it also knows
+				// the reading from before a restart).
+				if self.first.is_some() {
+					self.counter_reset = true;
 				}
+			}
+			if self.first.is_none() {
+				self.first = Some((counters, self.continuous && self.prior.is_some()));
 			}
 			self.reading = Some(counters);
 			self.continuous = true;
@@ -310,15 +338,12 @@ impl Aggregator {
 	}
 
 	fn apply_availability(&mut self, online: bool, at_ms: u64) {
-		if online {
-			// Presence counts again from the next sample.
-			if let Some(last) = self.last.as_mut() {
-				last.at_ms = last.at_ms.max(at_ms);
-			}
-			self.declared_offline = false;
-		} else {
+		// "Online" alone credits nothing: presence (and integration of power) resumes with the
+		// next real sample, which clears `absent`. Moving the last sample's time forward here
+		// would credit the time up to that sample at the power from before the outage.
+		if !online {
 			self.advance(at_ms);
-			self.declared_offline = true;
+			self.absent = true;
 			self.continuous = false;
 		}
 	}
@@ -334,8 +359,14 @@ impl Aggregator {
 		// The device's reading before this interval, from this run or (after a restart) the
 		// outbox; without one, what was reported.
 		let before = self.prior.or(progress.last_reading).unwrap_or(reported);
-		let reset =
-			self.counter_reset || self.first.is_some_and(|(first, _)| went_back(before, first));
+		if let Some(floor) = progress.before_reset {
+			raise(&mut self.before_reset, floor);
+		}
+		let first_went_back = self.first.is_some_and(|(first, _)| went_back(before, first));
+		if let (true, Some(reading)) = (first_went_back, self.prior.or(progress.last_reading)) {
+			raise(&mut self.before_reset, reading);
+		}
+		let reset = self.counter_reset || first_went_back;
 		let integrated = (
 			u64::try_from(self.imported_w_ms / MS_W_PER_WH).unwrap_or(u64::MAX),
 			u64::try_from(self.exported_w_ms / MS_W_PER_WH).unwrap_or(u64::MAX),
@@ -350,9 +381,14 @@ impl Aggregator {
 						first
 					}
 				};
-				// What was already reported since `start` (estimates) is not reported again.
-				let imported = end.0.saturating_sub(start.0.max(reported.0));
-				let exported = end.1.saturating_sub(start.1.max(reported.1));
+				// What was already reported since `start` (estimates) is not reported again, and
+				// a climb back to the counters from before a drop is the drop's glitch ending.
+				let floor = self.before_reset.unwrap_or_default();
+				let base = |start: u64, reported: u64, floor: u64, end: u64| {
+					start.max(reported).max(if end >= floor { floor } else { 0 })
+				};
+				let imported = end.0.saturating_sub(base(start.0, reported.0, floor.0, end.0));
+				let exported = end.1.saturating_sub(base(start.1, reported.1, floor.1, end.1));
 				(imported, exported, (end.0.max(reported.0), end.1.max(reported.1)))
 			}
 			(Some(_), Some(end)) => {
@@ -399,16 +435,36 @@ impl Aggregator {
 			quality: QualityFlags(quality),
 		};
 
+		// Once the counters are back at (or past) where they were before the drop, the glitch
+		// (or the reset) is behind.
+		if let (Some(floor), Some(end)) = (self.before_reset, self.reading) {
+			if !went_back(floor, end) {
+				self.before_reset = None;
+			}
+		}
+		// Never carry continuity through a drop: the next interval starts from its own first
+		// reading, not from a reading that may be a glitch.
+		if reset {
+			self.continuous = false;
+		}
+
 		*progress = DeviceProgress {
 			last_sequence: report.sequence,
 			last_interval_end: end_s,
 			cumulative_imported_wh: cumulative.0,
 			cumulative_exported_wh: cumulative.1,
 			last_reading: self.reading.or(progress.last_reading),
+			before_reset: self.before_reset,
 		};
 
 		// The next interval starts with this one's last state.
-		self.start_s = end_s;
+		self.start_interval(end_s);
+		report
+	}
+
+	/// Starts accumulating the interval from `start_s`, carrying the device's last state.
+	fn start_interval(&mut self, start_s: UnixSeconds) {
+		self.start_s = start_s;
 		self.prior = self.reading;
 		self.first = None;
 		self.counter_reset = false;
@@ -419,7 +475,22 @@ impl Aggregator {
 		self.peak_w = 0;
 		self.samples = 0;
 		self.replay_held();
-		report
+	}
+
+	/// Moves straight to the interval containing `now_ms`, leaving out the intervals between the
+	/// current one and it — after the bridge stalled or the clock jumped forward, closing each of
+	/// them could mean millions of reports. The caller reports them with
+	/// [`Aggregator::backfill`]. Nothing is known of the device meanwhile: continuity is broken,
+	/// and presence resumes with its next sample.
+	pub fn skip_to(&mut self, now_ms: u64) {
+		let start_s = aligned_start(now_ms, self.interval_s);
+		if start_s <= self.start_s {
+			return;
+		}
+		self.held.retain(|h| h.at_ms() >= start_s * 1_000);
+		self.absent = true;
+		self.continuous = false;
+		self.start_interval(start_s);
 	}
 
 	/// Applies the held updates that belong to the interval now current.
@@ -486,6 +557,18 @@ impl Aggregator {
 /// Whether either counter of `now` is below `before`.
 fn went_back(before: (u64, u64), now: (u64, u64)) -> bool {
 	now.0 < before.0 || now.1 < before.1
+}
+
+/// Raises `floor` to at least `to`, per counter.
+fn raise(floor: &mut Option<(u64, u64)>, to: (u64, u64)) {
+	let (imported, exported) = floor.unwrap_or_default();
+	*floor = Some((imported.max(to.0), exported.max(to.1)));
+}
+
+/// Start of the interval of `interval_s` containing `now_ms` (Unix s).
+fn aligned_start(now_ms: u64, interval_s: u32) -> UnixSeconds {
+	let interval_s = u64::from(interval_s.max(1));
+	(now_ms / 1_000) / interval_s * interval_s
 }
 
 #[cfg(test)]
@@ -672,6 +755,7 @@ mod tests {
 			// An estimate before the restart overshot the device's counter (1 000).
 			cumulative_exported_wh: 1_010,
 			last_reading: Some((0, 1_000)),
+			before_reset: None,
 		};
 		let mut agg = Aggregator::new(5, 60, 15_000, T0_MS + 60_000);
 		agg.on_sample(sample(60, 0, 0, 1_005));
@@ -771,6 +855,7 @@ mod tests {
 			cumulative_imported_wh: 10,
 			cumulative_exported_wh: 20,
 			last_reading: None,
+			before_reset: None,
 		};
 		let report = agg.close(&mut progress);
 		assert_eq!(report.online_s, 0);
@@ -822,6 +907,7 @@ mod tests {
 			cumulative_imported_wh: 5,
 			cumulative_exported_wh: 6,
 			last_reading: None,
+			before_reset: None,
 		};
 		let filled = agg.backfill(&mut progress, 100, 100);
 		// Intervals starting at +60, +120, +180, +240 were missed; +300 is current.
@@ -861,10 +947,165 @@ mod tests {
 				cumulative_imported_wh: 10,
 				cumulative_exported_wh: 20,
 				last_reading: None,
+				before_reset: None,
 			}
 		);
-		let new = DeviceProgress { last_reading: Some((1, 2)), ..progress };
+		// Written before `before_reset` existed.
+		let with_reading = (3u64, 600u64, 10u64, 20u64, Some((1u64, 2u64))).encode();
+		assert_eq!(
+			DeviceProgress::decode_stored(&with_reading).unwrap(),
+			DeviceProgress { last_reading: Some((1, 2)), ..progress }
+		);
+		let new =
+			DeviceProgress { last_reading: Some((1, 2)), before_reset: Some((5, 6)), ..progress };
 		assert_eq!(DeviceProgress::decode_stored(&new.encode()).unwrap(), new);
 		assert!(DeviceProgress::decode_stored(&[1, 2, 3]).is_err());
+	}
+
+	/// A PV inverter whose lifetime counter (12 MWh) reads 0 while it sleeps.
+	const LIFETIME: u64 = 12_000_000;
+
+	fn exported(offset_s: u64, power_w: i32, exported: u64) -> Sample {
+		Sample { soc_bp: None, state: None, ..sample(offset_s, power_w, 0, exported) }
+	}
+
+	/// The device's true export counter: 12 MWh, then 3.6 kW (10 Wh per 10 s) from 140 s on.
+	fn true_export(at_s: u64) -> u64 {
+		LIFETIME + at_s.saturating_sub(140) / 10 * 10
+	}
+
+	#[test]
+	fn a_reset_then_recovery_never_reports_more_than_the_counters_grew() {
+		let mut agg = Aggregator::new(11, 60, 15_000, T0_MS);
+		let mut progress = DeviceProgress::default();
+		let mut reports = Vec::new();
+		// Night: the true counter, then 0 while asleep (a glitch: it never really dropped).
+		for k in 0..6 {
+			agg.on_sample(exported(k * 10, 0, LIFETIME));
+		}
+		reports.push(agg.close(&mut progress));
+		for k in 6..12 {
+			agg.on_sample(exported(k * 10, 0, 0));
+		}
+		reports.push(agg.close(&mut progress));
+		// Waking up: still 0 for two readings, then the true counter, now producing.
+		for k in 12..18 {
+			let at = k * 10;
+			let (power, counter) = if at < 140 { (0, 0) } else { (3_600, true_export(at)) };
+			agg.on_sample(exported(at, power, counter));
+		}
+		reports.push(agg.close(&mut progress));
+		for k in 18..24 {
+			agg.on_sample(exported(k * 10, 3_600, true_export(k * 10)));
+		}
+		reports.push(agg.close(&mut progress));
+
+		for report in &reports {
+			let start = report.interval_start - T0;
+			let growth = true_export(start + 60) - true_export(start);
+			assert!(
+				report.energy_exported_wh <= growth,
+				"interval at +{start} s reports {} Wh, the counter grew {growth} Wh",
+				report.energy_exported_wh
+			);
+		}
+		assert!(reports[1].quality.contains(QualityFlags::COUNTER_RESET));
+		assert_eq!(cumulative(&reports[1]), (0, 0));
+		// Not from the 0 of the glitch: from the counter it had before, so only the 30 Wh
+		// produced between its readings.
+		assert_eq!(energy(&reports[2]), (0, 30));
+		assert!(reports[2].quality.contains(QualityFlags::GAP));
+		assert!(!reports[2].quality.contains(QualityFlags::COUNTER_RESET));
+		assert_eq!(cumulative(&reports[2]), (0, LIFETIME + 30));
+		// Back to normal: carried from the last reading, no flags.
+		assert_eq!(energy(&reports[3]), (0, 60));
+		assert_eq!(reports[3].quality, QualityFlags(0));
+		assert_eq!(progress.before_reset, None);
+	}
+
+	#[test]
+	fn a_reading_that_dropped_is_never_the_base_of_the_next_interval() {
+		let mut agg = Aggregator::new(12, 60, 15_000, T0_MS);
+		let mut progress = DeviceProgress::default();
+		for k in 0..6 {
+			agg.on_sample(exported(k * 10, 0, LIFETIME));
+		}
+		agg.close(&mut progress);
+		// The last reading of the interval drops to 0.
+		for k in 6..12 {
+			agg.on_sample(exported(k * 10, 0, if k < 11 { LIFETIME } else { 0 }));
+		}
+		let reset = agg.close(&mut progress);
+		assert!(reset.quality.contains(QualityFlags::COUNTER_RESET));
+		// The next interval begins at the true counter again: not 12 MWh of new energy.
+		for k in 12..18 {
+			agg.on_sample(exported(k * 10, 0, LIFETIME + (k - 12)));
+		}
+		let next = agg.close(&mut progress);
+		assert_eq!(energy(&next), (0, 5));
+		assert!(next.quality.contains(QualityFlags::GAP));
+	}
+
+	#[test]
+	fn the_counters_before_a_drop_are_remembered_across_a_restart() {
+		let mut agg = Aggregator::new(13, 60, 15_000, T0_MS);
+		let mut progress = DeviceProgress::default();
+		agg.on_sample(exported(0, 0, LIFETIME));
+		agg.on_sample(exported(50, 0, 0));
+		agg.close(&mut progress);
+		assert_eq!(progress.before_reset, Some((0, LIFETIME)));
+		// The bridge restarts; the device still reads 0, then recovers.
+		let mut agg = Aggregator::new(13, 60, 15_000, T0_MS + 60_000);
+		for (at, counter) in [(60, 0), (70, 0), (80, LIFETIME), (90, LIFETIME + 10)] {
+			agg.on_sample(exported(at, 3_600, counter));
+		}
+		let report = agg.close(&mut progress);
+		assert_eq!(energy(&report), (0, 10));
+		assert_eq!(cumulative(&report), (0, LIFETIME + 10));
+		assert_eq!(progress.before_reset, None);
+	}
+
+	#[test]
+	fn an_online_message_credits_nothing_until_the_next_sample() {
+		// Tasmota: telemetry every 300 s, "Online" on its last-will topic when it reconnects.
+		let mut agg = Aggregator::new(14, 900, 330_000, T0_MS);
+		agg.on_sample(power(0, 1_000));
+		agg.on_sample(power(300, 1_000));
+		agg.on_availability(false, T0_MS + 400_000);
+		agg.on_availability(true, T0_MS + 420_000);
+		// The next telemetry, 300 s after "Online" (within the maximum gap).
+		agg.on_sample(power(720, 1_000));
+		let report = agg.close(&mut DeviceProgress::default());
+		// Present 0–400 s, then from the sample at 720 s to the end: not 420–720 s.
+		assert_eq!(report.online_s, 400 + 180);
+		// 1 kW over those 580 s.
+		assert_eq!(energy(&report), (0, 161));
+		assert!(report.quality.contains(QualityFlags::GAP));
+	}
+
+	#[test]
+	fn skipping_to_the_current_interval_breaks_continuity() {
+		// A maximum gap longer than the skip: only the skip breaks presence.
+		let mut agg = Aggregator::new(15, 60, 3_600_000, T0_MS);
+		let mut progress = DeviceProgress::default();
+		agg.on_sample(sample(50, 1_000, 0, 100));
+		// Taken while the bridge stalled: one for a skipped interval, one for the current.
+		let now_ms = T0_MS + 620_000;
+		assert!(agg.on_sample(sample(70, 1_000, 0, 102)));
+		assert!(agg.on_sample(Sample { at_ms: now_ms - 5_000, ..sample(0, 1_000, 0, 5_000) }));
+		agg.close(&mut progress);
+		agg.skip_to(now_ms);
+		assert_eq!(agg.interval_start(), T0 + 600);
+		agg.on_sample(Sample { at_ms: now_ms + 10_000, ..sample(0, 1_000, 0, 5_010) });
+		let report = agg.close(&mut progress);
+		assert_eq!(report.interval_start, T0 + 600);
+		// From the first reading of this interval, not from the one before the stall; present
+		// from it on only.
+		assert_eq!(energy(&report), (0, 10));
+		assert!(report.quality.contains(QualityFlags::GAP));
+		assert_eq!(report.online_s, 45);
+		// Moving backwards, or to the same interval, does nothing.
+		agg.skip_to(T0_MS);
+		assert_eq!(agg.interval_start(), T0 + 660);
 	}
 }

@@ -17,8 +17,8 @@ use std::{
 
 use codec::Encode;
 use openvpp_primitives::{
-	AttestationKey, Capability, DeviceId, DeviceKind, DeviceState, GridResponseStatus,
-	IntervalReport, QualityFlags, SignedReport,
+	Capability, DeviceId, DeviceKind, DeviceState, GridResponseStatus, IntervalReport,
+	QualityFlags, SignedReport,
 };
 use openvpp_runtime::{
 	extrinsic, BalancesCall, RuntimeCall, RuntimeEvent, UncheckedExtrinsic, OVPP,
@@ -62,11 +62,23 @@ fn genesis_patch(spec: &mut Value) -> Option<&mut Value> {
 	}
 }
 
+/// An account as a chain spec's genesis must spell it: the runtime parses genesis JSON without
+/// knowing OpenVPP's unregistered address prefix, so it takes the generic Substrate format (42),
+/// whatever format this process prints by default.
+pub fn genesis_address(account: &AccountId32) -> String {
+	generic_ss58(account)
+}
+
+fn generic_ss58<T: sp_core::crypto::Ss58Codec>(public: &T) -> String {
+	use sp_core::crypto::Ss58AddressFormatRegistry;
+	public.to_ss58check_with_version(Ss58AddressFormatRegistry::SubstrateAccount.into())
+}
+
 /// Extends a development chain spec (the JSON of `openvpp-node build-spec --chain dev`) with
 /// `devices` benchmark devices.
 pub fn bench_chain_spec(mut spec: Value, devices: u32) -> Result<Value, String> {
-	let gateway = BENCH_GATEWAY.to_account_id().to_string();
-	let owner = bench_owner().to_string();
+	let gateway = genesis_address(&BENCH_GATEWAY.to_account_id());
+	let owner = genesis_address(&bench_owner());
 	let patch =
 		genesis_patch(&mut spec).ok_or("the chain spec has no runtimeGenesis patch or config")?;
 	let registry = patch
@@ -80,7 +92,9 @@ pub fn bench_chain_spec(mut spec: Value, devices: u32) -> Result<Value, String> 
 		.ok_or("deviceRegistry.devices is not a list")?;
 	let capability = Capability { rated_power_w: 10_000, ..Default::default() };
 	for index in 0..devices {
-		let key: AttestationKey = bench_key(index).public().into();
+		// The runtime reads `{"Sr25519": "<SS58>"}`, in the generic format (see
+		// [`genesis_address`]).
+		let key = json!({ "Sr25519": generic_ss58(&bench_key(index).public()) });
 		list.push(json!({
 			"owner": owner,
 			"gateway": gateway,
@@ -470,6 +484,13 @@ mod tests {
 		assert_eq!(devices[3]["region"], "BENCH-R2");
 		assert_eq!(patch["balances"]["balances"].as_array().unwrap().len(), 2);
 		assert_ne!(bench_key(0).public(), bench_key(1).public());
+		// Genesis takes generic addresses even when this process prints OpenVPP ones.
+		crate::chain::use_chain_ss58_format();
+		assert_eq!(devices[3]["owner"], genesis_address(&bench_owner()));
+		assert!(devices[3]["owner"].as_str().is_some_and(|a| a.starts_with('5')));
+		let key: openvpp_primitives::AttestationKey =
+			serde_json::from_value(devices[3]["attestationKey"].clone()).unwrap();
+		assert_eq!(key, bench_key(2).public().into());
 		assert_eq!(bench_device_ids(2), BTreeSet::from([8, 9]));
 	}
 

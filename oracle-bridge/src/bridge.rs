@@ -19,7 +19,7 @@ use std::{
 	time::Duration,
 };
 
-use openvpp_primitives::{DeviceId, DeviceStatus, IntervalReport, SignedReport};
+use openvpp_primitives::{DeviceId, DeviceStatus, IntervalReport, SignedReport, UnixSeconds};
 use openvpp_runtime::Runtime;
 use sp_core::{crypto::AccountId32, sr25519};
 use tokio::{
@@ -95,6 +95,8 @@ pub enum RunError {
 		 not written are then reported as offline)"
 	)]
 	Outbox { unwritten: usize, source: OutboxError },
+	#[error("every source task ended: no device can be read any more")]
+	SourcesEnded,
 }
 
 /// Intervals reported as missed at most, per device, at start: those that can still be
@@ -110,6 +112,58 @@ const WRITE_CHUNK: usize = 2_000;
 
 /// Reports kept in memory at most while the outbox cannot be written.
 const MAX_UNWRITTEN: usize = 50_000;
+
+/// Intervals closed one by one at most when several ended at once (the process stalled, the
+/// clock jumped forward); beyond, the one in progress is closed and the rest is reported as
+/// offline in chunks, so that a jump of months does not mean millions of reports at once.
+const MAX_CATCH_UP: u64 = 4;
+
+/// Closes the intervals of `aggregator` that ended by `now_ms`, each with its device's progress
+/// as of it. After more than [`MAX_CATCH_UP`] of them only the one in progress (it holds what
+/// was measured before the stall) is closed and the aggregator moves straight to the current
+/// interval; then the second value is `true` and the intervals in between are the caller's to
+/// report, with [`Aggregator::backfill`].
+pub fn close_ended(
+	aggregator: &mut Aggregator,
+	progress: &mut DeviceProgress,
+	now_ms: u64,
+) -> (Vec<(IntervalReport, DeviceProgress)>, bool) {
+	let now_s = now_ms / 1_000;
+	let length = aggregator.interval_end() - aggregator.interval_start();
+	let ended = now_s.saturating_sub(aggregator.interval_start()) / length.max(1);
+	let mut reports = Vec::new();
+	if ended > MAX_CATCH_UP {
+		let report = aggregator.close(progress);
+		reports.push((report, *progress));
+		aggregator.skip_to(now_ms);
+		return (reports, true);
+	}
+	while aggregator.interval_end() <= now_s {
+		let report = aggregator.close(progress);
+		reports.push((report, *progress));
+	}
+	(reports, false)
+}
+
+/// The end of the latest interval already reported, if the wall clock (`now_s`) is before it:
+/// the clock was set back, and intervals cut now would overlap reported ones.
+pub fn clock_behind(
+	progress: &BTreeMap<DeviceId, DeviceProgress>,
+	now_s: UnixSeconds,
+) -> Option<UnixSeconds> {
+	progress.values().map(|p| p.last_interval_end).max().filter(|latest| now_s < *latest)
+}
+
+/// Hands a source's update to its device's aggregator; whether a sample was taken.
+fn apply_update(aggregator: &mut Aggregator, update: Update) -> bool {
+	match update {
+		Update::Sample(sample) => aggregator.on_sample(sample),
+		Update::Availability { online, at_ms } => {
+			aggregator.on_availability(online, at_ms);
+			false
+		}
+	}
+}
 
 /// How long after an interval ends the bridge waits for late samples before closing it.
 fn grace(interval_s: u32) -> Duration {
@@ -404,13 +458,105 @@ impl Prepared {
 		self.queue.lock().unwrap_or_else(PoisonError::into_inner).len()
 	}
 
+	/// Reports the intervals between the last report of `aggregator`'s device and its current
+	/// interval as offline — the most recent `limit` of them — in chunks, each written before
+	/// the next is made. Returns how many.
+	async fn backfill(&mut self, aggregator: &Aggregator, limit: usize) -> Result<usize, RunError> {
+		let mut total = 0;
+		loop {
+			let progress = self.progress.entry(aggregator.device_id()).or_default();
+			let chunk = aggregator.backfill(progress, limit, WRITE_CHUNK);
+			if chunk.is_empty() {
+				return Ok(total);
+			}
+			let after = *progress;
+			total += chunk.len();
+			self.enqueue(
+				chunk
+					.into_iter()
+					.map(|r| {
+						let progress = DeviceProgress {
+							last_sequence: r.sequence,
+							last_interval_end: r.interval_end(),
+							..after
+						};
+						(r, progress)
+					})
+					.collect(),
+			);
+			self.write_queue().await?;
+		}
+	}
+
+	/// Closes, signs and writes every interval that ended by `now_ms` (see [`close_ended`]; after
+	/// a stall the skipped intervals are reported as offline, at most `limit` per device).
+	/// Returns whether everything queued is written.
+	async fn close_ended(
+		&mut self,
+		aggregators: &mut BTreeMap<DeviceId, Aggregator>,
+		limit: usize,
+		now_ms: u64,
+	) -> Result<bool, RunError> {
+		let mut reports = Vec::new();
+		let mut skipped = Vec::new();
+		for aggregator in aggregators.values_mut() {
+			let progress = self.progress.entry(aggregator.device_id()).or_default();
+			let (closed, skip) = close_ended(aggregator, progress, now_ms);
+			reports.extend(closed);
+			if skip {
+				skipped.push(aggregator.device_id());
+			}
+		}
+		self.enqueue(reports);
+		let mut written = self.write_queue().await?;
+		if !skipped.is_empty() {
+			tracing::warn!(
+				devices = skipped.len(),
+				"the bridge fell behind by more than {MAX_CATCH_UP} intervals (it stalled, or the clock jumped forward): the intervals missed are reported as offline"
+			);
+			let mut backfilled = 0;
+			for id in skipped {
+				if let Some(aggregator) = aggregators.get(&id) {
+					backfilled += self.backfill(aggregator, limit).await?;
+				}
+			}
+			tracing::info!(reports = backfilled, "reported the intervals missed as offline");
+			written = self.unwritten() == 0;
+		}
+		Ok(written)
+	}
+
+	/// Waits while the wall clock is before the end of an interval already reported (it was set
+	/// back): intervals cut now would overlap reports already made. `false` if shut down
+	/// meanwhile.
+	async fn wait_for_clock(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+		loop {
+			let now_s = now_ms() / 1_000;
+			let Some(latest) = clock_behind(&self.progress, now_s) else { return true };
+			tracing::error!(
+				clock = now_s,
+				last_interval_end = latest,
+				behind_s = latest - now_s,
+				"the system clock is before the end of the last reported interval (was it set back? check NTP); waiting for it to pass that time, so that no report overlaps one already made"
+			);
+			let wait = Duration::from_secs((latest - now_s).clamp(1, 60));
+			tokio::select! {
+				_ = shutdown.changed() => return false,
+				_ = tokio::time::sleep(wait) => {}
+			}
+		}
+	}
+
 	/// Runs the bridge until `shutdown` turns true, or until it cannot go on (the node serves
-	/// another runtime, the outbox stays unwritable).
+	/// another runtime, the outbox stays unwritable, no source is left).
 	pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
 		let config = self.config.clone();
 		if let Some(address) = config.metrics.listen {
 			self.metrics.serve(address);
 			tracing::info!(%address, "metrics at /metrics");
+		}
+		if !self.wait_for_clock(&mut shutdown).await {
+			return Ok(());
 		}
 
 		// Aggregators, and reports for the intervals missed while the bridge was down (written
@@ -422,29 +568,7 @@ impl Prepared {
 		for device in &config.devices {
 			let aggregator =
 				Aggregator::new(device.id, config.interval_s, device.source.max_gap_ms(), now);
-			loop {
-				let progress = self.progress.entry(device.id).or_default();
-				let chunk = aggregator.backfill(progress, limit, WRITE_CHUNK);
-				if chunk.is_empty() {
-					break;
-				}
-				let after = *progress;
-				backfilled += chunk.len();
-				self.enqueue(
-					chunk
-						.into_iter()
-						.map(|r| {
-							let progress = DeviceProgress {
-								last_sequence: r.sequence,
-								last_interval_end: r.interval_end(),
-								..after
-							};
-							(r, progress)
-						})
-						.collect(),
-				);
-				self.write_queue().await?;
-			}
+			backfilled += self.backfill(&aggregator, limit).await?;
 			aggregators.insert(device.id, aggregator);
 		}
 		if backfilled > 0 {
@@ -559,17 +683,17 @@ impl Prepared {
 					break;
 				}
 				event = events.recv() => {
-					let Some(SourceEvent { device_id, update }) = event else { break };
+					let Some(SourceEvent { device_id, update }) = event else {
+						// Sources run until they are stopped: none left means they failed, and a
+						// bridge that reads nothing must not look like one that stopped cleanly.
+						failure = Some(RunError::SourcesEnded);
+						break;
+					};
 					let Some(aggregator) = aggregators.get_mut(&device_id) else { continue };
-					match update {
-						Update::Sample(sample) => {
-							if aggregator.on_sample(sample) {
-								if let Some(name) = names.get(&device_id) {
-									self.metrics.samples.with_label_values(&[name]).inc();
-								}
-							}
-						},
-						Update::Availability(online) => aggregator.on_availability(online, now_ms()),
+					if apply_update(aggregator, update) {
+						if let Some(name) = names.get(&device_id) {
+							self.metrics.samples.with_label_values(&[name]).inc();
+						}
 					}
 					continue;
 				}
@@ -577,17 +701,7 @@ impl Prepared {
 					self.write_queue().await
 				}
 				_ = tokio::time::sleep(wait) => {
-					let mut reports = Vec::new();
-					for aggregator in aggregators.values_mut() {
-						// Close every interval that has ended (several, if the process stalled).
-						while aggregator.interval_end() <= now_ms() / 1_000 {
-							let progress = self.progress.entry(aggregator.device_id()).or_default();
-							let report = aggregator.close(progress);
-							reports.push((report, *progress));
-						}
-					}
-					self.enqueue(reports);
-					self.write_queue().await
+					self.close_ended(&mut aggregators, limit, now_ms()).await
 				}
 				_ = summary.tick(), if config.metrics.summary_every_s > 0 => {
 					tracing::info!("{}", self.metrics.summary());
@@ -613,15 +727,23 @@ impl Prepared {
 		// offline.
 		tracing::info!("stopping: sources first, then the submitter");
 		let _ = source_stop_tx.send(true);
-		while tasks.join_next().await.is_some() {}
-		if self.unwritten() > 0 {
-			match self.write_queue().await {
-				Ok(true) => {}
-				_ => tracing::error!(
-					unwritten = self.unwritten(),
-					"stopping with reports not written to the outbox; the next start reports their intervals as offline"
-				),
+		// What the sources already sent still counts; then the channel goes, so that no source
+		// can wait on it while it is joined.
+		while let Ok(SourceEvent { device_id, update }) = events.try_recv() {
+			if let Some(aggregator) = aggregators.get_mut(&device_id) {
+				apply_update(aggregator, update);
 			}
+		}
+		drop(events);
+		while tasks.join_next().await.is_some() {}
+		// An interval that ended during the closing grace is fully measured: report it rather
+		// than leave it to the next start's backfill as offline.
+		let written = self.close_ended(&mut aggregators, limit, now_ms()).await;
+		if !matches!(written, Ok(true)) {
+			tracing::error!(
+				unwritten = self.unwritten(),
+				"stopping with reports not written to the outbox; the next start reports their intervals as offline"
+			);
 		}
 		let _ = submit_stop_tx.send(true);
 		if let Some(task) = submitter_task {
@@ -683,7 +805,9 @@ mod tests {
 		let mut queue = WriteQueue::default();
 
 		close_into(&mut queue, &mut aggregator, &mut progress);
-		let (written, result) = queue.flush(WRITE_CHUNK, |_, _| Err(outbox_failure()));
+		// The write gets as far as the commit, then fails (a full disk).
+		let (written, result) =
+			queue.flush(WRITE_CHUNK, |r, p| outbox.record_with(r, p, || Err(outbox_failure())));
 		assert_eq!(written, 0);
 		assert!(result.is_err());
 		assert_eq!(queue.len(), 1);
@@ -706,6 +830,8 @@ mod tests {
 
 	#[test]
 	fn queued_reports_are_written_in_chunks_with_matching_progress() {
+		let dir = tempfile::tempdir().unwrap();
+		let outbox = Outbox::open(&dir.path().join("outbox.redb"), sp_core::H256::zero()).unwrap();
 		let mut queue = WriteQueue::default();
 		let mut aggregators =
 			[Aggregator::new(1, 60, 15_000, T0_MS), Aggregator::new(2, 60, 15_000, T0_MS)];
@@ -715,39 +841,175 @@ mod tests {
 				close_into(&mut queue, aggregator, progress);
 			}
 		}
-		// Chunks of 4: the second write fails, and is retried later from where it stopped.
-		// Per write: the reports' keys, and the progress written with them.
-		type Keys = Vec<(DeviceId, u64)>;
-		let mut writes: Vec<(Keys, Keys)> = Vec::new();
+		let stored = |outbox: &Outbox| {
+			let reports: Vec<(DeviceId, u64)> = outbox
+				.pending(100, &Default::default())
+				.unwrap()
+				.iter()
+				.map(|s| (s.report.device_id, s.report.sequence))
+				.collect();
+			let progress: Vec<(DeviceId, u64)> =
+				outbox.progress().unwrap().iter().map(|(id, p)| (*id, p.last_sequence)).collect();
+			(reports, progress)
+		};
+		// Chunks of 4: the second write fails at its commit, and is retried later from where
+		// it stopped.
 		let mut calls = 0;
 		let (written, result) = queue.flush(4, |reports, progress| {
 			calls += 1;
-			if calls == 2 {
-				return Err(outbox_failure());
-			}
-			writes.push((
-				reports.iter().map(|s| (s.report.device_id, s.report.sequence)).collect(),
-				progress.iter().map(|(id, p)| (*id, p.last_sequence)).collect(),
-			));
-			Ok(())
+			outbox.record_with(reports, progress, || match calls {
+				2 => Err(outbox_failure()),
+				_ => Ok(()),
+			})
 		});
 		assert_eq!((written, result.is_err(), queue.len()), (4, true, 2));
-		let (written, result) = queue.flush(4, |reports, progress| {
-			writes.push((
-				reports.iter().map(|s| (s.report.device_id, s.report.sequence)).collect(),
-				progress.iter().map(|(id, p)| (*id, p.last_sequence)).collect(),
-			));
-			Ok(())
-		});
+		// The outbox holds the first chunk, and progress only as far as its reports.
+		assert_eq!(stored(&outbox), (vec![(1, 1), (1, 2), (2, 1), (2, 2)], vec![(1, 2), (2, 2)]));
+		let (written, result) = queue.flush(4, |r, p| outbox.record(r, p));
 		assert_eq!((written, result.is_ok(), queue.len()), (2, true, 0));
 		assert_eq!(
-			writes,
-			vec![
-				(vec![(1, 1), (2, 1), (1, 2), (2, 2)], vec![(1, 2), (2, 2)]),
-				(vec![(1, 3), (2, 3)], vec![(1, 3), (2, 3)]),
-			]
+			stored(&outbox),
+			(vec![(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)], vec![(1, 3), (2, 3)])
 		);
-		assert!(progress.iter().all(|p| p.last_sequence == 3));
+	}
+
+	#[test]
+	fn catching_up_after_a_stall_is_bounded() {
+		let mut aggregator = Aggregator::new(1, 60, 15_000, T0_MS);
+		aggregator.on_sample(crate::aggregator::Sample {
+			at_ms: T0_MS + 10_000,
+			power_w: Some(1_000),
+			..Default::default()
+		});
+		let mut progress = DeviceProgress { last_sequence: 7, ..Default::default() };
+		// A short stall: the intervals are closed one by one.
+		let (reports, skipped) = close_ended(&mut aggregator, &mut progress, T0_MS + 180_500);
+		assert!(!skipped);
+		assert_eq!(reports.iter().map(|(r, _)| r.sequence).collect::<Vec<_>>(), [8, 9, 10]);
+		assert_eq!(aggregator.interval_start(), T0_MS / 1_000 + 180);
+		// Nothing has ended yet.
+		assert!(close_ended(&mut aggregator, &mut progress, T0_MS + 200_000).0.is_empty());
+
+		// The clock jumps a year ahead: not half a million reports. The interval in progress
+		// is closed, then the aggregator is at the current interval.
+		let now = T0_MS + 365 * 86_400_000 + 30_500;
+		let (reports, skipped) = close_ended(&mut aggregator, &mut progress, now);
+		assert!(skipped);
+		assert_eq!(reports.len(), 1);
+		assert_eq!(reports[0].0.interval_start, T0_MS / 1_000 + 180);
+		assert_eq!(aggregator.interval_start(), (now / 1_000) / 60 * 60);
+		// The gap is reported as offline: the most recent intervals the chain can still
+		// accept, in chunks, right up to the current interval.
+		let mut filled = Vec::new();
+		loop {
+			let chunk = aggregator.backfill(&mut progress, max_backfill(60), WRITE_CHUNK);
+			if chunk.is_empty() {
+				break;
+			}
+			assert!(chunk.len() <= WRITE_CHUNK);
+			filled.extend(chunk);
+		}
+		assert_eq!(filled.len(), max_backfill(60));
+		assert!(filled.iter().all(|r| r.online_s == 0 && r.quality.contains(QualityFlags::GAP)));
+		assert_eq!(filled.last().map(|r| r.interval_end()), Some(aggregator.interval_start()));
+		assert!(filled.windows(2).all(|w| w[1].sequence == w[0].sequence + 1));
+		assert_eq!(filled[0].sequence, 12);
+	}
+
+	#[test]
+	fn a_clock_set_back_is_noticed() {
+		let progress: BTreeMap<DeviceId, DeviceProgress> = [
+			(1, DeviceProgress { last_interval_end: 1_800, ..Default::default() }),
+			(2, DeviceProgress { last_interval_end: 2_700, ..Default::default() }),
+		]
+		.into();
+		assert_eq!(clock_behind(&progress, 2_000), Some(2_700));
+		assert_eq!(clock_behind(&progress, 2_700), None);
+		assert_eq!(clock_behind(&BTreeMap::new(), 0), None);
+	}
+
+	#[test]
+	fn availability_counts_from_when_the_source_learned_it() {
+		let mut aggregator = Aggregator::new(1, 60, 15_000, T0_MS);
+		for k in 0..4 {
+			let sample = crate::aggregator::Sample {
+				at_ms: T0_MS + k * 10_000,
+				power_w: Some(1_000),
+				..Default::default()
+			};
+			assert!(apply_update(&mut aggregator, Update::Sample(sample)));
+		}
+		// The source lost the device at 35 s; the bridge gets to the update later.
+		let offline = Update::Availability { online: false, at_ms: T0_MS + 35_000 };
+		assert!(!apply_update(&mut aggregator, offline));
+		let report = aggregator.close(&mut DeviceProgress::default());
+		assert_eq!(report.online_s, 35);
+	}
+
+	/// A bridge ready to run, without a chain: an outbox in `dir`, a key for every device, and a
+	/// node URL where nothing listens (the submitter keeps trying to connect).
+	fn prepared(dir: &std::path::Path, interval_s: u32, devices: &str) -> Prepared {
+		let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+		let text = format!(
+			"interval_s = {interval_s}\n[chain]\nurl = \"ws://127.0.0.1:{port}\"\n\
+			 gateway_seed = \"//Ferdie\"\n[storage]\nkeystore = \"keys.json\"\n\
+			 outbox = \"outbox.redb\"\n{devices}"
+		);
+		let config = BridgeConfig::parse(&text).unwrap();
+		let mut keystore = Keystore::default();
+		for device in &config.devices {
+			let key = crate::keystore::DeviceKey::from_secret("sr25519", "//Alice").unwrap();
+			keystore.insert(device.id, key);
+		}
+		let progress = config.devices.iter().map(|d| (d.id, DeviceProgress::default())).collect();
+		Prepared {
+			outbox: Outbox::open(&dir.join("outbox.redb"), sp_core::H256::zero()).unwrap(),
+			gateway: keystore::gateway_pair("//Ferdie").unwrap(),
+			config,
+			keystore,
+			progress,
+			genesis: sp_core::H256::zero(),
+			metrics: Metrics::new().unwrap(),
+			queue: Arc::default(),
+		}
+	}
+
+	#[tokio::test]
+	async fn a_bridge_whose_sources_all_ended_stops_with_an_error() {
+		let dir = tempfile::tempdir().unwrap();
+		// No device, so no source: the event channel closes at once.
+		let bridge = prepared(dir.path(), 60, "");
+		let (_shutdown_tx, shutdown) = watch::channel(false);
+		let result = tokio::time::timeout(Duration::from_secs(30), bridge.run(shutdown))
+			.await
+			.expect("the bridge stops by itself");
+		assert!(matches!(result, Err(RunError::SourcesEnded)), "{result:?}");
+	}
+
+	#[tokio::test]
+	async fn an_interval_that_ended_during_the_grace_is_reported_at_shutdown() {
+		let dir = tempfile::tempdir().unwrap();
+		let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+		let device = format!(
+			"[[device]]\nid = 3\nname = \"battery\"\n\
+			 source = {{ type = \"modbus\", address = \"{closed}\" }}\n"
+		);
+		// 10 s intervals: closed 0.5 s after they end.
+		let bridge = prepared(dir.path(), 10, &device);
+		let outbox = bridge.outbox.clone();
+		let (shutdown_tx, shutdown) = watch::channel(false);
+		let boundary_ms = (now_ms() / 10_000 + 1) * 10_000;
+		let run = tokio::spawn(bridge.run(shutdown));
+		// SIGTERM 50 ms after the interval ended, well within the grace.
+		tokio::time::sleep(Duration::from_millis((boundary_ms + 50).saturating_sub(now_ms())))
+			.await;
+		shutdown_tx.send(true).unwrap();
+		let result = tokio::time::timeout(Duration::from_secs(30), run).await.unwrap().unwrap();
+		assert!(result.is_ok(), "{result:?}");
+		let reports = outbox.pending(10, &Default::default()).unwrap();
+		let starts: Vec<u64> = reports.iter().map(|s| s.report.interval_start).collect();
+		assert_eq!(starts, vec![boundary_ms / 1_000 - 10], "{reports:?}");
+		assert_eq!(outbox.progress().unwrap()[&3].last_interval_end, boundary_ms / 1_000);
 	}
 
 	#[test]

@@ -258,10 +258,9 @@ impl Chain {
 	/// The shortest report interval the chain accepts (s).
 	pub async fn min_interval_length_s(&self) -> Result<u32, ChainError> {
 		let key = pallet_telemetry::MinIntervalLengthS::<Runtime>::hashed_key().to_vec();
-		Ok(self
-			.storage("minimum interval length", key, None)
-			.await?
-			.unwrap_or_else(pallet_telemetry::DefaultMinIntervalLengthS::get))
+		Ok(self.storage("minimum interval length", key, None).await?.unwrap_or_else(
+			<pallet_telemetry::DefaultMinIntervalLengthS as frame_support::traits::Get<u32>>::get,
+		))
 	}
 
 	/// The chain's time at a block (Unix ms).

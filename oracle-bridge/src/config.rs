@@ -142,8 +142,8 @@ pub struct MqttConfig {
 	pub host: String,
 	#[serde(default = "default_mqtt_port")]
 	pub port: u16,
-	/// Client id, which names the broker-side session; defaults to [`default_mqtt_client_id`] of
-	/// the MQTT devices.
+	/// Client id the bridge connects with; defaults to [`default_mqtt_client_id`] of the MQTT
+	/// devices.
 	pub client_id: Option<String>,
 	#[serde(default = "default_keep_alive_s")]
 	pub keep_alive_s: u64,
@@ -160,9 +160,9 @@ impl MqttConfig {
 }
 
 /// A client id that stays the same across restarts for the same set of MQTT devices, so that
-/// the broker keeps the bridge's session (and queues its QoS 1 messages) across reconnections.
-/// `openvpp-bridge-` and 8 hex digits: 23 characters, the longest id every MQTT 3.1.1 broker must
-/// accept.
+/// the bridge is the same client to the broker (its ACLs, its logs) every time. The session is
+/// clean all the same (see [`crate::sources::mqtt`]). `openvpp-bridge-` and 8 hex digits: 23
+/// characters, the longest id every MQTT 3.1.1 broker must accept.
 pub fn default_mqtt_client_id(device_ids: impl IntoIterator<Item = DeviceId>) -> String {
 	let ids: BTreeSet<DeviceId> = device_ids.into_iter().collect();
 	let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
@@ -233,6 +233,9 @@ pub enum MqttMapping {
 		topic: String,
 		/// Topic carrying `online` / `offline` (e.g. the device's last will).
 		availability_topic: Option<String>,
+		/// Which lifetime counters the device has.
+		#[serde(default)]
+		counters: Counters,
 		/// Longest silence that still counts as online (s); see [`MqttMapping::max_gap_s`].
 		max_gap_s: Option<u32>,
 	},
@@ -287,6 +290,32 @@ pub enum MqttMapping {
 		/// See [`MqttMapping::max_gap_s`].
 		max_gap_s: Option<u32>,
 	},
+}
+
+/// Which lifetime energy counters an `openvpp-json` device has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Counters {
+	/// Both (the default). A document without one of them says nothing about it: the last value
+	/// is kept, so a device may send its two counters in separate messages.
+	#[default]
+	Both,
+	/// Only an import counter (a load): the export counter is 0 whenever the import one comes.
+	ImportOnly,
+	/// Only an export counter (a PV gateway): the import counter is 0 whenever the export one
+	/// comes.
+	ExportOnly,
+}
+
+impl Counters {
+	/// The name used in the configuration.
+	pub fn name(self) -> &'static str {
+		match self {
+			Counters::Both => "both",
+			Counters::ImportOnly => "import-only",
+			Counters::ExportOnly => "export-only",
+		}
+	}
 }
 
 /// Which Shelly energy-meter component a device publishes.
@@ -479,8 +508,9 @@ impl BridgeConfig {
 		}
 		if let Some(mqtt) = &self.mqtt {
 			if mqtt.client_id.as_deref().is_some_and(|id| id.trim().is_empty()) {
-				// An empty id asks the broker for a throw-away session, which defeats QoS 1
-				// across reconnections; leave the field out for the derived default instead.
+				// An empty id makes the broker invent one per connection, so the bridge could not
+				// be told apart in the broker's logs and ACLs; leave the field out for the
+				// derived default instead.
 				return Err(invalid(
 					"mqtt.client_id",
 					"must not be empty (omit it for the default)",
@@ -683,6 +713,31 @@ mod tests {
 		// Modbus sources have no max_gap_s: it follows the poll interval.
 		let modbus = r#"{ type = "modbus", address = "127.0.0.1:502", max_gap_s = 10 }"#;
 		assert!(check(&with_device(modbus)).unwrap_err().contains("unknown field"));
+	}
+
+	#[test]
+	fn openvpp_json_counters_default_to_both_and_are_checked() {
+		let counters = |source: &str| {
+			let config = check(&with_device(source))?;
+			match &config.devices[2].source {
+				SourceConfig::Mqtt(MqttMapping::OpenvppJson { counters, .. }) => Ok(*counters),
+				other => Err(format!("{other:?}")),
+			}
+		};
+		let plain = r#"{ type = "mqtt", format = "openvpp-json", topic = "site/pv" }"#;
+		assert_eq!(counters(plain), Ok(Counters::Both));
+		let pv = r#"{ type = "mqtt", format = "openvpp-json", topic = "site/pv", counters = "export-only" }"#;
+		assert_eq!(counters(pv), Ok(Counters::ExportOnly));
+		let load = r#"{ type = "mqtt", format = "openvpp-json", topic = "site/l", counters = "import-only" }"#;
+		assert_eq!(counters(load), Ok(Counters::ImportOnly));
+		let bad =
+			r#"{ type = "mqtt", format = "openvpp-json", topic = "site/pv", counters = "export" }"#;
+		let error = counters(bad).unwrap_err();
+		assert!(error.contains("import-only") && error.contains("export-only"), "{error}");
+		// Only this format has the option (the others know their devices' counters).
+		let tasmota =
+			r#"{ type = "mqtt", format = "tasmota", prefix = "tele/x", counters = "both" }"#;
+		assert!(check(&with_device(tasmota)).unwrap_err().contains("unknown field"));
 	}
 
 	#[test]

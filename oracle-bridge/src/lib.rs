@@ -74,18 +74,24 @@ pub fn shutdown_on_signals() -> tokio::sync::watch::Receiver<bool> {
 	rx
 }
 
-/// The first signal asks for a graceful shutdown; the second calls `force`.
+/// The first signal asks for a graceful shutdown; the second calls `force`. The shutdown
+/// sender is never dropped: receivers would see the channel close and stop at once (if the
+/// signal handlers could not be installed, the bridge keeps running; it is stopped with SIGKILL).
 async fn on_signals(
 	mut signals: tokio::sync::mpsc::UnboundedReceiver<&'static str>,
 	shutdown: tokio::sync::watch::Sender<bool>,
 	force: impl FnOnce(),
 ) {
-	let Some(signal) = signals.recv().await else { return };
-	tracing::info!("{signal}: shutting down (again to stop at once)");
-	let _ = shutdown.send(true);
-	let Some(signal) = signals.recv().await else { return };
-	tracing::warn!("{signal} again: exiting without finishing the shutdown");
-	force();
+	if let Some(signal) = signals.recv().await {
+		tracing::info!("{signal}: shutting down (again to stop at once)");
+		let _ = shutdown.send(true);
+		if let Some(signal) = signals.recv().await {
+			tracing::warn!("{signal} again: exiting without finishing the shutdown");
+			force();
+		}
+	}
+	std::future::pending::<()>().await;
+	drop(shutdown);
 }
 
 #[cfg(test)]
@@ -109,7 +115,28 @@ mod tests {
 		assert!(*shutdown.borrow());
 		assert!(!forced.load(Ordering::SeqCst));
 		signals.send("SIGINT").unwrap();
-		task.await.unwrap();
-		assert!(forced.load(Ordering::SeqCst));
+		tokio::time::timeout(std::time::Duration::from_secs(5), async {
+			while !forced.load(Ordering::SeqCst) {
+				tokio::task::yield_now().await;
+			}
+		})
+		.await
+		.unwrap();
+		task.abort();
+	}
+
+	#[tokio::test]
+	async fn without_signal_handlers_the_bridge_keeps_running() {
+		// The task that would forward signals could not install its handlers and ended.
+		let (signals, receiver) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+		drop(signals);
+		let (tx, mut shutdown) = tokio::sync::watch::channel(false);
+		let task = tokio::spawn(super::on_signals(receiver, tx, || {}));
+		// Neither a shutdown nor a closed channel (which the bridge would take as one).
+		let changed =
+			tokio::time::timeout(std::time::Duration::from_millis(200), shutdown.changed()).await;
+		assert!(changed.is_err(), "{changed:?}");
+		assert!(!*shutdown.borrow());
+		task.abort();
 	}
 }

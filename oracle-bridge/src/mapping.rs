@@ -4,9 +4,9 @@
 //!   `{"power_w": -1500, "energy_imported_wh": 12345, "energy_exported_wh": 0,
 //!     "soc_pct": 55.5, "state": "ev-charging"}` — every field optional but at least one
 //!   required; `power_w` follows the chain's convention (positive = delivered to the grid).
-//!   Counters come in pairs: a document with one counter and without the other field says the
-//!   device has only that counter, and the missing one counts as 0 (so energy is still taken
-//!   from the counter); `null` says "not in this message" and keeps the last value.
+//!   A counter missing from a document (or `null`) is "not in this message": the aggregator
+//!   keeps its last value. A device that has only one counter says so in its mapping
+//!   (`counters = "import-only"` / `"export-only"`), and the other then counts as 0.
 //! - **Tasmota** `tele/<device>/SENSOR`: `{"ENERGY": {"Power": 123, "Total": 12.345}}` with
 //!   `Power` in W and `Total` (lifetime import) in kWh, optional `Export`/`TotalOut` in kWh;
 //!   `tele/<device>/LWT`: `Online` / `Offline`.
@@ -22,14 +22,19 @@ use serde_json::Value;
 
 use crate::{
 	aggregator::Sample,
-	config::{EnergyUnit, MqttMapping, PowerDirection, ShellyComponent},
+	config::{Counters, EnergyUnit, MqttMapping, PowerDirection, ShellyComponent},
 };
 
-/// What one MQTT message says about its device.
+/// What a source learned about its device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Update {
 	Sample(Sample),
-	Availability(bool),
+	/// The device went offline (or came back), as of `at_ms` (Unix ms): stamped where it was
+	/// learned, like samples, not when the bridge got round to it.
+	Availability {
+		online: bool,
+		at_ms: u64,
+	},
 }
 
 /// Why a payload was refused.
@@ -51,6 +56,8 @@ pub enum PayloadError {
 	UnknownAvailability(String),
 	#[error("topic {0:?} is not part of this device's mapping")]
 	UnknownTopic(String),
+	#[error("{field} = {value}, but the device is configured with counters = \"{counters}\"")]
+	UnexpectedCounter { field: &'static str, value: u64, counters: &'static str },
 }
 
 fn text(payload: &[u8]) -> Result<&str, PayloadError> {
@@ -119,13 +126,15 @@ pub fn parse_state(name: &str) -> Result<DeviceState, PayloadError> {
 	})
 }
 
-fn availability(payload: &[u8]) -> Result<bool, PayloadError> {
+/// An availability message received at `at_ms`.
+fn availability(payload: &[u8], at_ms: u64) -> Result<Update, PayloadError> {
 	let text = text(payload)?;
-	match text.to_ascii_lowercase().as_str() {
-		"online" | "true" | "1" => Ok(true),
-		"offline" | "false" | "0" => Ok(false),
-		_ => Err(PayloadError::UnknownAvailability(text.chars().take(40).collect())),
-	}
+	let online = match text.to_ascii_lowercase().as_str() {
+		"online" | "true" | "1" => true,
+		"offline" | "false" | "0" => false,
+		_ => return Err(PayloadError::UnknownAvailability(text.chars().take(40).collect())),
+	};
+	Ok(Update::Availability { online, at_ms })
 }
 
 fn json(payload: &[u8]) -> Result<Value, PayloadError> {
@@ -143,10 +152,10 @@ fn field_f64(object: &Value, key: &str) -> Result<Option<f64>, PayloadError> {
 	}
 }
 
-/// Both lifetime counters of a document, in Wh. A document that carries one counter and lacks
-/// the other field entirely describes a device with a one-way counter: the other is 0, so that
-/// the pair is complete and energy comes from the counters. A field that is present but `null`
-/// stays unknown (the aggregator keeps its last value).
+/// Both lifetime counters of a document, in Wh. A counter the document does not carry (absent
+/// or `null`) is `None`: not in this message, so the aggregator keeps its last value. (Filling
+/// it with 0 would make a device that sends its counters in separate messages alternate
+/// between (i, 0) and (0, e): a counter reset every time.)
 fn counter_pair(
 	doc: &Value,
 	imported_key: &'static str,
@@ -155,12 +164,32 @@ fn counter_pair(
 	let read = |key: &'static str| {
 		field_f64(doc, key)?.map(|v| energy_wh(v, EnergyUnit::Wh, key)).transpose()
 	};
-	let (imported, exported) = (read(imported_key)?, read(exported_key)?);
-	let absent = |key: &str| doc.get(key).is_none();
-	Ok(match (imported, exported) {
-		(Some(i), None) if absent(exported_key) => (Some(i), Some(0)),
-		(None, Some(e)) if absent(imported_key) => (Some(0), Some(e)),
-		pair => pair,
+	Ok((read(imported_key)?, read(exported_key)?))
+}
+
+/// Completes the counters of a device that has only one: the other is 0 whenever the one it
+/// has comes. A non-zero value for the counter it does not have is a configuration mistake.
+fn one_way_counters(
+	(imported, exported): (Option<u64>, Option<u64>),
+	counters: Counters,
+	(imported_key, exported_key): (&'static str, &'static str),
+) -> Result<(Option<u64>, Option<u64>), PayloadError> {
+	let unexpected = |field, value: Option<u64>| match value {
+		Some(value) if value > 0 => {
+			Err(PayloadError::UnexpectedCounter { field, value, counters: counters.name() })
+		}
+		_ => Ok(()),
+	};
+	Ok(match counters {
+		Counters::Both => (imported, exported),
+		Counters::ImportOnly => {
+			unexpected(exported_key, exported)?;
+			(imported, imported.map(|_| 0))
+		}
+		Counters::ExportOnly => {
+			unexpected(imported_key, imported)?;
+			(exported.map(|_| 0), exported)
+		}
 	})
 }
 
@@ -173,9 +202,9 @@ pub fn parse(
 ) -> Result<Update, PayloadError> {
 	let mut sample = Sample { at_ms: now_ms, ..Default::default() };
 	match mapping {
-		MqttMapping::OpenvppJson { topic: data_topic, availability_topic, .. } => {
+		MqttMapping::OpenvppJson { topic: data_topic, availability_topic, counters, .. } => {
 			if availability_topic.as_deref() == Some(topic) {
-				return availability(payload).map(Update::Availability);
+				return availability(payload, now_ms);
 			}
 			if topic != data_topic {
 				return Err(PayloadError::UnknownTopic(topic.into()));
@@ -186,8 +215,9 @@ pub fn parse(
 			}
 			sample.power_w =
 				field_f64(&doc, "power_w")?.map(|v| watts(v, "power_w")).transpose()?;
+			let keys = ("energy_imported_wh", "energy_exported_wh");
 			(sample.imported_wh, sample.exported_wh) =
-				counter_pair(&doc, "energy_imported_wh", "energy_exported_wh")?;
+				one_way_counters(counter_pair(&doc, keys.0, keys.1)?, *counters, keys)?;
 			sample.soc_bp = field_f64(&doc, "soc_pct")?.map(soc_bp_from_percent).transpose()?;
 			sample.state = match doc.get("state") {
 				None | Some(Value::Null) => None,
@@ -197,7 +227,7 @@ pub fn parse(
 		}
 		MqttMapping::Tasmota { prefix, power_direction, .. } => {
 			if topic == format!("{prefix}/LWT") {
-				return availability(payload).map(Update::Availability);
+				return availability(payload, now_ms);
 			}
 			if topic != format!("{prefix}/SENSOR") {
 				return Err(PayloadError::UnknownTopic(topic.into()));
@@ -228,7 +258,7 @@ pub fn parse(
 		MqttMapping::Shelly { prefix, component, id, power_direction, .. } => {
 			let name = component.name();
 			if topic == format!("{prefix}/online") {
-				return availability(payload).map(Update::Availability);
+				return availability(payload, now_ms);
 			}
 			let (power_key, drawn_key, returned_key) = match component {
 				ShellyComponent::Em => ("total_act_power", "total_act", "total_act_ret"),
@@ -263,7 +293,7 @@ pub fn parse(
 			..
 		} => {
 			if availability_topic.as_deref() == Some(topic) {
-				return availability(payload).map(Update::Availability);
+				return availability(payload, now_ms);
 			}
 			if topic == power_topic {
 				sample.power_w =
@@ -298,9 +328,14 @@ mod tests {
 	use super::*;
 
 	fn openvpp() -> MqttMapping {
+		openvpp_with(Counters::Both)
+	}
+
+	fn openvpp_with(counters: Counters) -> MqttMapping {
 		MqttMapping::OpenvppJson {
 			topic: "openvpp/charger".into(),
 			availability_topic: Some("openvpp/charger/status".into()),
+			counters,
 			max_gap_s: None,
 		}
 	}
@@ -325,9 +360,10 @@ mod tests {
 				state: Some(DeviceState::EvCharging),
 			})
 		);
+		// Stamped when received, like samples.
 		assert_eq!(
 			parse(&openvpp(), "openvpp/charger/status", b"offline", 9),
-			Ok(Update::Availability(false))
+			Ok(Update::Availability { online: false, at_ms: 9 })
 		);
 	}
 
@@ -384,7 +420,10 @@ mod tests {
 				..Default::default()
 			})
 		);
-		assert_eq!(parse(&mapping, "tele/ems/LWT", b"Offline", 5), Ok(Update::Availability(false)));
+		assert_eq!(
+			parse(&mapping, "tele/ems/LWT", b"Offline", 5),
+			Ok(Update::Availability { online: false, at_ms: 5 })
+		);
 		assert_eq!(
 			parse(&mapping, "tele/ems/SENSOR", br#"{"Time":"x"}"#, 5),
 			Err(PayloadError::Empty)
@@ -426,7 +465,7 @@ mod tests {
 		);
 		assert_eq!(
 			parse(&mapping, "evcc/loadpoints/1/connected", b"true", 1),
-			Ok(Update::Availability(true))
+			Ok(Update::Availability { online: true, at_ms: 1 })
 		);
 		assert!(matches!(
 			parse(&mapping, "evcc/loadpoints/1/chargePower", b"NaN", 1),
@@ -442,51 +481,118 @@ mod tests {
 	}
 
 	#[test]
-	fn openvpp_json_with_one_counter_counts_the_other_as_zero() {
-		// A PV gateway that only has an export counter: imported is 0, so the aggregator has
-		// both counters and takes energy from them rather than estimating it.
-		let pv = parse(
-			&openvpp(),
-			"openvpp/charger",
-			br#"{"power_w": 2500, "energy_exported_wh": 81234}"#,
-			1,
-		);
-		assert_eq!(counters(pv.unwrap()), (Some(0), Some(81_234)));
-		let load = parse(&openvpp(), "openvpp/charger", br#"{"energy_imported_wh": 42}"#, 1);
-		assert_eq!(counters(load.unwrap()), (Some(42), Some(0)));
-		// `null` means "not in this message": the last value is kept, not replaced by 0 (a
-		// device that sends its counters in separate messages must not see them reset).
-		let split = parse(
+	fn openvpp_json_counters_missing_from_a_document_are_not_in_it() {
+		// A device with both counters that sends them in separate messages: neither message
+		// says anything about the other counter.
+		let import = parse(&openvpp(), "openvpp/charger", br#"{"energy_imported_wh": 42}"#, 1);
+		assert_eq!(counters(import.unwrap()), (Some(42), None));
+		let export = parse(&openvpp(), "openvpp/charger", br#"{"energy_exported_wh": 7}"#, 2);
+		assert_eq!(counters(export.unwrap()), (None, Some(7)));
+		let null = parse(
 			&openvpp(),
 			"openvpp/charger",
 			br#"{"energy_imported_wh": 42, "energy_exported_wh": null}"#,
 			1,
 		);
-		assert_eq!(counters(split.unwrap()), (Some(42), None));
+		assert_eq!(counters(null.unwrap()), (Some(42), None));
 		// No counter at all: nothing is invented.
 		let power = parse(&openvpp(), "openvpp/charger", br#"{"power_w": -10}"#, 1);
 		assert_eq!(counters(power.unwrap()), (None, None));
 	}
 
-	#[test]
-	fn openvpp_json_export_only_counter_makes_counter_based_energy() {
+	/// Reports of a device sending `payloads` (offset in s, JSON) over one 60 s interval.
+	fn report_of(
+		mapping: &MqttMapping,
+		payloads: &[(u64, String)],
+	) -> openvpp_primitives::IntervalReport {
 		use crate::aggregator::{Aggregator, DeviceProgress};
-		use openvpp_primitives::QualityFlags;
 		const T0_MS: u64 = 1_767_225_600_000;
 		let mut aggregator = Aggregator::new(1, 60, 60_000, T0_MS);
-		for (offset_s, exported) in [(0u64, 1_000u64), (30, 1_010), (59, 1_020)] {
-			let payload = format!(r#"{{"power_w": 1200, "energy_exported_wh": {exported}}}"#);
+		let mut progress = DeviceProgress::default();
+		// An interval before, so that the one reported carries its readings.
+		for (offset_s, payload) in payloads {
 			let Update::Sample(sample) =
-				parse(&openvpp(), "openvpp/charger", payload.as_bytes(), T0_MS + offset_s * 1_000)
+				parse(mapping, "openvpp/charger", payload.as_bytes(), T0_MS + offset_s * 1_000)
 					.unwrap()
 			else {
 				panic!()
 			};
 			assert!(aggregator.on_sample(sample));
+			if *offset_s == 59 {
+				aggregator.close(&mut progress);
+			}
 		}
-		let report = aggregator.close(&mut DeviceProgress::default());
+		aggregator.close(&mut progress)
+	}
+
+	#[test]
+	fn a_device_sending_its_counters_separately_is_never_reset() {
+		use openvpp_primitives::QualityFlags;
+		// Import and export alternate, one per message, both growing.
+		let payloads: Vec<(u64, String)> = (0..12u64)
+			.map(|k| {
+				let offset = if k == 5 {
+					59
+				} else if k == 11 {
+					119
+				} else {
+					k * 10
+				};
+				let field = if k % 2 == 0 { "energy_imported_wh" } else { "energy_exported_wh" };
+				(offset, format!(r#"{{"power_w": 100, "{field}": {}}}"#, 1_000 + k))
+			})
+			.collect();
+		let report = report_of(&openvpp(), &payloads);
+		assert!(!report.quality.contains(QualityFlags::COUNTER_RESET), "{report:?}");
+		assert!(!report.quality.contains(QualityFlags::ESTIMATED), "{report:?}");
+		// 1 004 → 1 010 imported, 1 005 → 1 011 exported.
+		assert_eq!((report.energy_imported_wh, report.energy_exported_wh), (6, 6));
+	}
+
+	#[test]
+	fn a_one_way_device_has_its_other_counter_at_zero() {
+		use openvpp_primitives::QualityFlags;
+		let pv = openvpp_with(Counters::ExportOnly);
+		let update =
+			parse(&pv, "openvpp/charger", br#"{"power_w": 2500, "energy_exported_wh": 81234}"#, 1);
+		assert_eq!(counters(update.unwrap()), (Some(0), Some(81_234)));
+		// Power alone is no counter reading: nothing is filled in.
+		let power = parse(&pv, "openvpp/charger", br#"{"power_w": 2500}"#, 1);
+		assert_eq!(counters(power.unwrap()), (None, None));
+		// Energy comes from the counter, not from integrating power.
+		let payloads: Vec<(u64, String)> =
+			[(0u64, 1_000u64), (30, 1_005), (59, 1_010), (90, 1_020), (119, 1_030)]
+				.into_iter()
+				.map(|(at, e)| (at, format!(r#"{{"power_w": 1200, "energy_exported_wh": {e}}}"#)))
+				.collect();
+		let report = report_of(&pv, &payloads);
 		assert_eq!((report.energy_imported_wh, report.energy_exported_wh), (0, 20));
 		assert_eq!(report.quality.0 & QualityFlags::ESTIMATED, 0, "{report:?}");
+
+		let load = openvpp_with(Counters::ImportOnly);
+		let update = parse(&load, "openvpp/charger", br#"{"energy_imported_wh": 42}"#, 1);
+		assert_eq!(counters(update.unwrap()), (Some(42), Some(0)));
+		// A counter the device is configured not to have is refused (unless it reads 0).
+		assert_eq!(
+			parse(
+				&load,
+				"openvpp/charger",
+				br#"{"energy_imported_wh": 42, "energy_exported_wh": 5}"#,
+				1
+			),
+			Err(PayloadError::UnexpectedCounter {
+				field: "energy_exported_wh",
+				value: 5,
+				counters: "import-only"
+			})
+		);
+		let zero = parse(
+			&load,
+			"openvpp/charger",
+			br#"{"energy_imported_wh": 42, "energy_exported_wh": 0}"#,
+			1,
+		);
+		assert_eq!(counters(zero.unwrap()), (Some(42), Some(0)));
 	}
 
 	fn shelly(component: ShellyComponent, id: u8, power_direction: PowerDirection) -> MqttMapping {
@@ -525,7 +631,7 @@ mod tests {
 		);
 		assert_eq!(
 			parse(&mapping, "shellypro3em-0cb815fc1234/online", b"false", 7),
-			Ok(Update::Availability(false))
+			Ok(Update::Availability { online: false, at_ms: 7 })
 		);
 		// Another instance's topic, or a one-channel document, is not this device's data.
 		assert!(matches!(

@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | `pending` | (device id, sequence) | SCALE-encoded `SignedReport` |
 //! | `rejected` | (device id, sequence) | SCALE `(RejectionReason, SignedReport)`, kept for the operator |
-//! | `progress` | device id | SCALE `DeviceProgress`: last sequence, interval end, counters, the device's last reading |
+//! | `progress` | device id | SCALE `DeviceProgress`: last sequence, interval end, counters, the device's last reading and its counters before a drop |
 //! | `meta` | name | the genesis hash of the chain this outbox belongs to |
 //!
 //! A report and its device's new progress are written in one transaction, so after a crash
@@ -132,6 +132,17 @@ impl Outbox {
 		reports: &[SignedReport],
 		progress: &[(DeviceId, DeviceProgress)],
 	) -> Result<(), OutboxError> {
+		self.record_with(reports, progress, || Ok(()))
+	}
+
+	/// [`Outbox::record`], running `before_commit` once everything is in the transaction: an
+	/// error from it abandons the whole write (tests fail a write half-way with it).
+	pub(crate) fn record_with(
+		&self,
+		reports: &[SignedReport],
+		progress: &[(DeviceId, DeviceProgress)],
+		before_commit: impl FnOnce() -> Result<(), OutboxError>,
+	) -> Result<(), OutboxError> {
 		let tx = self.db.begin_write().map_err(db_error)?;
 		{
 			let mut pending = tx.open_table(PENDING).map_err(db_error)?;
@@ -144,6 +155,7 @@ impl Outbox {
 				table.insert(*device, state.encode().as_slice()).map_err(db_error)?;
 			}
 		}
+		before_commit()?;
 		tx.commit().map_err(db_error)
 	}
 

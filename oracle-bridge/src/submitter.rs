@@ -20,7 +20,9 @@
 //! reports always reach the chain in sequence order. The nonce is kept locally and resynchronised
 //! from `system_accountNextIndex` after any failure. Repeated failures (refusals by the pool,
 //! batches that do not make it) pause submission with an exponential back-off; the connection is
-//! re-established with one too.
+//! re-established with one too, also when it was lost or could not be used (a node that accepts
+//! connections but fails every call). Both back-offs outlive connections and start again from
+//! the shortest delay only when a batch is finalized ([`Pacing`]).
 //!
 //! The node's runtime versions are checked on every connection, every minute, and whenever a
 //! refusal could mean the runtime changed (bad signature, undecodable call, invalid batch). A
@@ -356,6 +358,54 @@ enum ConnectFailure {
 /// Shortest and longest pause after failures.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);
+/// Longest wait before connecting again.
+const MAX_RECONNECT: Duration = Duration::from_secs(30);
+
+/// When the submitter may connect and submit. It lives across connections: a connection that
+/// opens proves nothing (a node may accept connections and fail every call), so only a finalized
+/// batch resets the delays, and a pause after a failed batch holds on the next connection too.
+#[derive(Debug)]
+pub struct Pacing {
+	reconnect: RetryDelay,
+	retry: RetryDelay,
+	/// Nothing new is submitted before this instant.
+	paused_until: Instant,
+}
+
+impl Pacing {
+	pub fn new(now: Instant) -> Self {
+		Pacing {
+			reconnect: RetryDelay::new(FIRST_RETRY, MAX_RECONNECT),
+			retry: RetryDelay::new(FIRST_RETRY, MAX_RETRY),
+			paused_until: now,
+		}
+	}
+
+	/// The wait before connecting again, after an attempt failed or a connection was lost or
+	/// could not be used.
+	pub fn reconnect_delay(&mut self) -> Duration {
+		self.reconnect.next_delay()
+	}
+
+	/// A submission was refused or a batch failed: nothing new goes out for a while. Returns
+	/// the wait.
+	pub fn pause(&mut self, now: Instant) -> Duration {
+		let delay = self.retry.next_delay();
+		self.paused_until = self.paused_until.max(now + delay);
+		delay
+	}
+
+	/// A batch was finalized: the node works, so the delays start again from the shortest.
+	pub fn batch_finalized(&mut self) {
+		self.reconnect.reset();
+		self.retry.reset();
+	}
+
+	/// Until when new submissions wait.
+	pub fn paused_until(&self) -> Instant {
+		self.paused_until
+	}
+}
 /// How often the node's runtime versions are checked while all goes well.
 const VERSION_CHECK_EVERY: Duration = Duration::from_secs(60);
 /// How often the outbox is looked at without being woken (deferred devices, retries).
@@ -366,7 +416,7 @@ impl Submitter {
 	/// ends); stops early, with the reason, when the node serves another chain or runtime.
 	pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), SubmitError> {
 		let account = extrinsic::account_of(&self.gateway);
-		let mut backoff = RetryDelay::new(FIRST_RETRY, Duration::from_secs(30));
+		let mut pacing = Pacing::new(Instant::now());
 		let mut deferrals = Deferrals::default();
 		loop {
 			if *shutdown.borrow() {
@@ -377,7 +427,7 @@ impl Submitter {
 				Err(ConnectFailure::Fatal(error)) => return Err(error),
 				Err(ConnectFailure::Retry(error)) => {
 					self.metrics.chain_errors.with_label_values(&["connect"]).inc();
-					let delay = backoff.next_delay();
+					let delay = pacing.reconnect_delay();
 					tracing::warn!(url = %self.config.url, %error, retry_in = ?delay, "cannot reach the node");
 					tokio::select! {
 						_ = shutdown.changed() => return Ok(()),
@@ -385,12 +435,27 @@ impl Submitter {
 					}
 				}
 			};
-			backoff.reset();
 			tracing::info!(url = %self.config.url, gateway = %account, "connected to the node");
-			match self.submit_while_connected(&chain, &account, &mut shutdown, &mut deferrals).await
-			{
+			let stopped = self
+				.submit_while_connected(
+					&chain,
+					&account,
+					&mut shutdown,
+					&mut deferrals,
+					&mut pacing,
+				)
+				.await;
+			match stopped {
 				Ok(Stop::Shutdown) => return Ok(()),
-				Ok(Stop::Reconnect) => {}
+				Ok(Stop::Reconnect) => {
+					self.metrics.chain_errors.with_label_values(&["connect"]).inc();
+					let delay = pacing.reconnect_delay();
+					tracing::warn!(url = %self.config.url, retry_in = ?delay, "reconnecting to the node");
+					tokio::select! {
+						_ = shutdown.changed() => return Ok(()),
+						_ = tokio::time::sleep(delay) => {}
+					}
+				}
 				Err(error) => return Err(error),
 			}
 		}
@@ -435,17 +500,18 @@ impl Submitter {
 		account: &sp_core::crypto::AccountId32,
 		shutdown: &mut watch::Receiver<bool>,
 		deferrals: &mut Deferrals,
+		pacing: &mut Pacing,
 	) -> Result<Stop, SubmitError> {
 		let mut nonce = match chain.next_nonce(account).await {
 			Ok(nonce) => nonce,
-			Err(_) => return Ok(Stop::Reconnect),
+			Err(error) => {
+				tracing::warn!(%error, "the node does not answer for the gateway's nonce");
+				return Ok(Stop::Reconnect);
+			}
 		};
 		let mut in_flight: BTreeMap<u64, Batch> = BTreeMap::new();
 		let mut watchers: JoinSet<Watched> = JoinSet::new();
 		let mut next_id = 0u64;
-		let mut retry = RetryDelay::new(FIRST_RETRY, MAX_RETRY);
-		// After a failure nothing new is submitted before this instant.
-		let mut paused_until = Instant::now();
 		let mut version_check = tokio::time::interval(VERSION_CHECK_EVERY);
 		version_check.tick().await;
 
@@ -453,7 +519,7 @@ impl Submitter {
 			// Fill the pipeline.
 			while in_flight.len() < self.config.max_in_flight
 				&& !*shutdown.borrow()
-				&& Instant::now() >= paused_until
+				&& Instant::now() >= pacing.paused_until()
 			{
 				let mut exclude: BTreeSet<DeviceId> =
 					in_flight.values().flat_map(|b| b.devices.iter().copied()).collect();
@@ -507,8 +573,7 @@ impl Submitter {
 						if let Refusal::MaybeRuntime(reason) = &refusal {
 							self.recheck_runtime(chain, reason).await?;
 						}
-						let delay = retry.next_delay();
-						paused_until = Instant::now() + delay;
+						let delay = pacing.pause(Instant::now());
 						match &refusal {
 							Refusal::Nonce(reason) => {
 								tracing::debug!(%reason, "batch refused: stale nonce");
@@ -533,7 +598,7 @@ impl Submitter {
 			}
 
 			// Paused: wake when the pause ends; else look at the outbox now and then.
-			let wait = match paused_until.saturating_duration_since(Instant::now()) {
+			let wait = match pacing.paused_until().saturating_duration_since(Instant::now()) {
 				Duration::ZERO => POLL_EVERY,
 				pause => pause,
 			};
@@ -565,16 +630,15 @@ impl Submitter {
 							let failure = watched.1.as_ref().err().map(|e| (e.to_string(), e.may_be_runtime()));
 							self.settle(watched, deferrals).await;
 							match failure {
-								None => retry.reset(),
+								None => pacing.batch_finalized(),
 								Some((reason, may_be_runtime)) => {
+									pacing.pause(Instant::now());
 									if !chain.is_connected() {
 										return Ok(Stop::Reconnect);
 									}
 									if may_be_runtime {
 										self.recheck_runtime(chain, &reason).await?;
 									}
-									let delay = retry.next_delay();
-									paused_until = paused_until.max(Instant::now() + delay);
 									if let Ok(fresh) = chain.next_nonce(account).await {
 										nonce = fresh;
 									}
@@ -867,6 +931,30 @@ mod tests {
 			classify_refusal(&ChainError::Rpc(ClientError::RequestTimeout)),
 			Refusal::Connection(_)
 		));
+	}
+
+	#[test]
+	fn only_a_finalized_batch_resets_the_back_off() {
+		let t0 = Instant::now();
+		let mut pacing = Pacing::new(t0);
+		// A node that accepts connections but fails every call: each reconnection waits longer,
+		// although every connection opened.
+		let waits: Vec<u64> = (0..7).map(|_| pacing.reconnect_delay().as_secs()).collect();
+		assert_eq!(waits, vec![1, 2, 4, 8, 16, 30, 30]);
+		// Refused batches pause submission, longer each time, and the pause holds on the next
+		// connection (it is not the connection's).
+		assert_eq!(pacing.pause(t0), Duration::from_secs(1));
+		assert_eq!(pacing.pause(t0), Duration::from_secs(2));
+		pacing.reconnect_delay();
+		assert_eq!(pacing.paused_until(), t0 + Duration::from_secs(2));
+		assert_eq!(pacing.pause(t0), Duration::from_secs(4));
+		// A pause never shortens one already running.
+		assert_eq!(pacing.pause(t0 - Duration::from_secs(1)), Duration::from_secs(8));
+		assert!(pacing.paused_until() >= t0 + Duration::from_secs(4));
+		// A finalized batch: the node works, everything starts from the shortest delay.
+		pacing.batch_finalized();
+		assert_eq!(pacing.reconnect_delay(), Duration::from_secs(1));
+		assert_eq!(pacing.pause(t0), Duration::from_secs(1));
 	}
 
 	#[test]

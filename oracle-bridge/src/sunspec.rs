@@ -8,11 +8,11 @@
 //! word first); a value is `raw × 10^SF` with its scale-factor register.
 //!
 //! "Not implemented" is 0x8000 for int16 and scale factors, 0xFFFF for uint16 and enums, and 0
-//! for accumulators. Two consequences follow the SunSpec reference implementation (pysunspec2):
-//! a value whose *optional* scale factor is not implemented is taken unscaled, while one whose
-//! *mandatory* scale factor is missing is absent (the device is broken; guessing would scale
-//! energy by powers of ten). And every accumulator read here is mandatory, so 0 is a real
-//! reading there (a meter that never exported), not "not implemented".
+//! for accumulators — also for mandatory ones: an inverter that answers WH = 0 while it sleeps
+//! must not be read as a counter that dropped to zero. Following the SunSpec reference
+//! implementation (pysunspec2), a value whose *optional* scale factor is not implemented is
+//! taken unscaled, while one whose *mandatory* scale factor is missing is absent (the device is
+//! broken; guessing would scale energy by powers of ten).
 //!
 //! Supported models:
 //!
@@ -147,10 +147,10 @@ fn uint16(raw: u16) -> Option<i64> {
 	(raw != 0xFFFF).then_some(i64::from(raw))
 }
 
-/// A mandatory accumulator (high word first). "Not implemented" (0) cannot apply to a point
-/// every device implements, so 0 is a reading.
+/// An accumulator (high word first); 0 is "not implemented".
 fn acc32(high: u16, low: u16) -> Option<i64> {
-	Some(i64::from((u32::from(high) << 16) | u32::from(low)))
+	let value = (u32::from(high) << 16) | u32::from(low);
+	(value != 0).then_some(i64::from(value))
 }
 
 /// A mandatory scale factor: not implemented makes its values absent.
@@ -327,8 +327,15 @@ impl DeviceReading {
 		let mut sample = crate::aggregator::Sample { at_ms, ..Default::default() };
 		if let Some(meter) = self.meter {
 			sample.power_w = meter.import_power_w.map(|p| p.saturating_neg());
-			sample.imported_wh = meter.total_imported_wh;
-			sample.exported_wh = meter.total_exported_wh;
+			// Both counters come from the same poll: one at 0 next to a live one is a direction
+			// the meter has not counted yet (a site that never exported), so it counts as 0 and
+			// energy stays counter-based. Both at 0 is a meter without counters: no reading.
+			(sample.imported_wh, sample.exported_wh) =
+				match (meter.total_imported_wh, meter.total_exported_wh) {
+					(Some(imported), None) => (Some(imported), Some(0)),
+					(None, Some(exported)) => (Some(0), Some(exported)),
+					pair => pair,
+				};
 		}
 		if let Some(inverter) = self.inverter {
 			sample.power_w = inverter.power_w.or(sample.power_w);
@@ -567,12 +574,12 @@ mod tests {
 		let mut b = block(103, 50);
 		b[14] = 0x8000; // W not implemented
 		b[15] = 0;
-		b[24] = 0; // acc32 0: the mandatory WH reads as 0 Wh, not "not implemented"
+		b[24] = 0; // acc32 0: not implemented, even for the mandatory WH
 		b[25] = 0;
 		b[26] = 0;
 		// St 0xFFFF: not implemented.
 		let reading = decode_inverter(&b, 103).unwrap();
-		assert_eq!(reading, InverterReading { lifetime_wh: Some(0), ..Default::default() });
+		assert_eq!(reading, InverterReading::default());
 		// A not-implemented scale factor makes its value absent too.
 		b[14] = 100;
 		b[15] = 0x8000;
@@ -622,6 +629,49 @@ mod tests {
 		let sample = DeviceReading { meter: Some(reading), ..Default::default() }.to_sample(7);
 		assert_eq!(sample.power_w, Some(1_500));
 		assert_eq!((sample.imported_wh, sample.exported_wh), (Some(120_000), Some(25_000)));
+	}
+
+	#[test]
+	fn a_sleeping_inverter_answering_0_makes_no_counter_reading() {
+		// A PV inverter that serves WH = 0 while asleep: power and state, but no counters, so
+		// the aggregator sees no drop to 0 (and later no jump back to the lifetime total).
+		let mut b = block(103, 50);
+		b[14] = 0; // W = 0
+		b[15] = 0;
+		b[24] = 0;
+		b[25] = 0;
+		b[26] = 0; // WH_SF = 0
+		b[38] = 8; // St = standby
+		let header = ModelHeader { id: 103, address: 40_070, len: 50 };
+		let sample = decode_device(&[(header, b.clone())]).unwrap().to_sample(3);
+		assert_eq!((sample.imported_wh, sample.exported_wh), (None, None));
+		assert_eq!(sample.power_w, Some(0));
+		// Awake again, the lifetime total is a reading.
+		b[24] = 0x00B7;
+		b[25] = 0x1B00; // 12 000 000 Wh
+		let sample = decode_device(&[(header, b)]).unwrap().to_sample(4);
+		assert_eq!((sample.imported_wh, sample.exported_wh), (Some(0), Some(12_000_000)));
+	}
+
+	#[test]
+	fn a_meter_with_one_counter_at_0_counts_that_direction_as_0() {
+		let mut b = block(203, 105);
+		b[18] = 500; // W: importing 500 W
+		b[22] = 0;
+		b[38] = 0; // TotWhExp 0: never exported
+		b[39] = 0;
+		b[46] = 0; // TotWhImp 40 000
+		b[47] = 40_000;
+		b[54] = 0;
+		let reading = decode_meter(&b, 203).unwrap();
+		assert_eq!((reading.total_imported_wh, reading.total_exported_wh), (Some(40_000), None));
+		let sample = DeviceReading { meter: Some(reading), ..Default::default() }.to_sample(1);
+		assert_eq!((sample.imported_wh, sample.exported_wh), (Some(40_000), Some(0)));
+		// Both at 0: no counters at all.
+		b[47] = 0;
+		let reading = decode_meter(&b, 203).unwrap();
+		let sample = DeviceReading { meter: Some(reading), ..Default::default() }.to_sample(1);
+		assert_eq!((sample.imported_wh, sample.exported_wh), (None, None));
 	}
 
 	#[test]

@@ -81,6 +81,14 @@ async fn the_fleet_reaches_the_chain_with_the_values_it_served_and_bad_input_is_
 		"{metrics}"
 	);
 
+	// While the fleet reports, the chain's energy status map shows it: every demo device counts
+	// in its region, with plausible readings.
+	let chain = stack.chain().await;
+	let map = chain.status_map(chain.finalized_head().await.unwrap()).await.unwrap();
+	let counted: u32 = map.iter().map(|entry| entry.figures.devices).sum();
+	assert_eq!(counted, 7, "the status map: {map:?}");
+	assert!(map.iter().any(|e| e.region == "DE-AMPRION" && e.figures.devices == 1), "{map:?}");
+
 	// SIGTERM stops the bridge cleanly.
 	let status =
 		stack.bridge.signal_and_wait(libc::SIGTERM, Duration::from_secs(60)).expect("bridge exits");
@@ -89,7 +97,6 @@ async fn the_fleet_reaches_the_chain_with_the_values_it_served_and_bad_input_is_
 
 	// On the live chain, a batch the bridge delivered, sent again, is refused report by report as
 	// replayed; a copy altered after signing is refused report by report as forged.
-	let chain = stack.chain().await;
 	let delivered = delivered_batch(&chain, reports[0].block).await;
 	let replayed = submit_as_gateway(&chain, delivered.clone()).await;
 	assert_eq!(replayed, vec![RejectionReason::SequenceNotIncreasing; delivered.len()]);

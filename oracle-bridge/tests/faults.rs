@@ -150,13 +150,17 @@ async fn every_interval_lands_exactly_once_through_crashes_and_outages() {
 			)));
 	// Nothing is shelved, and the outbox drains down to what the latest interval holds.
 	let stack = &stack;
-	openvpp_bridge::testkit::wait_for("the outbox to drain", Duration::from_secs(120), || async move {
-		let metrics = stack.metrics().await;
-		let pending = metric_sum(&metrics, "openvpp_bridge_outbox_pending", "");
-		let shelved = metric_sum(&metrics, "openvpp_bridge_outbox_rejected", "");
-		assert_eq!(shelved, 0.0, "reports were shelved: {metrics}");
-		(pending <= DEVICES.len() as f64).then_some(())
-	})
+	openvpp_bridge::testkit::wait_for(
+		"the outbox to drain",
+		Duration::from_secs(120),
+		|| async move {
+			let metrics = stack.metrics().await;
+			let pending = metric_sum(&metrics, "openvpp_bridge_outbox_pending", "");
+			let shelved = metric_sum(&metrics, "openvpp_bridge_outbox_rejected", "");
+			assert_eq!(shelved, 0.0, "reports were shelved: {metrics}");
+			(pending <= DEVICES.len() as f64).then_some(())
+		},
+	)
 	.await;
 
 	let metrics = stack.metrics().await;

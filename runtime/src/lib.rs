@@ -26,6 +26,7 @@ pub mod demo_fleet;
 #[cfg(feature = "std")]
 pub mod extrinsic;
 pub mod genesis_config_presets;
+pub mod weights;
 
 use alloc::{borrow::Cow, vec::Vec};
 use sp_runtime::{

@@ -97,8 +97,8 @@ enum Command {
 		/// Reports to submit.
 		#[arg(long, default_value_t = 120_000)]
 		reports: u32,
-		/// Reports per batch.
-		#[arg(long, default_value_t = 1_000)]
+		/// Reports per batch (the bridge's default; at most the pallet's 1 000).
+		#[arg(long, default_value_t = 500)]
 		batch: u32,
 		/// Transfers to submit for the baseline (0 = skip).
 		#[arg(long, default_value_t = 6_000)]

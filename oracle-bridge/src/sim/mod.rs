@@ -127,8 +127,13 @@ fn update_maps(
 	// A bogus device serves an out-of-range scale factor in every other second, so that a
 	// bridge must skip those readings and still report the good ones in between.
 	let bogus_now = (t_ms / 1_000) % 2 == 1;
-	let w_sf =
-		|device: DeviceId, normal: i16| if bogus_now && bogus.contains(&device) { 11 } else { normal };
+	let w_sf = |device: DeviceId, normal: i16| {
+		if bogus_now && bogus.contains(&device) {
+			11
+		} else {
+			normal
+		}
+	};
 	if let Some(map) = maps.get_mut(&demo::HOME_BATTERY) {
 		map.set_i16(103, inverter::W, clamp_i16(s.home_battery_w));
 		map.set_i16(103, inverter::W_SF, w_sf(demo::HOME_BATTERY, 0));

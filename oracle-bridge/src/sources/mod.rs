@@ -6,6 +6,7 @@ pub mod mqtt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openvpp_primitives::DeviceId;
+use tokio::sync::{mpsc, watch};
 
 use crate::mapping::Update;
 
@@ -14,6 +15,21 @@ use crate::mapping::Update;
 pub struct SourceEvent {
 	pub device_id: DeviceId,
 	pub update: Update,
+}
+
+/// Sends `event` to the bridge unless `stop` turns true first (or already is): the bridge may
+/// stop reading events while it shuts down, and a source waiting in a full channel would then
+/// never see its stop signal. `false` if the event was not sent (stopping, or nobody listens).
+pub async fn send(
+	events: &mpsc::Sender<SourceEvent>,
+	event: SourceEvent,
+	stop: &mut watch::Receiver<bool>,
+) -> bool {
+	tokio::select! {
+		biased;
+		_ = stop.wait_for(|stop| *stop) => false,
+		sent = events.send(event) => sent.is_ok(),
+	}
 }
 
 /// Wall-clock time in Unix milliseconds.
@@ -57,6 +73,32 @@ impl Default for Backoff {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[tokio::test]
+	async fn a_send_into_a_full_channel_gives_way_to_the_stop_signal() {
+		let (events, mut receiver) = mpsc::channel(1);
+		let (stop_tx, mut stop) = watch::channel(false);
+		let event = |at_ms| SourceEvent {
+			device_id: 1,
+			update: Update::Availability { online: false, at_ms },
+		};
+		assert!(send(&events, event(1), &mut stop).await);
+		// The channel is full and nobody reads it: the send waits until the stop signal.
+		let blocked = tokio::spawn({
+			let events = events.clone();
+			let mut stop = stop.clone();
+			async move { send(&events, event(2), &mut stop).await }
+		});
+		tokio::time::sleep(Duration::from_millis(50)).await;
+		assert!(!blocked.is_finished());
+		stop_tx.send(true).unwrap();
+		let sent = tokio::time::timeout(Duration::from_secs(5), blocked).await.unwrap().unwrap();
+		assert!(!sent);
+		// Once stopping, nothing more is sent, even with room in the channel.
+		assert_eq!(receiver.recv().await, Some(event(1)));
+		assert!(!send(&events, event(3), &mut stop).await);
+		assert!(receiver.try_recv().is_err());
+	}
 
 	#[test]
 	fn backoff_doubles_up_to_a_ceiling_and_resets() {

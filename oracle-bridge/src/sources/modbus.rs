@@ -22,7 +22,7 @@ use tokio_modbus::{client::Context, prelude::*};
 use crate::{
 	mapping::Update,
 	metrics::Metrics,
-	sources::{now_ms, Backoff, SourceEvent},
+	sources::{self, now_ms, Backoff, SourceEvent},
 	sunspec::{self, DiscoveryError, ModelHeader, ReadFailure, RegisterReader, SunSpecError},
 };
 
@@ -162,6 +162,7 @@ pub async fn run(
 			outcome = poll_until_failure(&device, &events, &metrics, &mut backoff) => outcome,
 		};
 		let Err(error) = outcome else { return };
+		let failed_at = now_ms();
 		if matches!(error, PollError::SunSpec(_)) {
 			metrics.bad_input.with_label_values(&[&device.name, "modbus", error.kind()]).inc();
 		} else {
@@ -170,9 +171,11 @@ pub async fn run(
 		let delay = backoff.next_delay();
 		tracing::warn!(device_id = device.device_id, device = %device.name, address = %device.address, %error, retry_in = ?delay, "Modbus device unavailable");
 		// Tell the aggregator the device is gone until it answers again.
-		let offline =
-			SourceEvent { device_id: device.device_id, update: Update::Availability(false) };
-		if events.send(offline).await.is_err() {
+		let offline = SourceEvent {
+			device_id: device.device_id,
+			update: Update::Availability { online: false, at_ms: failed_at },
+		};
+		if !sources::send(&events, offline, &mut shutdown).await {
 			return;
 		}
 		tokio::select! {
@@ -259,5 +262,35 @@ mod tests {
 		assert_eq!(no_marker.kind(), "no-sunspec-marker");
 		let unreachable = PollError::from(DiscoveryError::Read(PollError::Timeout));
 		assert_eq!(unreachable.kind(), "timeout");
+	}
+
+	#[tokio::test]
+	async fn an_unreachable_device_does_not_hold_up_the_shutdown() {
+		// Nothing listens on the port: every connection fails at once.
+		let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+		let device = ModbusDevice {
+			device_id: 4,
+			name: "gone".into(),
+			address: SocketAddr::from(([127, 0, 0, 1], port)),
+			unit_id: 1,
+			poll_interval: Duration::from_secs(1),
+			timeout: Duration::from_millis(500),
+			sunspec_base: None,
+		};
+		// A full channel that nobody reads (the bridge is shutting down), so the source's
+		// "offline" cannot be sent.
+		let (events, receiver) = mpsc::channel(1);
+		let filler =
+			SourceEvent { device_id: 9, update: Update::Availability { online: true, at_ms: 0 } };
+		events.try_send(filler).unwrap();
+		let (stop_tx, stop) = watch::channel(false);
+		let task = tokio::spawn(run(device, events, Metrics::new().unwrap(), stop));
+		tokio::time::sleep(Duration::from_millis(300)).await;
+		stop_tx.send(true).unwrap();
+		tokio::time::timeout(Duration::from_secs(5), task)
+			.await
+			.expect("the source stops although its event cannot be sent")
+			.unwrap();
+		drop(receiver);
 	}
 }

@@ -1,19 +1,23 @@
 //! The MQTT source: one connection to the broker, QoS 1 subscriptions for every configured
 //! device topic, payloads mapped to samples.
 //!
-//! **Session.** The client id is stable (configured, or derived from the device set), and the
-//! bridge connects with `clean_session = false`, so the broker keeps its subscriptions and
-//! queues QoS 1 messages while the connection is down; they arrive after the reconnection. At
-//! start the bridge first connects once with a clean session to discard what the broker queued
-//! while the process was not running: those samples would be stamped with their arrival time
-//! and put the energy of intervals already reported as offline into the current one.
+//! **Session.** The client id is stable (configured, or derived from the device set), but every
+//! connection starts a clean session. MQTT payloads carry no time, so a sample is stamped when
+//! it arrives; messages a broker queued during an outage would all arrive at the reconnection
+//! and put the outage's energy and peak into the current interval. QoS 1 protects delivery
+//! within a connection; across an outage, the bridge reports every MQTT device offline as of the
+//! moment the connection was lost, and presence resumes with each device's next sample after
+//! the reconnection (the intervals in between carry `GAP`, and the counters' growth stays
+//! visible in the cumulative counters on chain).
 //!
-//! **Subscriptions** are sent again on every connection (harmless for a kept session, needed for
-//! a new one), in SUBSCRIBE packets of at most [`MAX_FILTERS_PER_SUBSCRIBE`] topics, one at a
-//! time: the next is handed to the client only once the event loop has sent the previous, so
-//! the client's request channel never fills however many topics there are, and the event loop
-//! keeps being polled meanwhile. Each SUBACK is checked; topics the broker refused are
-//! subscribed again after [`RESUBSCRIBE_AFTER`].
+//! **Subscriptions** are sent on every connection, in SUBSCRIBE packets of at most
+//! [`MAX_FILTERS_PER_SUBSCRIBE`] topics, one at a time: the next is handed to the client only
+//! once the event loop has sent the previous, so the client's request channel never fills
+//! however many topics there are, and the event loop keeps being polled meanwhile. Each SUBACK
+//! is checked; topics the broker refused are subscribed again after [`RESUBSCRIBE_AFTER`]. What
+//! a lost connection leaves behind in the client (a SUBSCRIBE not yet sent, the event of one
+//! sent, a SUBACK read) is discarded before the next connection, so that packet ids are only
+//! ever matched to the packets of the connection they belong to.
 //!
 //! The connection is re-established after any error with a growing back-off (1 s to 30 s). A
 //! malformed payload is logged with its device, counted in `openvpp_bridge_bad_input_total`,
@@ -33,9 +37,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::{
 	config::{MqttConfig, MqttMapping},
-	mapping,
+	mapping::{self, Update},
 	metrics::Metrics,
-	sources::{now_ms, Backoff, SourceEvent},
+	sources::{self, now_ms, Backoff, SourceEvent},
 };
 
 /// Topic filters per SUBSCRIBE packet: small enough for any broker's packet limit with long
@@ -207,50 +211,14 @@ impl Subscriptions {
 	}
 }
 
-fn options(config: &MqttConfig, client_id: &str, clean_session: bool) -> MqttOptions {
+fn options(config: &MqttConfig, client_id: &str) -> MqttOptions {
 	let mut options = MqttOptions::new(client_id, config.host.clone(), config.port);
 	options
 		.set_keep_alive(Duration::from_secs(config.keep_alive_s.max(1)))
 		.set_max_packet_size(256 * 1024, 256 * 1024)
-		// The id is never empty here (see `MqttConfig::effective_client_id`), which a
-		// persistent session requires.
-		.set_clean_session(clean_session || client_id.is_empty());
+		// Queued messages could not be placed in time (see the module's documentation).
+		.set_clean_session(true);
 	options
-}
-
-/// Connects once with a clean session and disconnects, so that the broker drops the session
-/// (and the messages it queued) from before this process. `false` if shut down meanwhile.
-async fn discard_old_session(
-	config: &MqttConfig,
-	client_id: &str,
-	metrics: &Metrics,
-	shutdown: &mut watch::Receiver<bool>,
-) -> bool {
-	let mut backoff = Backoff::new();
-	loop {
-		let (client, mut eventloop) =
-			AsyncClient::new(options(config, client_id, true), REQUEST_CHANNEL_CAPACITY);
-		let polled = tokio::select! {
-			_ = shutdown.changed() => return false,
-			polled = eventloop.poll() => polled,
-		};
-		match polled {
-			Ok(Event::Incoming(Packet::ConnAck(_))) => {
-				disconnect(&client, &mut eventloop).await;
-				return true;
-			}
-			Ok(_) => {}
-			Err(error) => {
-				metrics.source_errors.with_label_values(&["mqtt"]).inc();
-				let delay = backoff.next_delay();
-				tracing::warn!(host = %config.host, port = config.port, %error, retry_in = ?delay, "cannot connect to the MQTT broker");
-				tokio::select! {
-					_ = shutdown.changed() => return false,
-					_ = tokio::time::sleep(delay) => {},
-				}
-			}
-		}
-	}
 }
 
 /// Sends DISCONNECT and lets the event loop write it (bounded in time).
@@ -269,6 +237,93 @@ async fn disconnect(client: &AsyncClient, eventloop: &mut EventLoop) {
 	.await;
 }
 
+/// Clears what a lost connection left in the client, so that nothing of it reaches the next
+/// connection: requests still in its channel (rumqttc moves them to `pending` and would send
+/// them on the next connection), and events it had buffered — among them a SUBSCRIBE's
+/// `Outgoing` event, which would otherwise be taken for the next connection's. Returns the
+/// messages it had read before the loss, to be handled still.
+fn void_connection(eventloop: &mut EventLoop) -> Vec<rumqttc::Publish> {
+	// Moves what is still in the request channel to `pending` (rumqttc already did, unless the
+	// connection failed before it could).
+	eventloop.clean();
+	eventloop.pending.retain(|r| !matches!(r, Request::Subscribe(_)));
+	std::mem::take(&mut eventloop.state.events)
+		.into_iter()
+		.filter_map(|event| match event {
+			Event::Incoming(Packet::Publish(publish)) => Some(publish),
+			_ => None,
+		})
+		.collect()
+}
+
+/// The MQTT devices and the topics they listen to.
+struct Devices {
+	devices: Vec<MqttDevice>,
+	by_topic: HashMap<String, Vec<usize>>,
+}
+
+impl Devices {
+	fn new(devices: Vec<MqttDevice>) -> Self {
+		let mut by_topic: HashMap<String, Vec<usize>> = HashMap::new();
+		for (index, device) in devices.iter().enumerate() {
+			for topic in device.mapping.topics() {
+				by_topic.entry(topic).or_default().push(index);
+			}
+		}
+		Devices { devices, by_topic }
+	}
+
+	/// What a message received at `at_ms` says about its devices. Payloads that do not parse
+	/// are logged and counted, and skipped.
+	fn updates(
+		&self,
+		publish: &rumqttc::Publish,
+		at_ms: u64,
+		metrics: &Metrics,
+	) -> Vec<SourceEvent> {
+		let Some(indices) = self.by_topic.get(&publish.topic) else { return Vec::new() };
+		let mut events = Vec::with_capacity(indices.len());
+		for device in indices.iter().filter_map(|&index| self.devices.get(index)) {
+			match mapping::parse(&device.mapping, &publish.topic, &publish.payload, at_ms) {
+				Ok(update) => events.push(SourceEvent { device_id: device.device_id, update }),
+				Err(error) => {
+					metrics
+						.bad_input
+						.with_label_values(&[&device.name, "mqtt", error_kind(&error)])
+						.inc();
+					tracing::warn!(device_id = device.device_id, device = %device.name, topic = %publish.topic, %error, "skipping MQTT payload");
+				}
+			}
+		}
+		events
+	}
+
+	/// Every device offline as of `at_ms`: the connection that carried their messages is gone.
+	fn offline(&self, at_ms: u64) -> Vec<SourceEvent> {
+		self.devices
+			.iter()
+			.map(|device| SourceEvent {
+				device_id: device.device_id,
+				update: Update::Availability { online: false, at_ms },
+			})
+			.collect()
+	}
+}
+
+/// Sends `events` in order; `false` if stopping (or nobody listens).
+async fn send_all(
+	sender: &mpsc::Sender<SourceEvent>,
+	events: Vec<SourceEvent>,
+	shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+	for event in events {
+		if !sources::send(sender, event, shutdown).await {
+			return false;
+		}
+	}
+	true
+}
+
 /// Runs until `shutdown` turns true.
 pub async fn run(
 	config: MqttConfig,
@@ -277,21 +332,14 @@ pub async fn run(
 	metrics: Metrics,
 	mut shutdown: watch::Receiver<bool>,
 ) {
-	let mut by_topic: HashMap<String, Vec<usize>> = HashMap::new();
-	for (index, device) in devices.iter().enumerate() {
-		for topic in device.mapping.topics() {
-			by_topic.entry(topic).or_default().push(index);
-		}
-	}
 	let client_id = config.effective_client_id(devices.iter().map(|d| d.device_id));
-	if !discard_old_session(&config, &client_id, &metrics, &mut shutdown).await {
-		tracing::info!("MQTT source stopped");
-		return;
-	}
+	let devices = Devices::new(devices);
 	let (client, mut eventloop) =
-		AsyncClient::new(options(&config, &client_id, false), REQUEST_CHANNEL_CAPACITY);
-	let mut subscriptions = Subscriptions::new(by_topic.keys().cloned().collect());
+		AsyncClient::new(options(&config, &client_id), REQUEST_CHANNEL_CAPACITY);
+	let mut subscriptions = Subscriptions::new(devices.by_topic.keys().cloned().collect());
 	let mut backoff = Backoff::new();
+	// Whether a connection is up: its loss is reported once, not at every failed attempt.
+	let mut connected = false;
 
 	loop {
 		// Hand the next SUBSCRIBE to the client when it may go; the event loop sends it.
@@ -311,9 +359,10 @@ pub async fn run(
 			polled = eventloop.poll() => polled,
 		};
 		match polled {
-			Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+			Ok(Event::Incoming(Packet::ConnAck(_))) => {
 				backoff.reset();
-				tracing::info!(host = %config.host, port = config.port, %client_id, session_present = connack.session_present, topics = by_topic.len(), "connected to the MQTT broker");
+				connected = true;
+				tracing::info!(host = %config.host, port = config.port, %client_id, topics = devices.by_topic.len(), "connected to the MQTT broker");
 				subscriptions.on_connected();
 			}
 			Ok(Event::Outgoing(Outgoing::Subscribe(pkid))) => subscriptions.on_sent(pkid),
@@ -325,44 +374,35 @@ pub async fn run(
 					tracing::warn!(refused = outcome.refused.len(), first = ?outcome.refused.first(), retry_in = ?RESUBSCRIBE_AFTER, "the MQTT broker refused subscriptions");
 				}
 				if outcome.complete {
-					tracing::info!(topics = by_topic.len(), "subscribed to every MQTT topic");
+					tracing::info!(
+						topics = devices.by_topic.len(),
+						"subscribed to every MQTT topic"
+					);
 				}
 			}
 			Ok(Event::Incoming(Packet::Publish(publish))) => {
-				let Some(indices) = by_topic.get(&publish.topic) else { continue };
-				for &index in indices {
-					let device = &devices[index];
-					match mapping::parse(
-						&device.mapping,
-						&publish.topic,
-						&publish.payload,
-						now_ms(),
-					) {
-						Ok(update) => {
-							if events
-								.send(SourceEvent { device_id: device.device_id, update })
-								.await
-								.is_err()
-							{
-								return;
-							}
-						}
-						Err(error) => {
-							metrics
-								.bad_input
-								.with_label_values(&[&device.name, "mqtt", error_kind(&error)])
-								.inc();
-							tracing::warn!(device_id = device.device_id, device = %device.name, topic = %publish.topic, %error, "skipping MQTT payload");
-						}
-					}
+				let updates = devices.updates(&publish, now_ms(), &metrics);
+				if !send_all(&events, updates, &mut shutdown).await {
+					return;
 				}
 			}
 			Ok(_) => {}
 			Err(error) => {
-				// Subscriptions queued for the lost connection would be sent on the next one
-				// ahead of (and out of step with) its own: drop them, all are sent again.
-				eventloop.pending.retain(|r| !matches!(r, Request::Subscribe(_)));
+				let lost_at = now_ms();
+				// Messages read just before the loss are still news from before it.
+				let mut updates = Vec::new();
+				for publish in void_connection(&mut eventloop) {
+					updates.extend(devices.updates(&publish, lost_at, &metrics));
+				}
 				subscriptions.on_disconnected();
+				if std::mem::take(&mut connected) {
+					// Nothing the devices publish reaches the bridge now: presence (and the
+					// integration of their power) stops here, until each one's next sample.
+					updates.extend(devices.offline(lost_at));
+				}
+				if !send_all(&events, updates, &mut shutdown).await {
+					return;
+				}
 				metrics.source_errors.with_label_values(&["mqtt"]).inc();
 				let delay = backoff.next_delay();
 				tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
@@ -387,6 +427,7 @@ fn error_kind(error: &mapping::PayloadError) -> &'static str {
 		UnknownState(_) => "unknown-state",
 		UnknownAvailability(_) => "unknown-availability",
 		UnknownTopic(_) => "unknown-topic",
+		UnexpectedCounter { .. } => "unexpected-counter",
 	}
 }
 
@@ -530,15 +571,202 @@ mod tests {
 	}
 
 	#[test]
-	fn the_session_is_persistent_with_a_stable_id() {
+	fn the_session_is_clean_with_a_stable_id() {
 		let config =
 			MqttConfig { host: "127.0.0.1".into(), port: 1883, client_id: None, keep_alive_s: 15 };
 		let id = config.effective_client_id([4, 2]);
-		let persistent = options(&config, &id, false);
-		assert!(!persistent.clean_session());
-		assert_eq!(persistent.client_id(), crate::config::default_mqtt_client_id([2, 4]));
-		assert!(options(&config, &id, true).clean_session());
-		// Never a persistent session without an id (rumqttc would refuse it).
-		assert!(options(&config, "", false).clean_session());
+		let options = options(&config, &id);
+		assert!(options.clean_session());
+		assert_eq!(options.client_id(), crate::config::default_mqtt_client_id([2, 4]));
+	}
+
+	#[test]
+	fn a_lost_connection_leaves_nothing_for_the_next() {
+		let config =
+			MqttConfig { host: "127.0.0.1".into(), port: 1, client_id: None, keep_alive_s: 15 };
+		// A channel of one request: once it holds the stale SUBSCRIBE it takes nothing else.
+		let (client, mut eventloop) = AsyncClient::new(options(&config, "test"), 1);
+		let mut subscriptions = Subscriptions::new(topics(200));
+		let now = Instant::now();
+		// Connected: the first packet goes into the client's channel, the event loop sends the
+		// next (pkid 1) and has buffered its `Outgoing` event and a SUBACK when the connection
+		// drops.
+		subscriptions.on_connected();
+		let stale = subscriptions.next(now).unwrap();
+		client
+			.try_subscribe_many(
+				stale.iter().map(|t| SubscribeFilter::new(t.clone(), QoS::AtLeastOnce)),
+			)
+			.unwrap();
+		eventloop.state.events.push_back(Event::Outgoing(Outgoing::Subscribe(1)));
+		eventloop.state.events.push_back(Event::Incoming(Packet::SubAck(rumqttc::SubAck::new(
+			1,
+			vec![SubscribeReasonCode::Success(QoS::AtLeastOnce)],
+		))));
+		let read = rumqttc::Publish::new("site/device-00003/state", QoS::AtLeastOnce, "{}");
+		eventloop.state.events.push_back(Event::Incoming(Packet::Publish(read.clone())));
+
+		let publishes = void_connection(&mut eventloop);
+		subscriptions.on_disconnected();
+		// What was read is still handled; nothing else of the old connection survives.
+		assert_eq!(publishes, vec![read]);
+		assert!(eventloop.state.events.is_empty());
+		assert!(eventloop.pending.iter().all(|r| !matches!(r, Request::Subscribe(_))));
+		assert!(client.try_subscribe("x", QoS::AtLeastOnce).is_ok(), "the channel was emptied");
+
+		// So on the next connection the first `Outgoing::Subscribe` is its own first packet,
+		// and its SUBACK acknowledges exactly those topics.
+		subscriptions.on_connected();
+		let first = subscriptions.next(now).unwrap();
+		subscriptions.on_sent(7);
+		let codes = vec![SubscribeReasonCode::Success(QoS::AtLeastOnce); first.len()];
+		let outcome = subscriptions.on_suback(7, &codes, now);
+		assert!(outcome.refused.is_empty());
+		assert_eq!(subscriptions.acknowledged, first.len());
+	}
+
+	/// A broker that accepts one connection, answers its CONNECT and SUBSCRIBE, publishes
+	/// `publish` (topic, payload) at QoS 0 and hangs up. Returns the CONNECT's flags and client
+	/// id.
+	async fn one_shot_broker(
+		listener: tokio::net::TcpListener,
+		publish: (&'static str, &'static str),
+	) -> (u8, String) {
+		use tokio::io::{AsyncReadExt, AsyncWriteExt};
+		async fn packet(stream: &mut tokio::net::TcpStream) -> (u8, Vec<u8>) {
+			let kind = stream.read_u8().await.unwrap();
+			let (mut length, mut shift) = (0usize, 0);
+			loop {
+				let byte = stream.read_u8().await.unwrap();
+				length |= usize::from(byte & 0x7F) << shift;
+				shift += 7;
+				if byte & 0x80 == 0 {
+					break;
+				}
+			}
+			let mut body = vec![0; length];
+			stream.read_exact(&mut body).await.unwrap();
+			(kind, body)
+		}
+		let (mut stream, _) = listener.accept().await.unwrap();
+		let (kind, connect) = packet(&mut stream).await;
+		assert_eq!(kind, 0x10, "CONNECT");
+		// Protocol name (2 + 4), level, flags, keep-alive (2), client id (2 + n).
+		let flags = connect[7];
+		let id_len = usize::from(u16::from_be_bytes([connect[10], connect[11]]));
+		let client_id = String::from_utf8(connect[12..12 + id_len].to_vec()).unwrap();
+		stream.write_all(&[0x20, 2, 0, 0]).await.unwrap();
+		let subscribe = loop {
+			let (kind, body) = packet(&mut stream).await;
+			if kind == 0x82 {
+				break body;
+			}
+		};
+		let mut suback = vec![0x90, 0, subscribe[0], subscribe[1]];
+		// One granted QoS 1 per filter (each filter: 2 + topic + 1).
+		let mut rest = &subscribe[2..];
+		while rest.len() >= 3 {
+			let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+			rest = &rest[2 + len + 1..];
+			suback.push(1);
+		}
+		suback[1] = (suback.len() - 2) as u8;
+		stream.write_all(&suback).await.unwrap();
+		let (topic, payload) = publish;
+		let mut packet = vec![0x30, (2 + topic.len() + payload.len()) as u8];
+		packet.extend((topic.len() as u16).to_be_bytes());
+		packet.extend(topic.as_bytes());
+		packet.extend(payload.as_bytes());
+		stream.write_all(&packet).await.unwrap();
+		stream.flush().await.unwrap();
+		// Let the client read it, then hang up.
+		tokio::time::sleep(Duration::from_millis(200)).await;
+		(flags, client_id)
+	}
+
+	fn json_device(device_id: DeviceId, topic: &str) -> MqttDevice {
+		MqttDevice {
+			device_id,
+			name: format!("device-{device_id}"),
+			mapping: MqttMapping::OpenvppJson {
+				topic: topic.into(),
+				availability_topic: None,
+				counters: Default::default(),
+				max_gap_s: None,
+			},
+		}
+	}
+
+	/// A one-shot broker on 127.0.0.1 that publishes a sample for device 1 (topic `site/a`),
+	/// the configuration to reach it, and devices 1 (on `site/a`) and 2 (on `site/b`).
+	async fn one_shot_setup() -> (tokio::task::JoinHandle<(u8, String)>, MqttConfig, Vec<MqttDevice>)
+	{
+		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+		let port = listener.local_addr().unwrap().port();
+		let broker = tokio::spawn(one_shot_broker(listener, ("site/a", r#"{"power_w": 100}"#)));
+		let config =
+			MqttConfig { host: "127.0.0.1".into(), port, client_id: None, keep_alive_s: 15 };
+		(broker, config, vec![json_device(1, "site/a"), json_device(2, "site/b")])
+	}
+
+	#[tokio::test]
+	async fn a_lost_connection_reports_every_device_offline_as_of_the_loss() {
+		let (broker, config, devices) = one_shot_setup().await;
+		let (events, mut received) = mpsc::channel(16);
+		let (stop_tx, stop) = watch::channel(false);
+		let source =
+			tokio::spawn(run(config.clone(), devices, events, Metrics::new().unwrap(), stop));
+
+		let (flags, client_id) = broker.await.unwrap();
+		// A clean session, under the stable id.
+		assert_eq!(flags & 0x02, 0x02, "clean session flag");
+		assert_eq!(client_id, config.effective_client_id([1, 2]));
+		async fn next(received: &mut mpsc::Receiver<SourceEvent>) -> SourceEvent {
+			tokio::time::timeout(Duration::from_secs(10), received.recv()).await.unwrap().unwrap()
+		}
+		let sample = next(&mut received).await;
+		let Update::Sample(sample) = sample.update else { panic!("{sample:?}") };
+		assert_eq!(sample.power_w, Some(100));
+		let mut offline = Vec::new();
+		for _ in 0..2 {
+			match next(&mut received).await {
+				SourceEvent {
+					device_id,
+					update: Update::Availability { online: false, at_ms },
+				} => offline.push((device_id, at_ms)),
+				other => panic!("{other:?}"),
+			}
+		}
+		offline.sort();
+		assert_eq!(offline.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1, 2]);
+		// Stamped at the loss: after the sample, both at the same instant.
+		assert!(offline[0].1 >= sample.at_ms && offline[0].1 == offline[1].1);
+
+		// The broker is gone: reconnecting fails, and that is not reported again.
+		tokio::time::sleep(Duration::from_millis(1_500)).await;
+		assert!(received.try_recv().is_err());
+		stop_tx.send(true).unwrap();
+		tokio::time::timeout(Duration::from_secs(5), source).await.unwrap().unwrap();
+	}
+
+	#[tokio::test]
+	async fn a_full_channel_does_not_hold_up_the_shutdown() {
+		let (broker, config, devices) = one_shot_setup().await;
+		// A full channel that nobody reads (the bridge is shutting down): neither the sample
+		// nor the "offline" events of the loss can be sent.
+		let (events, received) = mpsc::channel(1);
+		let filler =
+			SourceEvent { device_id: 9, update: Update::Availability { online: true, at_ms: 0 } };
+		events.try_send(filler).unwrap();
+		let (stop_tx, stop) = watch::channel(false);
+		let source = tokio::spawn(run(config, devices, events, Metrics::new().unwrap(), stop));
+		broker.await.unwrap();
+		tokio::time::sleep(Duration::from_millis(300)).await;
+		stop_tx.send(true).unwrap();
+		tokio::time::timeout(Duration::from_secs(5), source)
+			.await
+			.expect("the source stops although its events cannot be sent")
+			.unwrap();
+		drop(received);
 	}
 }

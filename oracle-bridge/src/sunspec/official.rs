@@ -152,7 +152,8 @@ fn layout_offsets_and_scale_factors_match_the_official_definitions() {
 				let official = point(&models, id, name);
 				assert_eq!(*offset, official.offset, "model {id}: {name} offset");
 				assert_eq!(*kind, official.kind, "model {id}: {name} type");
-				// Every accumulator read is mandatory: that is why 0 reads as a value.
+				// Every accumulator read is mandatory, so a meter serves both: one at 0 (not
+				// implemented) next to a live one is a direction it has not counted yet.
 				if official.kind == "acc32" {
 					assert!(official.mandatory, "model {id}: {name} is optional");
 				}
@@ -275,13 +276,17 @@ fn inverters_101_to_103_from_the_official_layout() {
 		// Sentinels: int16 0x8000, enum16 0xFFFF, a mandatory sunssf 0x8000.
 		block.set("W", 0x8000).set("St", 0xFFFF).set("WH_SF", 0x8000);
 		assert_eq!(decode_inverter(&block.registers, id), Ok(InverterReading::default()));
-		// A mandatory accumulator at 0 is a reading (a new inverter), not "not implemented".
+		// An accumulator at 0 is "not implemented", mandatory or not (an inverter asleep).
 		block.set("WH", 0).set("WH_SF", 0);
-		assert_eq!(decode_inverter(&block.registers, id).unwrap().lifetime_wh, Some(0));
-		// A PV inverter alone: its counter is its export, import counts as 0.
+		assert_eq!(decode_inverter(&block.registers, id).unwrap().lifetime_wh, None);
 		let sample =
 			decode_device(&[(block.header(40_070), block.registers.clone())]).unwrap().to_sample(1);
-		assert_eq!((sample.imported_wh, sample.exported_wh), (Some(0), Some(0)));
+		assert_eq!((sample.imported_wh, sample.exported_wh), (None, None));
+		// A PV inverter alone: its counter is its export, import counts as 0.
+		block.set("WH", 81_000);
+		let sample =
+			decode_device(&[(block.header(40_070), block.registers.clone())]).unwrap().to_sample(1);
+		assert_eq!((sample.imported_wh, sample.exported_wh), (Some(0), Some(81_000)));
 	}
 }
 
@@ -290,7 +295,7 @@ fn meters_201_to_204_from_the_official_layout() {
 	let models = official();
 	for id in layout::meter::IDS {
 		let mut block = Block::new(&models, id);
-		// Exporting 1.5 kW; 1 234 560 Wh exported (×10), never imported: acc32 0, mandatory.
+		// Exporting 1.5 kW; 1 234 560 Wh exported (×10), never imported: acc32 0.
 		block
 			.set("W", -15)
 			.set("W_SF", 2)
@@ -303,11 +308,12 @@ fn meters_201_to_204_from_the_official_layout() {
 			MeterReading {
 				import_power_w: Some(-1_500),
 				total_exported_wh: Some(1_234_560),
-				total_imported_wh: Some(0),
+				total_imported_wh: None,
 			},
 			"model {id}"
 		);
-		// Both counters known, so energy is counter-based; exporting is positive on chain.
+		// The import not counted yet is 0 next to the live export, so energy is counter-based;
+		// exporting is positive on chain.
 		let sample = DeviceReading { meter: Some(reading), ..Default::default() }.to_sample(1);
 		assert_eq!(sample.power_w, Some(1_500));
 		assert_eq!((sample.imported_wh, sample.exported_wh), (Some(0), Some(1_234_560)));

@@ -238,7 +238,8 @@ pub struct BatchWork {
 	pub epochs_closed: u32,
 	/// Status-map entries (region × kind) the batch changed.
 	pub status_entries: u32,
-	/// Signatures checked, per scheme: ed25519, sr25519 (ECDSA is what the rest is priced at).
+	/// Signatures checked, per scheme: ed25519, sr25519 (the benchmarks sign with ECDSA; these
+	/// are repriced by the difference).
 	pub ed25519_checked: u32,
 	pub sr25519_checked: u32,
 }
