@@ -5,15 +5,15 @@
 #
 #   scripts/bench-telemetry.sh [--devices N] [--reports M] [--transfers T] [--batch B]
 #
-# Defaults: 10 000 devices, 120 000 reports, 6 000 transfers, batches of 500 reports (the
-# bridge's default). Benchmark devices are registered at genesis, whose JSON the runtime reads in
+# Defaults: 10 000 devices, 120 000 reports, 30 000 transfers (about ten blocks, long enough
+# for a sustained rate), batches of 500 reports (the bridge's default). Benchmark devices are registered at genesis, whose JSON the runtime reads in
 # one allocation of at most 32 MiB: up to about 65 000 devices. Everything runs on 127.0.0.1.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 devices=10000
 reports=120000
-transfers=6000
+transfers=30000
 batch=500
 rpc_port=9977
 while [ $# -gt 0 ]; do
@@ -34,38 +34,13 @@ cargo build --release --locked -p openvpp-node -p openvpp-bridge
 node_bin="$CARGO_TARGET_DIR/release/openvpp-node"
 bridge_bin="$CARGO_TARGET_DIR/release/openvpp-bridge"
 
-work="$(mktemp -d -t openvpp-bench.XXXXXX)"
-node_pid=""
-cleanup() {
-	if [ -n "$node_pid" ]; then
-		kill -INT "$node_pid" 2>/dev/null || true
-		wait "$node_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+source "$OPENVPP_ROOT/scripts/bench-node.sh"
 
 step "chain spec with $devices benchmark devices"
-"$bridge_bin" bench-spec --node "$node_bin" --devices "$devices" --out "$work/spec.json" >/dev/null
+bench_spec "$bridge_bin" "$node_bin" "$devices"
 
 step "starting the node (log: $work/node.log)"
-"$node_bin" --chain "$work/spec.json" --alice --validator --force-authoring \
-	--node-key 0000000000000000000000000000000000000000000000000000000000000001 \
-	--base-path "$work/db" --rpc-port "$rpc_port" --listen-addr /ip4/127.0.0.1/tcp/0 \
-	--no-telemetry --no-prometheus --no-mdns \
-	--pool-limit 200000 --pool-kbytes 1000000 \
-	--rpc-max-request-size 64 --rpc-max-response-size 64 --rpc-max-connections 1000 \
-	>"$work/node.log" 2>&1 &
-node_pid=$!
-for _ in $(seq 1 300); do
-	if curl -fsS -H 'Content-Type: application/json' \
-		-d '{"id":1,"jsonrpc":"2.0","method":"chain_getFinalizedHead","params":[]}' \
-		"http://127.0.0.1:$rpc_port" >/dev/null 2>&1; then
-		break
-	fi
-	kill -0 "$node_pid" 2>/dev/null || { tail -n 30 "$work/node.log" >&2; die "the node exited"; }
-	sleep 1
-done
+start_bench_node "$node_bin" "$rpc_port" 300 --rpc-max-connections 1000
 # Let it finalize a few blocks first.
 sleep 20
 

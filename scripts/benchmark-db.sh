@@ -40,38 +40,13 @@ cargo build --release --locked -p openvpp-node -p openvpp-bridge --features open
 node_bin="$CARGO_TARGET_DIR/release/openvpp-node"
 bridge_bin="$CARGO_TARGET_DIR/release/openvpp-bridge"
 
-work="$(mktemp -d -t openvpp-dbbench.XXXXXX)"
-node_pid=""
-cleanup() {
-	if [ -n "$node_pid" ]; then
-		kill -INT "$node_pid" 2>/dev/null || true
-		wait "$node_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+source "$OPENVPP_ROOT/scripts/bench-node.sh"
 
 step "chain spec with $devices devices"
-"$bridge_bin" bench-spec --node "$node_bin" --devices "$devices" --out "$work/spec.json" >/dev/null
+bench_spec "$bridge_bin" "$node_bin" "$devices"
 
 step "filling the state: $reports reports (node log: $work/node.log)"
-"$node_bin" --chain "$work/spec.json" --alice --validator --force-authoring \
-	--node-key 0000000000000000000000000000000000000000000000000000000000000001 \
-	--base-path "$work/db" --rpc-port "$rpc_port" --listen-addr /ip4/127.0.0.1/tcp/0 \
-	--no-telemetry --no-prometheus --no-mdns \
-	--pool-limit 200000 --pool-kbytes 1000000 \
-	--rpc-max-request-size 64 --rpc-max-response-size 64 \
-	>"$work/node.log" 2>&1 &
-node_pid=$!
-for _ in $(seq 1 600); do
-	if curl -fsS -H 'Content-Type: application/json' \
-		-d '{"id":1,"jsonrpc":"2.0","method":"chain_getFinalizedHead","params":[]}' \
-		"http://127.0.0.1:$rpc_port" >/dev/null 2>&1; then
-		break
-	fi
-	kill -0 "$node_pid" 2>/dev/null || { tail -n 30 "$work/node.log" >&2; die "the node exited"; }
-	sleep 1
-done
+start_bench_node "$node_bin" "$rpc_port" 600
 sleep 12
 "$bridge_bin" bench --url "ws://127.0.0.1:$rpc_port" --devices "$devices" --reports "$reports" \
 	--transfers 0 --node-pid "$node_pid"

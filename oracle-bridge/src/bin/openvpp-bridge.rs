@@ -101,7 +101,7 @@ enum Command {
 		#[arg(long, default_value_t = 500)]
 		batch: u32,
 		/// Transfers to submit for the baseline (0 = skip).
-		#[arg(long, default_value_t = 6_000)]
+		#[arg(long, default_value_t = 30_000)]
 		transfers: u32,
 		/// The node's process id, for its CPU and memory.
 		#[arg(long)]
