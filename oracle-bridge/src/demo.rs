@@ -47,6 +47,9 @@ pub const CHARGER_TOPIC: &str = "openvpp/devices/ev-charger/state";
 pub const CHARGER_STATUS_TOPIC: &str = "openvpp/devices/ev-charger/status";
 pub const EMS_PREFIX: &str = "tele/openvpp-ems";
 
+/// Every device of the demo fleet, in id order.
+pub const ALL_DEVICES: [DeviceId; 7] = [EV, CHARGER, HOME_BATTERY, CI_BATTERY, SOLAR, METER, EMS];
+
 /// The devices served over Modbus.
 pub const MODBUS_DEVICES: [DeviceId; 4] = [HOME_BATTERY, CI_BATTERY, SOLAR, METER];
 

@@ -34,15 +34,7 @@ async fn the_fleet_reaches_the_chain_with_the_values_it_served_and_bad_input_is_
 	let first_block = 1;
 
 	// Wait for three complete intervals of every device on chain.
-	let healthy = [
-		demo::EV,
-		demo::CHARGER,
-		demo::HOME_BATTERY,
-		demo::CI_BATTERY,
-		demo::SOLAR,
-		demo::METER,
-		demo::EMS,
-	];
+	let healthy = demo::ALL_DEVICES;
 	let reports = stack.wait_for_reports(first_block, &healthy, 3, Duration::from_secs(240)).await;
 
 	// Every report of a healthy device landed (no rejection), and every interval exactly once.

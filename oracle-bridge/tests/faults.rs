@@ -14,15 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::*;
 use openvpp_bridge::{audit, demo};
 
-const DEVICES: [u32; 7] = [
-	demo::EV,
-	demo::CHARGER,
-	demo::HOME_BATTERY,
-	demo::CI_BATTERY,
-	demo::SOLAR,
-	demo::METER,
-	demo::EMS,
-];
+const DEVICES: [u32; 7] = demo::ALL_DEVICES;
 
 fn now_s() -> u64 {
 	SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
