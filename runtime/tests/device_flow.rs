@@ -283,7 +283,9 @@ fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_
 		let gateway = demo_fleet::DEMO_GATEWAY;
 		let gateway_account = gateway.to_account_id();
 
-		// A device registered and verified through extrinsics joins the demo fleet.
+		// A device registered and verified through extrinsics joins the demo fleet, before the
+		// quarter hour its first report covers (no report may claim time before approval).
+		pallet_timestamp::Now::<Runtime>::put((NOON - 1_000) * 1_000);
 		let owner = Sr25519Keyring::Eve;
 		let device_key = ecdsa::Pair::from_string("//eve-home-battery", None).unwrap();
 		assert_ok!(apply(owner, register_call(&owner.to_account_id(), &device_key)));
@@ -294,6 +296,7 @@ fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_
 				device_id: new_id
 			})
 		));
+		pallet_timestamp::Now::<Runtime>::put(NOON * 1_000);
 		let new_report = registered_battery_report(new_id);
 		let payload =
 			openvpp_primitives::report_signing_payload(&System::block_hash(0), &new_report);
@@ -310,18 +313,23 @@ fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_
 			})
 		};
 		assert_ok!(apply(gateway, submit(reports.clone())));
-		assert!(events().iter().any(|e| matches!(
-			e,
-			RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
-				accepted: 8,
-				flagged: 0,
-				rejected: 0,
-				digest_stored: true,
-				..
+		let digest_fee = events()
+			.iter()
+			.find_map(|e| match e {
+				RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
+					accepted: 8,
+					flagged: 0,
+					rejected: 0,
+					digest_stored: true,
+					fee: pallet_telemetry::BatchFee::Share(fee),
+					..
+				}) => Some(*fee),
+				_ => None,
 			})
-		)));
-		// An all-accepted batch pays no fee.
-		assert_eq!(Balances::free_balance(&gateway_account), free_before);
+			.expect("the batch is processed and its digest stored");
+		// An all-accepted batch pays no transaction fee; storing its digest is paid.
+		assert!(digest_fee > 0);
+		assert_eq!(Balances::free_balance(&gateway_account), free_before - digest_fee);
 
 		let map = Telemetry::energy_status_map();
 		let tennet: Vec<_> = map.iter().filter(|e| e.region.as_slice() == b"DE-TENNET").collect();
@@ -389,6 +397,104 @@ fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_
 		let forged = pallet_telemetry::DeviceTelemetry::<Runtime>::get(5).unwrap();
 		assert_eq!((forged.last_sequence, forged.epoch.rejected), (1, 1));
 		assert!(Balances::free_balance(&gateway_account) < free_before);
+		Telemetry::do_try_state().unwrap();
+		DeviceRegistry::do_try_state().unwrap();
+	});
+}
+
+/// The `BatchProcessed` events of the current block, as (accepted, flagged, rejected, fee).
+fn batch_events() -> Vec<(u32, u32, u32, pallet_telemetry::BatchFee<u128>)> {
+	events()
+		.into_iter()
+		.filter_map(|e| match e {
+			RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
+				accepted,
+				flagged,
+				rejected,
+				fee,
+				..
+			}) => Some((accepted, flagged, rejected, fee)),
+			_ => None,
+		})
+		.collect()
+}
+
+#[test]
+fn a_bad_report_costs_its_gateway_its_share_in_ovpp() {
+	chain_from_preset("development").execute_with(|| {
+		let gateway = demo_fleet::DEMO_GATEWAY;
+		let gateway_account = gateway.to_account_id();
+		let submit = |reports: Vec<SignedReport>| {
+			RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports {
+				reports: BoundedVec::truncate_from(reports),
+				raw_data_digest: None,
+			})
+		};
+
+		// Seven plausible reports and one that claims a state of charge above 100 %: the
+		// gateway pays for one report's share, in real OVPP, and nothing else.
+		let mut reports: Vec<IntervalReport> = demo_reports();
+		reports[2].soc_bp = Some(10_001);
+		let signed: Vec<SignedReport> = reports.into_iter().map(sign_demo).collect();
+		let before = Balances::free_balance(&gateway_account);
+		assert_ok!(apply(gateway, submit(signed)));
+		let share = match batch_events().as_slice() {
+			[(6, 1, 0, pallet_telemetry::BatchFee::Share(fee))] => *fee,
+			other => panic!("unexpected batch outcome {other:?}"),
+		};
+		assert!(share > 0);
+		assert_eq!(Balances::free_balance(&gateway_account), before - share);
+		let free_weight = Telemetry::fee_free_weight();
+		assert!(free_weight.ref_time() > 0);
+
+		// The weight that paid nothing is recorded for the fee multiplier (whose adjustment
+		// over it is tested with the runtime's configuration); the whole batch's ordinary fee
+		// would have been several times the share.
+		let weight_fee = pallet_transaction_payment::Pallet::<Runtime>::weight_to_fee(free_weight);
+		assert!(share * 2 < weight_fee, "share {share} vs the free part's weight fee {weight_fee}");
+		Telemetry::do_try_state().unwrap();
+	});
+}
+
+#[test]
+fn retiring_a_device_brings_its_last_epoch_into_its_history() {
+	chain_from_preset("development").execute_with(|| {
+		let gateway = demo_fleet::DEMO_GATEWAY;
+		let ems = 7;
+		let report = demo_reports().into_iter().find(|r| r.device_id == ems).unwrap();
+		assert_ok!(apply(
+			gateway,
+			RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports {
+				reports: BoundedVec::truncate_from(vec![sign_demo(report.clone())]),
+				raw_data_digest: None,
+			})
+		));
+		// The epoch is still open: nothing in the history yet.
+		let record = pallet_device_registry::Devices::<Runtime>::get(ems).unwrap();
+		assert_eq!(record.history.reports_accepted, 0);
+
+		// Its owner retires it: the open epoch is closed into the history the event carries.
+		let owner = demo_fleet::demo_fleet()[ems as usize - 1].owner;
+		System::reset_events();
+		assert_ok!(apply(
+			owner,
+			RuntimeCall::DeviceRegistry(pallet_device_registry::Call::retire_device {
+				device_id: ems
+			})
+		));
+		let history = events()
+			.into_iter()
+			.find_map(|e| match e {
+				RuntimeEvent::DeviceRegistry(pallet_device_registry::Event::DeviceRetired {
+					history,
+					..
+				}) => Some(history),
+				_ => None,
+			})
+			.expect("the device was retired");
+		assert_eq!(history.reports_accepted, 1);
+		assert_eq!(history.energy_consumed_wh, report.energy_imported_wh);
+		assert!(pallet_telemetry::DeviceTelemetry::<Runtime>::get(ems).is_none());
 		Telemetry::do_try_state().unwrap();
 		DeviceRegistry::do_try_state().unwrap();
 	});

@@ -146,20 +146,22 @@ impl<T: Config> Pallet<T> {
 		ensure!(record.status != DeviceStatus::Suspended, Error::<T>::DeviceSuspended);
 
 		let was_active = record.status == DeviceStatus::Active;
+		Self::release_deposit(&record.owner, record.deposit)?;
+		// The hooks run while the record still exists, so that what other pallets close for the
+		// device (its last scoring epoch) still reaches its history.
+		if was_active {
+			T::LifecycleHooks::on_device_deactivated(device_id);
+		}
+		T::LifecycleHooks::on_device_retired(device_id);
+		let record = Devices::<T>::take(device_id).unwrap_or(record);
 		if was_active {
 			Self::uncount_active(&record);
 		}
-		Self::release_deposit(&record.owner, record.deposit)?;
-		Devices::<T>::remove(device_id);
 		DeviceCount::<T>::mutate(|count| *count = count.saturating_sub(1));
 		DeviceByAttestationKey::<T>::remove(&record.attestation_key);
 		DevicesByOwner::<T>::remove(&record.owner, device_id);
 		DevicesByGateway::<T>::remove(&record.gateway, device_id);
 
-		if was_active {
-			T::LifecycleHooks::on_device_deactivated(device_id);
-		}
-		T::LifecycleHooks::on_device_retired(device_id);
 		Self::deposit_event(Event::DeviceRetired {
 			device_id,
 			owner: record.owner,

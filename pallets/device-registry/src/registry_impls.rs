@@ -274,6 +274,7 @@ impl<T: Config> DeviceRegistry<T::AccountId> for Pallet<T> {
 			region: record.region,
 			comfort: record.comfort,
 			reputation_bp: record.credit.reputation_bp,
+			counting_since: record.activated_at.unwrap_or(record.registered_at),
 		})
 	}
 

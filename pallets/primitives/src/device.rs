@@ -98,7 +98,8 @@ impl DeviceKind {
 				storage_capacity_wh: Forbidden,
 				// The controllable load it can shift or shed.
 				max_charge_w: Required,
-				max_discharge_w: Forbidden,
+				// Only a building whose manager controls generation or storage delivers power.
+				max_discharge_w: Optional,
 			},
 			DeviceKind::RooftopSolar | DeviceKind::SmartMeter => CapabilityRules {
 				storage_capacity_wh: Forbidden,

@@ -1,8 +1,8 @@
 //! # OpenVPP primitives
 //!
 //! The vocabulary every OpenVPP component shares: device identifiers and kinds, the units energy
-//! quantities are measured in, what a device is ([`device`]), what it reports and how the chain
-//! checks it ([`telemetry`]), and the traits one pallet uses to ask another ([`traits`]). The runtime wires the traits together; pallets never read each
+//! quantities are measured in, what a device is ([`device`]), what it reports ([`telemetry`]) and
+//! how the chain checks its physics ([`plausibility`]), and the traits one pallet uses to ask another ([`traits`]). The runtime wires the traits together; pallets never read each
 //! other's storage.
 //!
 //! The oracle bridge links this crate too, so that what a device key signs is byte for byte
@@ -20,10 +20,12 @@
 extern crate alloc;
 
 pub mod device;
+pub mod plausibility;
 pub mod telemetry;
 pub mod traits;
 
 pub use device::*;
+pub use plausibility::*;
 pub use telemetry::*;
 pub use traits::*;
 

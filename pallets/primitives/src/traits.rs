@@ -22,6 +22,9 @@ pub struct DeviceInfo<AccountId> {
 	pub comfort: ComfortLimits,
 	/// The device's reputation, 0–10 000 bp.
 	pub reputation_bp: BasisPoints,
+	/// When the device was last made active (approved or reinstated, Unix seconds): no report
+	/// may cover time before it.
+	pub counting_since: UnixSeconds,
 }
 
 /// Why a device could not be used.
@@ -49,7 +52,7 @@ pub enum DeviceLookupError {
 	Debug,
 )]
 pub struct TelemetryTotals {
-	/// Energy generated and delivered by non-storage devices (Wh).
+	/// Energy generated and delivered by kinds that generate (Wh).
 	pub energy_produced_wh: WattHours,
 	/// Energy drawn from the grid, charging included (Wh).
 	pub energy_consumed_wh: WattHours,
@@ -180,8 +183,11 @@ impl LifecycleHooksBenchmarkHelper for () {
 pub struct EpochTelemetry {
 	/// Epoch index: interval start ÷ epoch length.
 	pub epoch: u64,
-	/// Energy generated and delivered by non-storage devices (Wh).
+	/// Energy generated and delivered by kinds that generate ([`DeviceKind::generates`], Wh).
 	pub produced_wh: WattHours,
+	/// Energy delivered to the grid, whatever the kind: generation, discharge, a site's export
+	/// (Wh).
+	pub exported_wh: WattHours,
 	/// Energy drawn from the grid, charging included (Wh).
 	pub consumed_wh: WattHours,
 	/// Energy drawn into storage (Wh).
@@ -200,7 +206,8 @@ pub struct EpochTelemetry {
 	pub expected: u32,
 }
 
-/// Told when a device's scoring epoch closes (at its first report of a later epoch).
+/// Told when a device's scoring epoch closes (at its first report of a later epoch, or when the
+/// device is retired).
 pub trait OnEpochClosed {
 	fn on_epoch_closed(device: DeviceId, telemetry: &EpochTelemetry);
 }

@@ -24,8 +24,9 @@ use frame_support::{traits::Get, BoundedVec};
 use frame_system::RawOrigin;
 use openvpp_primitives::{
 	AttestationKey, AttestationSignature, BenchmarkClock, Capability, DeviceId, DeviceKind,
-	DeviceRegistryBenchmarkHelper, DeviceState, EpochTelemetry, GridResponseStatus, IntervalReport,
-	LiveFigures, PlausibilityFlags, QualityFlags, RegionCode, SignedReport, SocAnchor, UnixSeconds,
+	DeviceRegistryBenchmarkHelper, DeviceState, EnergyReference, EpochTelemetry,
+	GridResponseStatus, IntervalReport, LiveFigures, PlausibilityFlags, QualityFlags, RegionCode,
+	SignedReport, SocAnchor, UnixSeconds,
 };
 use sp_core::{crypto::KeyTypeId, H256};
 
@@ -158,12 +159,13 @@ fn seed_previous_report<T: Config>(
 				cumulative_imported_wh: 5_000,
 				cumulative_exported_wh: 10_000,
 				plausibility: PlausibilityFlags::default(),
-				soc_anchor: Some(SocAnchor {
-					soc_bp: 5_500,
-					cumulative_imported_wh: 5_000,
-					cumulative_exported_wh: 10_000,
-				}),
 			},
+			reference: Some(EnergyReference {
+				cumulative_imported_wh: 5_000,
+				cumulative_exported_wh: 10_000,
+				counters_read_at: start,
+				soc_anchor: Some(SocAnchor { soc_bp: 5_500, ..Default::default() }),
+			}),
 			live: Some(LiveEntry {
 				region: zone,
 				kind: DeviceKind::CommercialBattery,

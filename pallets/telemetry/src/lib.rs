@@ -19,21 +19,26 @@
 //! 5. the interval's length is within [`MinIntervalLengthS`] and
 //!    [`Config::MaxIntervalLengthS`], it does not end in the future (beyond
 //!    [`Config::MaxClockSkewS`]), did not start before the horizon
-//!    ([`Config::ReportHorizonS`]) and does not overlap the previous interval.
+//!    ([`Config::ReportHorizonS`]), does not overlap the previous interval and does not start
+//!    before the device was last made active (approved or reinstated).
 //!
 //! A report failing one of these is **rejected** with its reason and changes nothing but the
 //! device's rejected counter. A report passing them all is **accepted**; if it then fails a
 //! physics check ([`openvpp_primitives::check_plausibility`]) it is accepted **flagged**: its
 //! sequence and interval are recorded and it counts against data quality, but its energy is
-//! never counted and it does not enter the status map. No report ever aborts the rest of its
+//! never counted, it does not enter the status map, and it does not move the device's energy
+//! reference (counters and state of charge) that later reports are checked against. No report ever aborts the rest of its
 //! batch.
 //!
 //! ## Fees
 //!
-//! A batch in which every report is accepted as plausible pays no fee (`Pays::No`); one rejected
-//! or flagged report makes the whole batch pay. Honest, well-measured data travels free;
-//! anything else costs its submitter. The weight charged afterwards counts only the work done,
-//! down to the signature scheme of each report.
+//! A batch is a free transaction (`Pays::No`). Its rejected and flagged reports, and a stored
+//! raw-data digest, are charged to the gateway as their share of the batch's weight and length
+//! (see [`fees`]); a gateway that cannot pay its share pays the whole batch's ordinary fee.
+//! Honest, well-measured data travels free; anything else costs its submitter in proportion.
+//! The weight charged afterwards counts only the work done, down to the signature scheme of
+//! each report. The weight of free telemetry is recorded per block so that the runtime can keep
+//! it out of the congestion fee multiplier.
 //!
 //! The minimum interval length bounds how many free reports a device can produce: one per
 //! [`MinIntervalLengthS`] of wall-clock time, plus at most the report horizon's worth of
@@ -44,7 +49,8 @@
 //! One signature check, one read of the registry's device record, one read and one write of the
 //! device's [`DeviceTelemetry`] record; the status map is updated in memory and written once per
 //! region and kind touched by the batch. Once per device and scoring epoch, the closed epoch's
-//! totals go to the registry's history and to [`Config::OnEpochClosed`].
+//! totals go to the registry's history and to [`Config::OnEpochClosed`]; retiring a device
+//! closes its open epoch the same way before its state is removed.
 //!
 //! ## Staleness
 //!
@@ -61,6 +67,7 @@ pub use pallet::*;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+pub mod fees;
 #[cfg(test)]
 mod mock;
 mod report_impls;
@@ -69,6 +76,7 @@ mod tests;
 pub mod types;
 pub mod weights;
 
+pub use fees::{FeeBalanceOf, TelemetryFees};
 pub use types::*;
 pub use weights::WeightInfo;
 
@@ -101,6 +109,9 @@ pub mod pallet {
 
 		/// Told when a device's scoring epoch closes.
 		type OnEpochClosed: OnEpochClosed;
+
+		/// Charges gateways for rejected and flagged reports and for stored digests.
+		type Fees: TelemetryFees<Self::AccountId>;
 
 		/// Wall-clock time (the block timestamp).
 		type UnixTime: UnixTime;
@@ -206,6 +217,10 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// Weight of fee-free telemetry in a block, for the fee multiplier: (block, weight).
+	#[pallet::storage]
+	pub type FeeFreeWeight<T: Config> = StorageValue<_, (BlockNumberFor<T>, Weight)>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -222,6 +237,8 @@ pub mod pallet {
 			raw_data_digest: Option<H256>,
 			/// Whether the digest is kept in `BatchDigests` for this block.
 			digest_stored: bool,
+			/// What the batch paid.
+			fee: BatchFee<FeeBalanceOf<T>>,
 		},
 		/// A report was rejected; the gateway should fix what `reason` says.
 		ReportRejected { device_id: DeviceId, sequence: u64, reason: RejectionReason },
@@ -348,14 +365,18 @@ pub mod pallet {
 		/// - Origin: signed by a gateway. Each report must belong to a device bound to it.
 		/// - `raw_data_digest`: optionally, a digest (e.g. Merkle root) of the raw samples
 		///   behind the reports, kept for [`Config::DigestRetentionBlocks`] so that auditors can
-		///   check the gateway's archive.
+		///   check the gateway's archive. Storing it is charged (one write and its bytes); while
+		///   the block's digest list is full, or if the gateway cannot pay, it only appears in
+		///   the event.
 		/// - Effects: every report is checked independently (see the module docs) and accepted,
 		///   accepted flagged, or rejected; accepted reports update their device's state, epoch
 		///   totals and the energy status map.
 		/// - Emits [`Event::BatchProcessed`], plus [`Event::ReportRejected`] and
 		///   [`Event::ReportFlagged`] for those reports.
-		/// - Fees: none if every report was accepted as plausible; the weight charged counts the
-		///   work done.
+		/// - Fees: the transaction is free; the share of rejected and flagged reports (and a
+		///   stored digest) is charged through [`Config::Fees`], or, if the gateway cannot pay
+		///   it, the whole batch pays its ordinary fee (see [`fees`]). The weight charged counts
+		///   the work done.
 		/// - Errors: `EmptyBatch`. Problems with single reports are not errors.
 		#[pallet::call_index(0)]
 		#[pallet::weight(Pallet::<T>::declared_weight(reports.len() as u32))]

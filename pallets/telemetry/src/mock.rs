@@ -166,10 +166,54 @@ impl openvpp_primitives::DeviceRegistryBenchmarkHelper<AccountId> for MockRegist
 				region,
 				comfort: Default::default(),
 				reputation_bp: 5_000,
+				counting_since: 0,
 			},
 		);
 		id
 	}
+}
+
+thread_local! {
+	/// What each gateway may still pay; a gateway not listed pays whatever it owes.
+	pub static FEE_FUNDS: RefCell<BTreeMap<AccountId, u128>> = const { RefCell::new(BTreeMap::new()) };
+	/// What each gateway paid through the pallet.
+	pub static FEES_PAID: RefCell<BTreeMap<AccountId, u128>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Fees priced like the runtime's, in simpler units: one per 1 000 ref-time units and one per
+/// byte; the runtime's own implementation takes them from real balances (tested there).
+pub struct MockFees;
+
+impl pallet_telemetry::TelemetryFees<AccountId> for MockFees {
+	type Balance = u128;
+
+	fn charge(
+		payer: &AccountId,
+		weight: frame_support::weights::Weight,
+		length_bytes: u32,
+	) -> Result<u128, sp_runtime::DispatchError> {
+		let fee = u128::from(weight.ref_time() / 1_000) + u128::from(length_bytes);
+		FEE_FUNDS.with(|funds| {
+			let mut funds = funds.borrow_mut();
+			if let Some(available) = funds.get_mut(payer) {
+				*available =
+					available.checked_sub(fee).ok_or(sp_runtime::DispatchError::Other("funds"))?;
+			}
+			Ok::<_, sp_runtime::DispatchError>(())
+		})?;
+		FEES_PAID.with(|paid| *paid.borrow_mut().entry(*payer).or_default() += fee);
+		Ok(fee)
+	}
+}
+
+/// Limits what `who` can pay.
+pub fn set_fee_funds(who: AccountId, amount: u128) {
+	FEE_FUNDS.with(|funds| funds.borrow_mut().insert(who, amount));
+}
+
+/// What `who` paid through the pallet so far.
+pub fn fees_paid(who: AccountId) -> u128 {
+	FEES_PAID.with(|paid| paid.borrow().get(&who).copied().unwrap_or_default())
 }
 
 /// Records closed epochs.
@@ -198,6 +242,7 @@ parameter_types! {
 impl pallet_telemetry::Config for Test {
 	type Registry = MockRegistry;
 	type OnEpochClosed = RecordEpochs;
+	type Fees = MockFees;
 	type UnixTime = Timestamp;
 	type MaxBatchSize = ConstU32<64>;
 	type MaxIntervalLengthS = ConstU32<3_600>;
@@ -239,6 +284,8 @@ pub fn set_time(unix_s: u64) {
 pub fn new_test_ext() -> sp_io::TestExternalities {
 	DEVICES.with(|d| d.borrow_mut().clear());
 	CLOSED_EPOCHS.with(|c| c.borrow_mut().clear());
+	FEE_FUNDS.with(|f| f.borrow_mut().clear());
+	FEES_PAID.with(|f| f.borrow_mut().clear());
 	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.register_extension(sp_keystore::KeystoreExt::new(

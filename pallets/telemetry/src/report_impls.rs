@@ -2,6 +2,7 @@
 //! notifications.
 
 use alloc::{collections::btree_map::BTreeMap, vec::Vec};
+use codec::{Encode, MaxEncodedLen};
 use frame_support::{
 	dispatch::{Pays, PostDispatchInfo},
 	traits::{Get, UnixTime},
@@ -10,15 +11,16 @@ use frame_support::{
 use openvpp_primitives::{
 	check_plausibility, live_figures, report_signing_payload, AttestationSignature, DeviceId,
 	DeviceInfo, DeviceKind, DeviceLifecycleHooks, DeviceLookupError, DeviceRegistry,
-	EpochTelemetry, IntervalReport, OnEpochClosed, PlausibilityFlags, PlausibilityTolerances,
-	PreviousReading, RegionCode, RejectionReason, SignedReport, TelemetryTotals, UnixSeconds,
+	EnergyReference, EpochTelemetry, IntervalReport, OnEpochClosed, PlausibilityFlags,
+	PlausibilityTolerances, RegionCode, RejectionReason, SignedReport, TelemetryTotals,
+	UnixSeconds,
 };
 use sp_core::H256;
-use sp_runtime::traits::Zero;
+use sp_runtime::{traits::Zero, Perbill};
 
 use crate::{
-	pallet::*, BatchDigest, BatchWork, DeviceTelemetryState, LatestReading, LiveEntry, Outcome,
-	RegionKindStatus, WeightInfo,
+	fees::weight_share, pallet::*, BatchDigest, BatchFee, BatchWork, DeviceTelemetryState,
+	LatestReading, LiveEntry, Outcome, RegionKindStatus, TelemetryFees, WeightInfo,
 };
 
 /// Seconds in a day, for the UTC minute of day that dispatch windows use.
@@ -165,14 +167,55 @@ impl<T: Config> Pallet<T> {
 		work.epochs_closed = map.epochs_closed;
 		map.write();
 
-		let digest_stored = match raw_data_digest {
-			Some(digest) => {
-				let record =
-					BatchDigest { gateway: gateway.clone(), digest, reports: reports.len() as u32 };
-				BatchDigests::<T>::try_append(frame_system::Pallet::<T>::block_number(), record)
-					.is_ok()
+		// Never more than was charged up front (the fits of the benchmarks differ a little at
+		// small batches).
+		let batch_count = reports.len() as u32;
+		let actual_weight = Self::batch_weight(&work).min(Self::declared_weight(batch_count));
+
+		// What the gateway owes: the share of the batch its bad reports account for, and the
+		// storage of a digest if there is room for one.
+		let block = frame_system::Pallet::<T>::block_number();
+		let digest_room = raw_data_digest.is_some()
+			&& BatchDigests::<T>::decode_len(block).unwrap_or(0)
+				< T::MaxDigestsPerBlock::get() as usize;
+		let bad_share =
+			Perbill::from_rational(rejected.saturating_add(flagged), batch_count.max(1));
+		let mut owed_weight = weight_share(actual_weight, bad_share);
+		let mut owed_bytes = bad_share * (reports.encoded_size() as u32);
+		if digest_room {
+			owed_weight = owed_weight.saturating_add(T::DbWeight::get().writes(1));
+			owed_bytes =
+				owed_bytes.saturating_add(BatchDigest::<T::AccountId>::max_encoded_len() as u32);
+		}
+		let fee = if owed_weight.is_zero() && owed_bytes == 0 {
+			BatchFee::Free
+		} else {
+			match T::Fees::charge(&gateway, owed_weight, owed_bytes) {
+				Ok(amount) => BatchFee::Share(amount),
+				// Bad reports always cost something: then the whole batch pays.
+				Err(_) if bad_share > Perbill::zero() => BatchFee::Full,
+				// Only the digest was owed: it is not stored, the reports stay free.
+				Err(_) => {
+					owed_weight = Weight::zero();
+					BatchFee::Free
+				}
 			}
-			None => false,
+		};
+
+		let digest_stored = match raw_data_digest {
+			Some(digest) if digest_room && matches!(fee, BatchFee::Share(_)) => {
+				let record = BatchDigest { gateway: gateway.clone(), digest, reports: batch_count };
+				BatchDigests::<T>::try_append(block, record).is_ok()
+			}
+			_ => false,
+		};
+
+		let pays_fee = match fee {
+			BatchFee::Full => Pays::Yes,
+			BatchFee::Free | BatchFee::Share(_) => {
+				Self::note_fee_free(actual_weight.saturating_sub(owed_weight));
+				Pays::No
+			}
 		};
 
 		Self::deposit_event(Event::BatchProcessed {
@@ -182,17 +225,10 @@ impl<T: Config> Pallet<T> {
 			rejected,
 			raw_data_digest,
 			digest_stored,
+			fee,
 		});
 
-		// Never more than was charged up front (the fits of the benchmarks differ a little at
-		// small batches).
-		let actual_weight =
-			Self::batch_weight(&work).min(Self::declared_weight(reports.len() as u32));
-		PostDispatchInfo {
-			actual_weight: Some(actual_weight),
-			// Only a batch of plausible reports travels free.
-			pays_fee: if rejected == 0 && flagged == 0 { Pays::No } else { Pays::Yes },
-		}
+		PostDispatchInfo { actual_weight: Some(actual_weight), pays_fee }
 	}
 
 	/// The weight charged up front for a batch of `reports` reports: the worst of every report
@@ -208,6 +244,7 @@ impl<T: Config> Pallet<T> {
 			.max(T::WeightInfo::submit_reports_bad_signature(reports))
 			.saturating_add(dearest_scheme_extra.saturating_mul(reports.into()))
 			.max(T::WeightInfo::submit_reports_unverified(reports))
+			.saturating_add(Self::fee_bookkeeping_weight())
 	}
 
 	/// The weight of a batch that did `work`.
@@ -255,6 +292,7 @@ impl<T: Config> Pallet<T> {
 			);
 		let weight = reprice(weight, T::WeightInfo::verify_ed25519(), work.ed25519_checked);
 		reprice(weight, T::WeightInfo::verify_sr25519(), work.sr25519_checked)
+			.saturating_add(Self::fee_bookkeeping_weight())
 	}
 
 	/// Checks one report and applies it. Never fails: every problem is an outcome.
@@ -296,20 +334,24 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		// 5. The interval is well formed, current and after the previous one.
-		if let Err(reason) = Self::check_interval(report, state.as_ref(), context) {
+		if let Err(reason) =
+			Self::check_interval(report, state.as_ref(), device.counting_since, context)
+		{
 			Self::count_rejection(report.device_id);
 			return reject(reason, true);
 		}
 
 		// 6. Physics. A failure flags the report; it is still recorded.
-		let flags = check_plausibility(
+		let assessment = check_plausibility(
 			report,
 			device.kind,
 			&device.capability,
-			state.as_ref().map(|s| s.latest.as_previous()).as_ref(),
+			state.as_ref().and_then(|s| s.reference.as_ref()),
 			&context.tolerances,
 		);
-		let new_state = Self::apply_report(report, &device, state, flags, context, map);
+		let flags = assessment.flags;
+		let new_state =
+			Self::apply_report(report, &device, state, assessment.reference, flags, context, map);
 		DeviceTelemetry::<T>::insert(report.device_id, new_state);
 
 		if flags.is_plausible() {
@@ -322,6 +364,7 @@ impl<T: Config> Pallet<T> {
 	fn check_interval(
 		report: &IntervalReport,
 		state: Option<&DeviceTelemetryState>,
+		counting_since: UnixSeconds,
 		context: &BatchContext<'_, T>,
 	) -> Result<(), RejectionReason> {
 		let now = context.now;
@@ -339,6 +382,9 @@ impl<T: Config> Pallet<T> {
 		if state.is_some_and(|s| report.interval_start < s.last_interval_end) {
 			return Err(RejectionReason::IntervalOverlap);
 		}
+		if report.interval_start < counting_since {
+			return Err(RejectionReason::BeforeActivation);
+		}
 		Ok(())
 	}
 
@@ -347,16 +393,15 @@ impl<T: Config> Pallet<T> {
 		report: &IntervalReport,
 		device: &DeviceInfo<T::AccountId>,
 		state: Option<DeviceTelemetryState>,
+		reference: Option<EnergyReference>,
 		flags: PlausibilityFlags,
 		context: &BatchContext<'_, T>,
 		map: &mut StatusMapUpdate<T>,
 	) -> DeviceTelemetryState {
 		let epoch_index = report.interval_start / T::EpochLengthS::get().max(1);
-		let (mut epoch, previous_end, old_live, soc_anchor) = match state {
-			Some(state) => {
-				(state.epoch, Some(state.last_interval_end), state.live, state.latest.soc_anchor)
-			}
-			None => (EpochTelemetry { epoch: epoch_index, ..Default::default() }, None, None, None),
+		let (mut epoch, previous_end, old_live) = match state {
+			Some(state) => (state.epoch, Some(state.last_interval_end), state.live),
+			None => (EpochTelemetry { epoch: epoch_index, ..Default::default() }, None, None),
 		};
 
 		// Intervals only move forward, so a later epoch means the current one is complete.
@@ -385,10 +430,13 @@ impl<T: Config> Pallet<T> {
 			let imported = report.energy_imported_wh;
 			let exported = report.energy_exported_wh;
 			epoch.consumed_wh = epoch.consumed_wh.saturating_add(imported);
+			epoch.exported_wh = epoch.exported_wh.saturating_add(exported);
 			if device.kind.has_storage() {
 				epoch.charged_wh = epoch.charged_wh.saturating_add(imported);
 				epoch.discharged_wh = epoch.discharged_wh.saturating_add(exported);
-			} else {
+			} else if device.kind.generates() {
+				// Only what generates counts as generation: a site meter's export is its
+				// devices' generation, measured again.
 				epoch.produced_wh = epoch.produced_wh.saturating_add(exported);
 			}
 		} else {
@@ -432,8 +480,8 @@ impl<T: Config> Pallet<T> {
 				cumulative_imported_wh: report.cumulative_imported_wh,
 				cumulative_exported_wh: report.cumulative_exported_wh,
 				plausibility: flags,
-				soc_anchor: PreviousReading::after(report, soc_anchor).soc_anchor,
 			},
+			reference,
 			live,
 			epoch,
 		}
@@ -522,7 +570,10 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 
 	fn on_device_retired(device_id: DeviceId) {
 		Self::drop_from_status_map(device_id);
-		DeviceTelemetry::<T>::remove(device_id);
+		// Its last epoch reaches its history and the epoch handler before the state goes.
+		if let Some(state) = DeviceTelemetry::<T>::take(device_id) {
+			Self::close_epoch(device_id, &state.epoch, Some(state.last_interval_end));
+		}
 	}
 }
 
@@ -557,7 +608,6 @@ impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> 
 			cumulative_imported_wh: 0,
 			cumulative_exported_wh: 0,
 			plausibility: PlausibilityFlags::default(),
-			soc_anchor: None,
 		};
 		DeviceTelemetry::<T>::insert(
 			device_id,
@@ -565,8 +615,10 @@ impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> 
 				last_sequence: 1,
 				last_interval_end: now,
 				latest,
+				reference: None,
 				live: Some(LiveEntry { region: region.clone(), kind, figures, expires_at: first }),
-				epoch: EpochTelemetry::default(),
+				// An epoch with totals, so that retiring the device closes it.
+				epoch: EpochTelemetry { accepted: 1, expected: 1, ..Default::default() },
 			},
 		);
 	}

@@ -43,6 +43,7 @@ fn add_device(id: DeviceId, kind: DeviceKind, capability: Capability, zone: &str
 			region: region(zone),
 			comfort: ComfortLimits::default(),
 			reputation_bp: 5_000,
+			counting_since: 0,
 		},
 	);
 }
@@ -152,6 +153,17 @@ fn last_batch() -> (u32, u32, u32) {
 		.expect("a batch event")
 }
 
+fn last_fee() -> BatchFee<u128> {
+	events()
+		.into_iter()
+		.rev()
+		.find_map(|e| match e {
+			Event::BatchProcessed { fee, .. } => Some(fee),
+			_ => None,
+		})
+		.expect("a batch event")
+}
+
 fn figures(zone: &str, kind: DeviceKind) -> LiveFigures {
 	Telemetry::region_figures(region(zone))
 		.into_iter()
@@ -229,7 +241,9 @@ fn unknown_and_inactive_devices_and_foreign_gateways_are_rejected() {
 			sign(battery_report(2, 0)),
 			sign(battery_report(9, 0)),
 		]);
-		assert_eq!(post.pays_fee, Pays::Yes);
+		// The transaction is free; the gateway pays the share of its two bad reports.
+		assert_eq!(post.pays_fee, Pays::No);
+		assert!(matches!(last_fee(), BatchFee::Share(fee) if fee > 0));
 		assert_eq!(last_batch(), (1, 0, 2));
 		assert_eq!(
 			rejections(),
@@ -274,8 +288,9 @@ fn a_replayed_sequence_is_rejected_without_counting_against_the_device() {
 		add_battery(1, "DE-TENNET");
 		set_time(after_interval(1));
 		assert_eq!(submit(vec![sign(battery_report(1, 0))]).pays_fee, Pays::No);
-		let post = submit(vec![sign(battery_report(1, 0))]);
-		assert_eq!(post.pays_fee, Pays::Yes);
+		assert_eq!(last_fee(), BatchFee::Free);
+		submit(vec![sign(battery_report(1, 0))]);
+		assert!(matches!(last_fee(), BatchFee::Share(_)));
 		assert_eq!(rejections(), vec![(1, RejectionReason::SequenceNotIncreasing)]);
 		// An old sequence number on a new interval is refused as well.
 		let mut stale = battery_report(1, 1);
@@ -417,9 +432,9 @@ fn a_battery_discharging_more_than_its_soc_allowed_is_flagged_and_never_counted(
 		report.cumulative_exported_wh = 20_500 + 1_200;
 		report.soc_bp = Some(0);
 		set_time(after_interval(1));
-		let post = submit(vec![sign(report)]);
-		// Flagged reports are recorded, but only plausible batches travel free.
-		assert_eq!(post.pays_fee, Pays::Yes);
+		submit(vec![sign(report)]);
+		// Flagged reports are recorded, but only plausible reports travel free.
+		assert!(matches!(last_fee(), BatchFee::Share(fee) if fee > 0));
 		assert_eq!(last_batch(), (0, 1, 0));
 		let flags = events()
 			.into_iter()
@@ -466,10 +481,12 @@ fn every_physics_check_flags_through_the_pallet() {
 	// Each case: a first plausible report (interval 0), then a second (interval 1) that fails
 	// exactly one check.
 	type Tweak = fn(&mut IntervalReport);
-	let cases: [(u16, DeviceKind, Tweak); 10] = [
+	let cases: [(u16, DeviceKind, Tweak); 14] = [
+		// 500 Wh in and 750 Wh out of a 4 kW inverter in 15 minutes: each fits, both do not.
 		(PlausibilityFlags::ENERGY_ABOVE_RATING, DeviceKind::RooftopSolar, |r| {
-			r.energy_exported_wh = 2_000;
-			r.cumulative_exported_wh += 1_250;
+			r.energy_imported_wh = 500;
+			r.cumulative_imported_wh += 500;
+			r.average_power_w = 1_000;
 		}),
 		(PlausibilityFlags::POWER_ABOVE_RATING, DeviceKind::RooftopSolar, |r| {
 			r.peak_power_w = 4_201;
@@ -486,6 +503,7 @@ fn every_physics_check_flags_through_the_pallet() {
 		(PlausibilityFlags::COUNTER_DECREASED, DeviceKind::RooftopSolar, |r| {
 			r.cumulative_exported_wh = 10;
 			r.energy_exported_wh = 0;
+			r.average_power_w = 0;
 		}),
 		(PlausibilityFlags::COUNTER_ENERGY_MISMATCH, DeviceKind::RooftopSolar, |r| {
 			r.cumulative_exported_wh -= 100;
@@ -502,6 +520,23 @@ fn every_physics_check_flags_through_the_pallet() {
 			// Set up below: 500 Wh out of a battery that held 50 Wh, ending empty.
 			|_| {},
 		),
+		(PlausibilityFlags::NET_ENERGY_POWER_MISMATCH, DeviceKind::RooftopSolar, |r| {
+			r.average_power_w = 1_000;
+		}),
+		// 5.75 kWh in 15 minutes from 4 kW.
+		(PlausibilityFlags::COUNTERS_TOO_FAST, DeviceKind::RooftopSolar, |r| {
+			r.cumulative_exported_wh += 5_000;
+		}),
+		(PlausibilityFlags::OFFLINE_COUNTERS_MOVED, DeviceKind::RooftopSolar, |r| {
+			r.energy_exported_wh = 0;
+			r.average_power_w = 0;
+			r.peak_power_w = 0;
+			r.online_s = 0;
+		}),
+		(PlausibilityFlags::COUNTER_RESET, DeviceKind::RooftopSolar, |r| {
+			r.quality = QualityFlags(QualityFlags::COUNTER_RESET);
+			r.cumulative_exported_wh = 750;
+		}),
 	];
 	for (expected, kind, tweak) in cases {
 		run_test(|| {
@@ -527,7 +562,8 @@ fn every_physics_check_flags_through_the_pallet() {
 			}
 			let post = submit(vec![sign(second)]);
 			assert_eq!(last_batch(), (0, 1, 0), "{expected:#x}");
-			assert_eq!(post.pays_fee, Pays::Yes);
+			assert_eq!(post.pays_fee, Pays::No);
+			assert!(matches!(last_fee(), BatchFee::Share(fee) if fee > 0));
 			let flags = DeviceTelemetry::<Test>::get(1).unwrap().latest.plausibility;
 			assert_eq!(flags, PlausibilityFlags(expected), "{expected:#x}: got {:#x}", flags.0);
 			// A flagged report never counts as energy.
@@ -898,4 +934,270 @@ fn report_encoding_is_compact() {
 	};
 	// About 120 bytes: 12,000 reports fit in a 5 MiB block with room to spare.
 	assert!(signed.encode().len() <= 125, "{}", signed.encode().len());
+}
+
+// ---- trust: what a signed report can no longer claim ------------------------------------------
+
+#[test]
+fn a_report_cannot_claim_time_before_the_device_was_made_active() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		// Approved (or reinstated) during interval 2.
+		DEVICES.with(|d| {
+			if let Some(device) = d.borrow_mut().get_mut(&1) {
+				device.info.counting_since = T0 + 2 * u64::from(INTERVAL) + 60;
+			}
+		});
+		set_time(after_interval(3));
+		submit(vec![
+			sign(battery_report(1, 1)),
+			sign(battery_report(1, 2)),
+			sign(battery_report(1, 3)),
+		]);
+		assert_eq!(last_batch(), (1, 0, 2));
+		assert_eq!(
+			rejections(),
+			vec![(1, RejectionReason::BeforeActivation), (1, RejectionReason::BeforeActivation)]
+		);
+		// Only interval 3 counts.
+		let state = DeviceTelemetry::<Test>::get(1).unwrap();
+		assert_eq!((state.last_sequence, state.epoch.accepted), (4, 1));
+	});
+}
+
+#[test]
+fn a_flagged_report_does_not_move_the_reference_later_reports_are_checked_against() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(2));
+		submit(vec![sign(battery_report(1, 0))]);
+		let reference = DeviceTelemetry::<Test>::get(1).unwrap().reference;
+		assert!(reference.is_some());
+		// Interval 1 claims the battery refilled to 100 % while exporting: flagged.
+		let mut refill = battery_report(1, 1);
+		refill.soc_bp = Some(10_000);
+		submit(vec![sign(refill)]);
+		assert_eq!(last_batch(), (0, 1, 0));
+		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().reference, reference);
+		// Interval 2 would be consistent with that 100 % (500 Wh out of it → 95 %), but it is
+		// checked against the 80 % the chain trusts: 95 % after 1 kWh out of 80 % cannot be.
+		let mut follow_up = battery_report(1, 2);
+		follow_up.soc_bp = Some(9_500);
+		submit(vec![sign(follow_up)]);
+		assert_eq!(last_batch(), (0, 1, 0));
+		// The honest figure passes: 80 % − 3 × 5 % = 65 %.
+		set_time(after_interval(3));
+		submit(vec![sign(battery_report(1, 3))]);
+		assert_eq!(last_batch(), (1, 0, 0));
+	});
+}
+
+#[test]
+fn a_battery_cycling_full_import_and_export_is_flagged() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(1));
+		submit(vec![sign(battery_report(1, 0))]);
+		// 1.25 kWh in and 1.25 kWh out in 15 minutes, each direction at full power for the
+		// whole interval, the state of charge moving as if nothing had cycled.
+		let mut cycling = battery_report(1, 1);
+		cycling.energy_imported_wh = 1_250;
+		cycling.energy_exported_wh = 1_250;
+		cycling.cumulative_imported_wh += 1_250;
+		cycling.cumulative_exported_wh += 750;
+		cycling.average_power_w = 0;
+		cycling.soc_bp = Some(7_500);
+		submit(vec![sign(cycling)]);
+		assert_eq!(last_batch(), (0, 1, 0));
+		let state = DeviceTelemetry::<Test>::get(1).unwrap();
+		assert!(state.latest.plausibility.contains(PlausibilityFlags::ENERGY_ABOVE_RATING));
+		assert_eq!((state.epoch.charged_wh, state.epoch.discharged_wh), (0, 500));
+	});
+}
+
+#[test]
+fn what_a_kind_cannot_do_is_not_counted() {
+	run_test(|| {
+		let wallbox =
+			Capability { rated_power_w: 11_000, max_charge_w: Some(11_000), ..Default::default() };
+		add_device(5, DeviceKind::EvCharger, wallbox, "DE-TENNET");
+		add_device(
+			6,
+			DeviceKind::SmartMeter,
+			Capability { rated_power_w: 40_000, ..Default::default() },
+			"DE-TENNET",
+		);
+		set_time(after_interval(0));
+		// A one-way wallbox "delivering" 1 kWh.
+		let delivering = IntervalReport {
+			device_id: 5,
+			soc_bp: None,
+			energy_exported_wh: 1_000,
+			cumulative_exported_wh: 1_000,
+			average_power_w: 4_000,
+			..battery_report(5, 0)
+		};
+		// A site meter exporting 1 kWh: plausible, but not generation.
+		let site = IntervalReport {
+			device_id: 6,
+			soc_bp: None,
+			energy_exported_wh: 1_000,
+			cumulative_exported_wh: 21_000,
+			average_power_w: 4_000,
+			..battery_report(6, 0)
+		};
+		submit(vec![sign(delivering), sign(site)]);
+		assert_eq!(last_batch(), (1, 1, 0));
+		let wallbox = DeviceTelemetry::<Test>::get(5).unwrap();
+		assert!(wallbox.latest.plausibility.contains(PlausibilityFlags::EXPORT_NOT_CAPABLE));
+		assert_eq!(wallbox.epoch.exported_wh, 0);
+		let meter = DeviceTelemetry::<Test>::get(6).unwrap().epoch;
+		assert_eq!((meter.exported_wh, meter.produced_wh), (1_000, 0));
+	});
+}
+
+#[test]
+fn a_counter_reset_counts_against_data_quality() {
+	run_test(|| {
+		add_solar(2, "DE-TENNET");
+		set_time(after_interval(2));
+		submit(vec![sign(solar_report(2, 0))]);
+		// The inverter was replaced: its counters start again at 0.
+		let reset = IntervalReport {
+			cumulative_exported_wh: 750,
+			quality: QualityFlags(QualityFlags::COUNTER_RESET),
+			..solar_report(2, 1)
+		};
+		submit(vec![sign(reset)]);
+		assert_eq!(last_batch(), (0, 1, 0));
+		let state = DeviceTelemetry::<Test>::get(2).unwrap();
+		assert_eq!(
+			(state.epoch.accepted, state.epoch.flagged, state.epoch.produced_wh),
+			(1, 1, 750)
+		);
+		// The new counters are the reference: the next interval continues from them.
+		assert_eq!(state.reference.map(|r| r.cumulative_exported_wh), Some(750));
+		let next = IntervalReport { cumulative_exported_wh: 1_500, ..solar_report(2, 2) };
+		submit(vec![sign(next)]);
+		assert_eq!(last_batch(), (1, 0, 0));
+	});
+}
+
+#[test]
+fn retiring_a_device_closes_its_open_epoch_into_its_history() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(1));
+		submit(vec![sign(battery_report(1, 0)), sign(battery_report(1, 1))]);
+		assert!(closed_epochs().is_empty());
+		Telemetry::on_device_deactivated(1);
+		Telemetry::on_device_retired(1);
+		let closed = closed_epochs();
+		assert_eq!(closed.len(), 1);
+		assert_eq!((closed[0].0, closed[0].1.discharged_wh, closed[0].1.accepted), (1, 1_000, 2));
+		let history = MockRegistry::history(1);
+		assert_eq!((history.energy_discharged_wh, history.reports_accepted), (1_000, 2));
+		assert_eq!(history.last_seen, Some(T0 + 2 * u64::from(INTERVAL)));
+		assert!(DeviceTelemetry::<Test>::get(1).is_none());
+	});
+}
+
+// ---- fees that charge the right party ----------------------------------------------------------
+
+#[test]
+fn a_batch_pays_the_share_of_its_bad_reports() {
+	run_test(|| {
+		for id in 1..=4 {
+			add_battery(id, "DE-TENNET");
+		}
+		set_time(after_interval(0));
+		let flagged = |id| sign(IntervalReport { soc_bp: Some(10_001), ..battery_report(id, 0) });
+		// One bad report in four.
+		let post = submit(vec![
+			sign(battery_report(1, 0)),
+			sign(battery_report(2, 0)),
+			sign(battery_report(3, 0)),
+			flagged(4),
+		]);
+		assert_eq!(post.pays_fee, Pays::No);
+		let one_in_four = fees_paid(GATEWAY);
+		assert!(one_in_four > 0);
+		let actual = post.actual_weight.unwrap();
+		// The free part is recorded for the fee multiplier.
+		assert_eq!(
+			Telemetry::fee_free_weight(),
+			actual.saturating_sub(crate::fees::weight_share(
+				actual,
+				sp_runtime::Perbill::from_percent(25)
+			))
+		);
+
+		// Four bad reports in four cost about four times as much.
+		set_time(after_interval(1));
+		let before = fees_paid(GATEWAY);
+		submit((1..=4).map(|id| flagged_at(id, 1)).collect());
+		let all_four = fees_paid(GATEWAY) - before;
+		assert!(
+			all_four >= 3 * one_in_four && all_four <= 5 * one_in_four,
+			"{all_four} vs {one_in_four}"
+		);
+
+		// A new block starts with nothing free.
+		System::set_block_number(2);
+		assert_eq!(Telemetry::fee_free_weight(), frame_support::weights::Weight::zero());
+	});
+}
+
+fn flagged_at(id: DeviceId, n: u64) -> SignedReport {
+	sign(IntervalReport { soc_bp: Some(10_001), ..battery_report(id, n) })
+}
+
+#[test]
+fn a_gateway_that_cannot_pay_its_share_pays_the_whole_batch() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		set_time(after_interval(0));
+		set_fee_funds(GATEWAY, 0);
+		let post = submit(vec![sign(battery_report(1, 0)), flagged_at(2, 0)]);
+		assert_eq!(post.pays_fee, Pays::Yes);
+		assert_eq!(last_fee(), BatchFee::Full);
+		assert_eq!(Telemetry::fee_free_weight(), frame_support::weights::Weight::zero());
+		// Plausible batches stay free all the same.
+		set_time(after_interval(1));
+		let post = submit(vec![sign(battery_report(1, 1))]);
+		assert_eq!((post.pays_fee, last_fee()), (Pays::No, BatchFee::Free));
+	});
+}
+
+#[test]
+fn storing_a_digest_is_paid_and_never_free_state() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(2));
+		let digest = H256::repeat_byte(0xcd);
+		let submit_with_digest = |n| {
+			Telemetry::submit_reports(
+				RuntimeOrigin::signed(GATEWAY),
+				BoundedVec::truncate_from(vec![sign(battery_report(1, n))]),
+				Some(digest),
+			)
+			.unwrap()
+		};
+		// A plausible batch with a digest pays for the digest alone.
+		let post = submit_with_digest(0);
+		assert_eq!(post.pays_fee, Pays::No);
+		assert!(matches!(last_fee(), BatchFee::Share(fee) if fee > 0));
+		assert_eq!(BatchDigests::<Test>::get(1).len(), 1);
+		// A gateway that cannot pay for it keeps its free report, and the digest is only in
+		// the event.
+		set_fee_funds(GATEWAY, 0);
+		let post = submit_with_digest(1);
+		assert_eq!((post.pays_fee, last_fee()), (Pays::No, BatchFee::Free));
+		assert!(matches!(
+			events().last(),
+			Some(Event::BatchProcessed { digest_stored: false, raw_data_digest: Some(_), .. })
+		));
+		assert_eq!(BatchDigests::<Test>::get(1).len(), 1);
+	});
 }

@@ -6,8 +6,8 @@ use frame_support::{
 	defensive, traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
 use openvpp_primitives::{
-	BasisPoints, DeviceKind, DeviceState, EpochTelemetry, GridResponseStatus, LiveFigures,
-	PlausibilityFlags, PreviousReading, RegionCode, SocAnchor, UnixSeconds, WattHours, Watts,
+	BasisPoints, DeviceKind, DeviceState, EnergyReference, EpochTelemetry, GridResponseStatus,
+	LiveFigures, PlausibilityFlags, RegionCode, UnixSeconds, WattHours, Watts,
 };
 use scale_info::TypeInfo;
 use sp_core::H256;
@@ -38,20 +38,6 @@ pub struct LatestReading {
 	pub cumulative_exported_wh: WattHours,
 	/// Physics checks this reading failed; empty when it was plausible.
 	pub plausibility: PlausibilityFlags,
-	/// The latest reading with a state of charge, this one included: the next state of charge
-	/// is checked against it.
-	pub soc_anchor: Option<SocAnchor>,
-}
-
-impl LatestReading {
-	/// What the physics checks of the next report compare against.
-	pub fn as_previous(&self) -> PreviousReading {
-		PreviousReading {
-			cumulative_imported_wh: self.cumulative_imported_wh,
-			cumulative_exported_wh: self.cumulative_exported_wh,
-			soc_anchor: self.soc_anchor,
-		}
-	}
 }
 
 /// What a device currently adds to the status map, and until when.
@@ -78,6 +64,9 @@ pub struct DeviceTelemetryState {
 	/// End of the last accepted interval (Unix seconds); the next must not start before it.
 	pub last_interval_end: UnixSeconds,
 	pub latest: LatestReading,
+	/// What the next report's physics are checked against: counters and state of charge as
+	/// of the latest plausible report (see [`openvpp_primitives::plausibility`]).
+	pub reference: Option<EnergyReference>,
 	/// The device's entry in the status map, if it currently counts.
 	pub live: Option<LiveEntry>,
 	/// Running totals of the current scoring epoch.
@@ -211,6 +200,30 @@ pub struct RegionFigures {
 	pub figures: LiveFigures,
 	/// When a report last changed these figures (Unix seconds).
 	pub updated_at: UnixSeconds,
+}
+
+/// What a batch paid.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+)]
+pub enum BatchFee<Balance> {
+	/// Every report was plausible and no digest was stored: nothing.
+	Free,
+	/// The share of the batch's weight and length that its rejected and flagged reports (and
+	/// a stored digest) account for, taken by the pallet; the transaction itself was free.
+	Share(Balance),
+	/// The gateway could not pay its share at dispatch, so the whole batch paid its ordinary
+	/// transaction fee.
+	Full,
 }
 
 /// How one report of a batch fared.

@@ -5,7 +5,9 @@
 //! both for ordinary transactions.
 
 mod openvpp;
+mod telemetry_fees;
 pub use openvpp::*;
+pub use telemetry_fees::*;
 
 use frame_support::{
 	derive_impl,
@@ -158,7 +160,8 @@ impl pallet_transaction_payment::Config for Runtime {
 	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
 	type WeightToFee = OvppWeightToFee;
 	type LengthToFee = ConstantMultiplier<Balance, TransactionByteFee>;
-	type FeeMultiplierUpdate = SlowAdjustingFeeUpdate<Self>;
+	// Congestion pricing over the weight that paid: free telemetry does not raise fees.
+	type FeeMultiplierUpdate = PaidFullnessFeeUpdate;
 	type OperationalFeeMultiplier = ConstU8<5>;
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
 }

@@ -1,5 +1,6 @@
 //! Configuration of the OpenVPP pallets.
 
+use super::TelemetryFeesInOvpp;
 use crate::{
 	AccountId, Balance, Balances, BlockNumber, DeviceRegistry, Runtime, RuntimeHoldReason,
 	Telemetry, Timestamp, DAYS, MILLI_OVPP,
@@ -102,6 +103,7 @@ parameter_types! {
 impl pallet_telemetry::Config for Runtime {
 	type Registry = DeviceRegistry;
 	type OnEpochClosed = ();
+	type Fees = TelemetryFeesInOvpp;
 	type UnixTime = Timestamp;
 	type MaxBatchSize = ConstU32<1_000>;
 	type MaxIntervalLengthS = ConstU32<MAX_INTERVAL_LENGTH_S>;
