@@ -31,11 +31,17 @@ use crate::{
 	aggregator::{Aggregator, DeviceProgress},
 	chain::{ss58, Chain, ChainError},
 	config::{BridgeConfig, DeviceConfig, SourceConfig},
+	device_watch::DeviceGate,
 	keystore::{self, Keystore, KeystoreError},
 	mapping::Update,
 	metrics::Metrics,
 	outbox::{Outbox, OutboxError},
-	sources::{self, modbus::ModbusDevice, mqtt::MqttDevice, now_ms, SourceEvent},
+	sources::{
+		self,
+		modbus::ModbusDevice,
+		mqtt::{MqttDevice, MqttSecrets},
+		now_ms, SourceEvent,
+	},
 	submitter::{RetryDelay, SubmitError, Submitter, SubmitterConfig},
 };
 
@@ -71,6 +77,49 @@ pub enum StartError {
 		 interval_s to at least {chain_minimum}"
 	)]
 	IntervalTooShort { configured: u32, chain_minimum: u32 },
+	#[error(transparent)]
+	Mqtt(#[from] sources::mqtt::MqttSetupError),
+	#[error("chain.ca_file: {0}")]
+	ChainTls(crate::tls::TlsError),
+	#[error("device {id}: {message}; refusing to continue from it")]
+	ImplausibleChain { id: DeviceId, message: String },
+}
+
+/// Sequence numbers the bridge must be able to use after the chain's last one; a chain that
+/// says a device is closer than this to the type's limit is not believed.
+const SEQUENCE_HEADROOM: u64 = 1 << 32;
+/// How far ahead of this machine's clock the chain may say a device's last interval ended.
+/// The chain itself accepts at most a minute of skew; more means another chain or a clock that
+/// is badly wrong, and waiting for it could take forever.
+const MAX_CHAIN_AHEAD_S: u64 = 600;
+
+/// Checks what the node says a device reached before the bridge continues from it.
+fn check_chain_progress(
+	id: DeviceId,
+	last_sequence: u64,
+	last_interval_end: u64,
+	now_s: u64,
+) -> Result<(), StartError> {
+	if last_sequence > u64::MAX - SEQUENCE_HEADROOM {
+		return Err(StartError::ImplausibleChain {
+			id,
+			message: format!(
+				"the node says the last accepted sequence is {last_sequence}, so close to the \
+				 limit of the sequence number that the next reports would overflow it"
+			),
+		});
+	}
+	if last_interval_end > now_s.saturating_add(MAX_CHAIN_AHEAD_S) {
+		return Err(StartError::ImplausibleChain {
+			id,
+			message: format!(
+				"the node says the last interval ended at {last_interval_end}, {} s after this \
+				 machine's clock ({now_s}): the node serves another chain, or this clock is wrong",
+				last_interval_end - now_s
+			),
+		});
+	}
+	Ok(())
 }
 
 /// Refuses an interval the chain would reject as too short.
@@ -162,6 +211,8 @@ fn apply_update(aggregator: &mut Aggregator, update: Update) -> bool {
 			aggregator.on_availability(online, at_ms);
 			false
 		}
+		// Signed reports bypass the aggregator (`Prepared::accept_signed`).
+		Update::Signed(_) => false,
 	}
 }
 
@@ -228,6 +279,15 @@ pub struct Prepared {
 	genesis: sp_core::H256,
 	metrics: Metrics,
 	queue: Arc<Mutex<WriteQueue>>,
+	/// The MQTT password and TLS set-up, read at start.
+	mqtt_secrets: MqttSecrets,
+	/// The TLS set-up for a `wss://` node with its own CA.
+	chain_tls: Option<Arc<rustls::ClientConfig>>,
+	/// Devices not signed for, because the chain no longer takes their reports from here.
+	gate: DeviceGate,
+	/// The devices' attestation keys on chain at start (empty after an offline start): what
+	/// the reports of devices that sign their own are checked with.
+	chain_keys: BTreeMap<DeviceId, openvpp_primitives::AttestationKey>,
 }
 
 /// The gateway account's key: `gateway_seed`, or `gateway_seed_file` (refused, like the
@@ -249,8 +309,19 @@ pub async fn prepare(
 	let keystore = Keystore::load(&config.storage.keystore)?;
 	let gateway = gateway_key(&config)?;
 	let gateway_account = openvpp_runtime::extrinsic::account_of(&gateway);
+	let mqtt_secrets = match &config.mqtt {
+		Some(mqtt) => MqttSecrets::load(mqtt)?,
+		None => MqttSecrets::default(),
+	};
+	let chain_tls = config
+		.chain
+		.ca_file
+		.as_deref()
+		.map(|ca_file| crate::tls::client_config(ca_file, None))
+		.transpose()
+		.map_err(StartError::ChainTls)?;
 	for device in &config.devices {
-		if keystore.get(device.id).is_none() {
+		if keystore.get(device.id).is_none() && !device.device_signs() {
 			return Err(StartError::MissingKey { id: device.id, name: device.name.clone() });
 		}
 	}
@@ -265,7 +336,7 @@ pub async fn prepare(
 		// A node that goes away between the connection and the end of the checks is the same
 		// as one that is not there yet; only what the chain says (wrong runtime, unknown
 		// device, other key or gateway) stops the bridge.
-		let error = match Chain::connect(&config.chain.url).await {
+		let error = match Chain::connect_with(&config.chain.url, chain_tls.as_ref()).await {
 			Ok(chain) => match check_devices(&config, &keystore, &chain, &gateway_account).await {
 				Ok(progress) => break Some((chain, progress)),
 				Err(StartError::Chain(ChainError::Rpc(error))) => ChainError::Rpc(error),
@@ -284,13 +355,18 @@ pub async fn prepare(
 			_ = tokio::time::sleep(delay) => {},
 		}
 	};
+	let mut chain_keys = BTreeMap::new();
 	let (outbox, mut progress, genesis) = match checked {
-		Some((chain, progress)) => {
+		Some((chain, ChainView { progress, keys })) => {
+			chain_keys = keys;
 			drop(existing);
 			let outbox = Outbox::open(&config.storage.outbox, chain.genesis)?;
 			let mut stored = outbox.progress()?;
-			// An outbox that is new (or was lost) continues from what the chain has seen.
+			// An outbox that is new (or was lost) continues from what the chain has seen, if
+			// what the chain says can be believed.
+			let now_s = sources::now_ms() / 1_000;
 			for (id, (sequence, end)) in progress {
+				check_chain_progress(id, sequence, end, now_s)?;
 				let entry = stored.entry(id).or_default();
 				if entry.last_sequence < sequence {
 					entry.last_sequence = sequence;
@@ -311,6 +387,7 @@ pub async fn prepare(
 		progress.entry(device.id).or_default();
 	}
 	let metrics = Metrics::new()?;
+	let gate = DeviceGate::new(metrics.clone());
 	Ok(Some(Prepared {
 		config,
 		keystore,
@@ -320,6 +397,10 @@ pub async fn prepare(
 		genesis,
 		metrics,
 		queue: Arc::default(),
+		mqtt_secrets,
+		chain_tls,
+		gate,
+		chain_keys,
 	}))
 }
 
@@ -339,7 +420,8 @@ pub async fn check_device(
 		.await?
 		.ok_or_else(|| StartError::UnknownDevice { id: device.id, name: device.name.clone() })?;
 	let ours = keystore.get(device.id).map(|k| k.public());
-	if ours.as_ref() != Some(&record.attestation_key) {
+	// A device that signs its own reports has no key here: the chain's is the one it signs with.
+	if !device.device_signs() && ours.as_ref() != Some(&record.attestation_key) {
 		return Err(StartError::KeyMismatch {
 			id: device.id,
 			name: device.name.clone(),
@@ -376,12 +458,14 @@ async fn check_devices(
 	keystore: &Keystore,
 	chain: &Chain,
 	gateway: &AccountId32,
-) -> Result<BTreeMap<DeviceId, (u64, u64)>, StartError> {
+) -> Result<ChainView, StartError> {
 	chain.check_versions().await?;
 	check_interval(config, chain).await?;
 	let mut chain_progress = BTreeMap::new();
+	let mut keys = BTreeMap::new();
 	for device in &config.devices {
 		let record = check_device(device, keystore, chain, gateway).await?;
+		keys.insert(device.id, record.attestation_key.clone());
 		if record.status != DeviceStatus::Active {
 			tracing::warn!(device = %device.name, status = ?record.status, "device is not active; the chain refuses its reports until a verifier activates it (they are kept and retried)");
 		}
@@ -389,7 +473,15 @@ async fn check_devices(
 			chain_progress.insert(device.id, (state.last_sequence, state.last_interval_end));
 		}
 	}
-	Ok(chain_progress)
+	Ok(ChainView { progress: chain_progress, keys })
+}
+
+/// What the chain said about the configured devices at start.
+struct ChainView {
+	/// The last sequence and interval end of each device that has reported.
+	progress: BTreeMap<DeviceId, (u64, u64)>,
+	/// Each device's attestation key.
+	keys: BTreeMap<DeviceId, openvpp_primitives::AttestationKey>,
 }
 
 impl Prepared {
@@ -403,11 +495,77 @@ impl Prepared {
 		Some(SignedReport { signature: key.sign(&payload), report })
 	}
 
+	/// Queues a report its device signed itself, unchanged, if it is the device's, new, and
+	/// signed by the device's key on chain (when the bridge knows it). Anything else is
+	/// counted as bad input and dropped; the chain would only reject it at the gateway's cost.
+	fn accept_signed(
+		&mut self,
+		device_id: DeviceId,
+		signed: SignedReport,
+		names: &BTreeMap<DeviceId, String>,
+	) -> bool {
+		let name = names.get(&device_id).map(String::as_str).unwrap_or("?");
+		let report = &signed.report;
+		let progress = self.progress.entry(device_id).or_default();
+		let problem = if report.device_id != device_id {
+			Some(("wrong-device", format!("the report is device {}'s", report.device_id)))
+		} else if report.sequence <= progress.last_sequence
+			|| report.interval_start < progress.last_interval_end
+		{
+			Some((
+				"stale-report",
+				format!(
+					"sequence {} / interval start {} is not after the last forwarded ({} / {})",
+					report.sequence,
+					report.interval_start,
+					progress.last_sequence,
+					progress.last_interval_end
+				),
+			))
+		} else if self.chain_keys.get(&device_id).is_some_and(|key| {
+			!key.verify(
+				&openvpp_primitives::report_signing_payload(&self.genesis, report),
+				&signed.signature,
+			)
+		}) {
+			Some(("bad-signature", "the signature is not the device's for this chain".into()))
+		} else {
+			None
+		};
+		if let Some((kind, message)) = problem {
+			self.metrics.bad_input.with_label_values(&[name, "mqtt", kind]).inc();
+			tracing::warn!(device_id, device = name, sequence = report.sequence, %message, "dropping a device-signed report");
+			return false;
+		}
+		if !self.gate.is_signing(device_id) {
+			tracing::debug!(device_id, "not forwarding for a stopped device");
+			return false;
+		}
+		*progress = DeviceProgress {
+			last_sequence: report.sequence,
+			last_interval_end: report.interval_end(),
+			cumulative_imported_wh: report.cumulative_imported_wh,
+			cumulative_exported_wh: report.cumulative_exported_wh,
+			..Default::default()
+		};
+		let progress = *progress;
+		self.metrics.samples.with_label_values(&[name]).inc();
+		let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+		queue.push(signed, progress);
+		self.metrics.reports_unwritten.set(queue.len() as i64);
+		true
+	}
+
 	/// Signs reports and queues them for the outbox, each with its device's progress as of it.
 	fn enqueue(&self, reports: Vec<(IntervalReport, DeviceProgress)>) {
 		let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
 		for (report, progress) in reports {
 			let (device, sequence) = (report.device_id, report.sequence);
+			if !self.gate.is_signing(device) {
+				// Its report would only be rejected (see `device_watch`).
+				tracing::debug!(device, sequence, "not signing for a stopped device");
+				continue;
+			}
 			match self.sign(report) {
 				Some(signed) => queue.push(signed, progress),
 				// Every device's key was checked at start.
@@ -565,7 +723,7 @@ impl Prepared {
 		let limit = max_backfill(config.interval_s);
 		let mut aggregators: BTreeMap<DeviceId, Aggregator> = BTreeMap::new();
 		let mut backfilled = 0;
-		for device in &config.devices {
+		for device in config.devices.iter().filter(|d| !d.device_signs()) {
 			let aggregator =
 				Aggregator::new(device.id, config.interval_s, device.source.max_gap_ms(), now);
 			backfilled += self.backfill(&aggregator, limit).await?;
@@ -614,6 +772,7 @@ impl Prepared {
 		if let (Some(mqtt), false) = (config.mqtt.clone(), mqtt_devices.is_empty()) {
 			tasks.spawn(sources::mqtt::run(
 				mqtt,
+				self.mqtt_secrets.clone(),
 				mqtt_devices,
 				events_tx.clone(),
 				self.metrics.clone(),
@@ -628,6 +787,7 @@ impl Prepared {
 		let submitter = Submitter {
 			config: SubmitterConfig {
 				url: config.chain.url.clone(),
+				tls: self.chain_tls.clone(),
 				batch_size: config.submission.batch_size as usize,
 				max_in_flight: config.submission.max_in_flight,
 				finality_timeout: Duration::from_secs(config.submission.finality_timeout_s),
@@ -636,6 +796,17 @@ impl Prepared {
 			gateway: self.gateway.clone(),
 			outbox: self.outbox.clone(),
 			metrics: self.metrics.clone(),
+			gate: self.gate.clone(),
+			keys: self
+				.config
+				.devices
+				.iter()
+				.filter_map(|d| match self.keystore.get(d.id) {
+					Some(key) => Some((d.id, key.public())),
+					// A device that signs its own reports: the key it had on chain at start.
+					None => self.chain_keys.get(&d.id).map(|key| (d.id, key.clone())),
+				})
+				.collect(),
 			wake: wake.clone(),
 			genesis: self.genesis,
 		};
@@ -689,6 +860,12 @@ impl Prepared {
 						failure = Some(RunError::SourcesEnded);
 						break;
 					};
+					if let Update::Signed(signed) = update {
+						if !self.accept_signed(device_id, *signed, &names) {
+							continue;
+						}
+						self.write_queue().await
+					} else {
 					let Some(aggregator) = aggregators.get_mut(&device_id) else { continue };
 					if apply_update(aggregator, update) {
 						if let Some(name) = names.get(&device_id) {
@@ -696,6 +873,7 @@ impl Prepared {
 						}
 					}
 					continue;
+					}
 				}
 				_ = tokio::time::sleep_until(retry_at), if retry_write_at.is_some() => {
 					self.write_queue().await
@@ -730,7 +908,9 @@ impl Prepared {
 		// What the sources already sent still counts; then the channel goes, so that no source
 		// can wait on it while it is joined.
 		while let Ok(SourceEvent { device_id, update }) = events.try_recv() {
-			if let Some(aggregator) = aggregators.get_mut(&device_id) {
+			if let Update::Signed(signed) = update {
+				self.accept_signed(device_id, *signed, &names);
+			} else if let Some(aggregator) = aggregators.get_mut(&device_id) {
 				apply_update(aggregator, update);
 			}
 		}
@@ -772,6 +952,20 @@ mod tests {
 	use openvpp_primitives::{AttestationSignature, QualityFlags};
 
 	const T0_MS: u64 = 1_767_225_600_000;
+
+	#[test]
+	fn what_the_node_says_is_checked_before_the_bridge_continues_from_it() {
+		let now = T0_MS / 1_000;
+		assert!(check_chain_progress(1, 41, now - 900, now).is_ok());
+		// A clock a few minutes behind the chain's is waited out, not refused.
+		assert!(check_chain_progress(1, 41, now + 300, now).is_ok());
+		// A sequence the next reports would overflow.
+		let near_limit = check_chain_progress(1, u64::MAX - 5, now - 900, now).unwrap_err();
+		assert!(near_limit.to_string().contains("overflow"), "{near_limit}");
+		// An interval end far ahead of this clock would be waited for forever.
+		let future = check_chain_progress(2, 41, now + 86_400, now).unwrap_err();
+		assert!(future.to_string().contains("86400 s after this machine's clock"), "{future}");
+	}
 
 	fn signed(report: IntervalReport) -> SignedReport {
 		SignedReport {
@@ -962,6 +1156,7 @@ mod tests {
 			keystore.insert(device.id, key);
 		}
 		let progress = config.devices.iter().map(|d| (d.id, DeviceProgress::default())).collect();
+		let metrics = Metrics::new().unwrap();
 		Prepared {
 			outbox: Outbox::open(&dir.join("outbox.redb"), sp_core::H256::zero()).unwrap(),
 			gateway: keystore::gateway_pair("//Ferdie").unwrap(),
@@ -969,8 +1164,12 @@ mod tests {
 			keystore,
 			progress,
 			genesis: sp_core::H256::zero(),
-			metrics: Metrics::new().unwrap(),
+			gate: DeviceGate::new(metrics.clone()),
+			metrics,
 			queue: Arc::default(),
+			mqtt_secrets: MqttSecrets::default(),
+			chain_tls: None,
+			chain_keys: BTreeMap::new(),
 		}
 	}
 

@@ -146,14 +146,24 @@ pub struct Chain {
 }
 
 impl Chain {
-	/// Connects once.
+	/// Connects once (`ws://`, or `wss://` checked against the system's CA certificates).
 	pub async fn connect(url: &str) -> Result<Chain, ChainError> {
-		let client = WsClientBuilder::default()
+		Self::connect_with(url, None).await
+	}
+
+	/// Connects once; a `wss://` endpoint's certificate is checked against `tls` if given.
+	pub async fn connect_with(
+		url: &str,
+		tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+	) -> Result<Chain, ChainError> {
+		let mut builder = WsClientBuilder::default()
 			.request_timeout(Duration::from_secs(60))
 			.max_request_size(64 * 1024 * 1024)
-			.max_response_size(64 * 1024 * 1024)
-			.build(url)
-			.await?;
+			.max_response_size(64 * 1024 * 1024);
+		if let Some(tls) = tls {
+			builder = builder.with_custom_cert_store(rustls::ClientConfig::clone(tls));
+		}
+		let client = builder.build(url).await?;
 		let genesis: H256 = client.request("chain_getBlockHash", rpc_params![0u32]).await?;
 		Ok(Chain { client, genesis })
 	}

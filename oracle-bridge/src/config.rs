@@ -72,15 +72,30 @@ pub struct BridgeConfig {
 	pub devices: Vec<DeviceConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
-	/// WebSocket JSON-RPC endpoint of a node.
+	/// WebSocket JSON-RPC endpoint of a node (`ws://` or `wss://`).
 	pub url: String,
 	/// Secret URI of the gateway account (e.g. `//Ferdie` on a dev chain).
 	pub gateway_seed: Option<String>,
 	/// A file holding the gateway account's secret URI (mode 0600).
 	pub gateway_seed_file: Option<PathBuf>,
+	/// For `wss://`: a PEM file of the CA certificates the node's certificate is checked
+	/// against, instead of the system's.
+	pub ca_file: Option<PathBuf>,
+}
+
+/// Secrets never appear in `Debug` output.
+impl std::fmt::Debug for ChainConfig {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.debug_struct("ChainConfig")
+			.field("url", &self.url)
+			.field("gateway_seed", &self.gateway_seed.as_ref().map(|_| "<redacted>"))
+			.field("gateway_seed_file", &self.gateway_seed_file)
+			.field("ca_file", &self.ca_file)
+			.finish()
+	}
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,9 +162,58 @@ pub struct MqttConfig {
 	pub client_id: Option<String>,
 	#[serde(default = "default_keep_alive_s")]
 	pub keep_alive_s: u64,
+	/// User name for the broker.
+	pub username: Option<String>,
+	/// A file holding the broker password (mode 0600, like the keystore); needs `username`.
+	pub password_file: Option<PathBuf>,
+	/// Connect with TLS.
+	pub tls: Option<MqttTlsConfig>,
+	/// Largest payload taken from a message (bytes); a larger one is dropped and counted.
+	#[serde(default = "default_max_payload_bytes")]
+	pub max_payload_bytes: usize,
+	/// Largest MQTT packet the connection reads (bytes); a larger one ends the connection, so
+	/// the broker's `message_size_limit` should stay below it.
+	#[serde(default = "default_max_packet_bytes")]
+	pub max_packet_bytes: usize,
+}
+
+/// TLS towards the broker: the CA its certificate is checked against, and optionally the
+/// bridge's own certificate for brokers that require one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttTlsConfig {
+	/// PEM file of CA certificates.
+	pub ca_file: PathBuf,
+	/// PEM file of the bridge's certificate chain.
+	pub client_cert_file: Option<PathBuf>,
+	/// PEM file of the bridge's private key (mode 0600).
+	pub client_key_file: Option<PathBuf>,
+}
+
+fn default_max_payload_bytes() -> usize {
+	64 * 1024
+}
+fn default_max_packet_bytes() -> usize {
+	16 * 1024 * 1024
 }
 
 impl MqttConfig {
+	/// A broker at `host:port` without credentials or TLS, with every other setting at its
+	/// default.
+	pub fn new(host: impl Into<String>, port: u16) -> Self {
+		MqttConfig {
+			host: host.into(),
+			port,
+			client_id: None,
+			keep_alive_s: default_keep_alive_s(),
+			username: None,
+			password_file: None,
+			tls: None,
+			max_payload_bytes: default_max_payload_bytes(),
+			max_packet_bytes: default_max_packet_bytes(),
+		}
+	}
+
 	/// The client id to connect with: the configured one, else one derived from the devices.
 	pub fn effective_client_id(&self, device_ids: impl IntoIterator<Item = DeviceId>) -> String {
 		match self.client_id.as_deref().map(str::trim) {
@@ -290,6 +354,9 @@ pub enum MqttMapping {
 		/// See [`MqttMapping::max_gap_s`].
 		max_gap_s: Option<u32>,
 	},
+	/// Reports the device signs itself: each message is one signed interval report, which the
+	/// bridge checks and forwards unchanged. The bridge holds no key for such a device.
+	OpenvppSigned { topic: String },
 }
 
 /// Which lifetime energy counters an `openvpp-json` device has.
@@ -408,6 +475,7 @@ impl MqttMapping {
 				.chain(exported_energy_topic.clone())
 				.chain(availability_topic.clone())
 				.collect(),
+			MqttMapping::OpenvppSigned { topic } => vec![topic.clone()],
 		}
 	}
 
@@ -424,8 +492,22 @@ impl MqttMapping {
 			MqttMapping::SingleValue { max_gap_s, .. } => {
 				(max_gap_s, default_max_gap_s::SINGLE_VALUE)
 			}
+			// The device cuts its own intervals; the bridge aggregates nothing for it.
+			MqttMapping::OpenvppSigned { .. } => (&None, default_max_gap_s::OPENVPP_JSON),
 		};
 		configured.unwrap_or(default)
+	}
+
+	/// Whether the device signs its own reports (the bridge holds no key for it).
+	pub fn device_signs(&self) -> bool {
+		matches!(self, MqttMapping::OpenvppSigned { .. })
+	}
+}
+
+impl DeviceConfig {
+	/// Whether the device signs its own reports (the bridge holds no key for it).
+	pub fn device_signs(&self) -> bool {
+		matches!(&self.source, SourceConfig::Mqtt(mapping) if mapping.device_signs())
 	}
 }
 
@@ -465,9 +547,10 @@ impl BridgeConfig {
 		Ok(config)
 	}
 
-	/// Parses TOML text (without validating).
+	/// Parses TOML text (without validating). The error says where and what, but never
+	/// quotes the file: the line could hold a secret.
 	pub fn parse(text: &str) -> Result<BridgeConfig, String> {
-		toml::from_str(text).map_err(|e| e.to_string())
+		toml::from_str(text).map_err(|e| describe_parse_error(text, &e))
 	}
 
 	fn resolve_paths(&mut self, base: &Path) {
@@ -480,6 +563,23 @@ impl BridgeConfig {
 		resolve(&mut self.storage.outbox);
 		if let Some(file) = self.chain.gateway_seed_file.as_mut() {
 			resolve(file);
+		}
+		if let Some(file) = self.chain.ca_file.as_mut() {
+			resolve(file);
+		}
+		if let Some(mqtt) = self.mqtt.as_mut() {
+			if let Some(file) = mqtt.password_file.as_mut() {
+				resolve(file);
+			}
+			if let Some(tls) = mqtt.tls.as_mut() {
+				resolve(&mut tls.ca_file);
+				for file in [tls.client_cert_file.as_mut(), tls.client_key_file.as_mut()]
+					.into_iter()
+					.flatten()
+				{
+					resolve(file);
+				}
+			}
 		}
 	}
 
@@ -506,7 +606,27 @@ impl BridgeConfig {
 			}
 			_ => {}
 		}
+		if self.chain.ca_file.is_some() && !self.chain.url.starts_with("wss://") {
+			return Err(invalid("chain.ca_file", "only applies to a wss:// URL"));
+		}
 		if let Some(mqtt) = &self.mqtt {
+			if mqtt.password_file.is_some() && mqtt.username.is_none() {
+				return Err(invalid("mqtt.password_file", "needs mqtt.username"));
+			}
+			if let Some(tls) = &mqtt.tls {
+				if tls.client_cert_file.is_some() != tls.client_key_file.is_some() {
+					return Err(invalid(
+						"mqtt.tls",
+						"give client_cert_file and client_key_file together, or neither",
+					));
+				}
+			}
+			if mqtt.max_payload_bytes == 0 || mqtt.max_payload_bytes > mqtt.max_packet_bytes {
+				return Err(invalid(
+					"mqtt.max_payload_bytes",
+					"must be positive and at most mqtt.max_packet_bytes",
+				));
+			}
 			if mqtt.client_id.as_deref().is_some_and(|id| id.trim().is_empty()) {
 				// An empty id makes the broker invent one per connection, so the bridge could not
 				// be told apart in the broker's logs and ACLs; leave the field out for the
@@ -604,6 +724,30 @@ pub fn max_batch_size() -> u32 {
 	<openvpp_runtime::Runtime as pallet_telemetry::Config>::MaxBatchSize::get()
 }
 
+/// A TOML error as "line L, column C: what", with every quoted value in the message left out:
+/// the source line is never shown, and a value (a seed, a password) is never repeated.
+fn describe_parse_error(text: &str, error: &toml::de::Error) -> String {
+	let place = error.span().map(|span| {
+		let before = &text[..span.start.min(text.len())];
+		let line = before.matches('\n').count() + 1;
+		let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+		format!("line {line}, column {column}: ")
+	});
+	let mut message = String::new();
+	let mut quoted = false;
+	for c in error.message().trim().chars() {
+		if c == '"' {
+			if !quoted {
+				message.push_str("\"…\"");
+			}
+			quoted = !quoted;
+		} else if !quoted {
+			message.push(c);
+		}
+	}
+	format!("{}{}", place.unwrap_or_default(), message)
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -665,6 +809,61 @@ mod tests {
 		let empty_id =
 			VALID.replace("host = \"127.0.0.1\"", "host = \"127.0.0.1\"\nclient_id = \"\"");
 		assert!(check(&empty_id).unwrap_err().contains("mqtt.client_id"));
+	}
+
+	#[test]
+	fn no_secret_appears_in_errors_or_debug_output() {
+		let secret = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+		let with_secret = VALID.replace("//Ferdie", secret);
+		// A syntax error on the secret's line: reported by line and column, never quoted.
+		let unterminated = with_secret.replace(&format!("\"{secret}\""), &format!("\"{secret}"));
+		let error = BridgeConfig::parse(&unterminated).unwrap_err();
+		assert!(error.starts_with("line 5, column"), "{error}");
+		assert!(!error.contains("bottom drive"), "{error}");
+		// A type error whose message would repeat the value.
+		let wrong_type =
+			with_secret.replace("interval_s = 60", &format!("interval_s = \"{secret}\""));
+		let error = BridgeConfig::parse(&wrong_type).unwrap_err();
+		assert!(error.contains("line 2") && !error.contains("bottom drive"), "{error}");
+		// Debug output of the parsed configuration.
+		let config = check(&with_secret).unwrap();
+		let debug = format!("{config:?}");
+		assert!(!debug.contains("bottom drive") && debug.contains("<redacted>"), "{debug}");
+	}
+
+	#[test]
+	fn mqtt_credentials_and_tls_are_validated() {
+		let mqtt = |extra: &str| {
+			VALID.replace("host = \"127.0.0.1\"", &format!("host = \"127.0.0.1\"\n{extra}"))
+		};
+		let password_only = mqtt("password_file = \"mqtt.password\"");
+		assert!(check(&password_only).unwrap_err().contains("needs mqtt.username"));
+		let cert_only = format!(
+			"{}\n[mqtt.tls]\nca_file = \"ca.pem\"\nclient_cert_file = \"gw.pem\"\n",
+			mqtt("username = \"gw\"")
+		);
+		// (The [mqtt.tls] table after the devices is still the [mqtt] section's.)
+		assert!(check(&cert_only).unwrap_err().contains("mqtt.tls"));
+		let payload = mqtt("max_payload_bytes = 0");
+		assert!(check(&payload).unwrap_err().contains("max_payload_bytes"));
+		let ca_for_ws = VALID.replace("[storage]", "ca_file = \"ca.pem\"\n[storage]");
+		assert!(check(&ca_for_ws).unwrap_err().contains("chain.ca_file"));
+		let fine = mqtt("username = \"gw\"\npassword_file = \"mqtt.password\"");
+		let config = check(&fine).unwrap();
+		let mqtt = config.mqtt.unwrap();
+		assert_eq!(mqtt.max_payload_bytes, 64 * 1024);
+		assert_eq!(mqtt.max_packet_bytes, 16 * 1024 * 1024);
+	}
+
+	#[test]
+	fn a_device_that_signs_its_own_reports_needs_only_a_topic() {
+		let config = check(&with_device(
+			r#"{ type = "mqtt", format = "openvpp-signed", topic = "meter-9/report" }"#,
+		))
+		.unwrap();
+		let device = config.devices.last().unwrap();
+		assert!(device.device_signs());
+		assert!(!config.devices[0].device_signs());
 	}
 
 	fn with_device(source: &str) -> String {

@@ -21,6 +21,7 @@ pub mod bridge;
 pub mod chain;
 pub mod config;
 pub mod demo;
+pub mod device_watch;
 pub mod keystore;
 pub mod mapping;
 pub mod metrics;
@@ -29,6 +30,7 @@ pub mod sim;
 pub mod sources;
 pub mod submitter;
 pub mod sunspec;
+pub mod tls;
 // Test helpers (they panic on failure): for this crate's tests and, through the `testkit`
 // feature, the node's.
 #[cfg(any(test, feature = "testkit"))]

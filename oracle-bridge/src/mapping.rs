@@ -16,8 +16,12 @@
 //!   Shelly's power is positive when drawn from the grid; `<prefix>/online`: `true` / `false`.
 //! - **Single value per topic** (evcc): the payload is a number (`"3200"`, `"71.5"`); the
 //!   availability topic carries `online`/`offline` or `true`/`false`.
+//! - **OpenVPP signed** (`openvpp-signed`, for devices that sign their own reports):
+//!   `{"signed_report": "0x…"}`, the hex of the SCALE-encoded `SignedReport` (the report and
+//!   the device's signature over `(genesis hash, report)`), forwarded unchanged.
 
-use openvpp_primitives::DeviceState;
+use codec::Decode;
+use openvpp_primitives::{DeviceState, SignedReport};
 use serde_json::Value;
 
 use crate::{
@@ -26,9 +30,11 @@ use crate::{
 };
 
 /// What a source learned about its device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Update {
 	Sample(Sample),
+	/// A report the device signed itself, to forward unchanged.
+	Signed(Box<SignedReport>),
 	/// The device went offline (or came back), as of `at_ms` (Unix ms): stamped where it was
 	/// learned, like samples, not when the bridge got round to it.
 	Availability {
@@ -58,6 +64,8 @@ pub enum PayloadError {
 	UnknownTopic(String),
 	#[error("{field} = {value}, but the device is configured with counters = \"{counters}\"")]
 	UnexpectedCounter { field: &'static str, value: u64, counters: &'static str },
+	#[error("not a signed report: {0}")]
+	NotASignedReport(String),
 }
 
 fn text(payload: &[u8]) -> Result<&str, PayloadError> {
@@ -193,6 +201,24 @@ fn one_way_counters(
 	})
 }
 
+/// The signed report of an `openvpp-signed` message: `{"signed_report": "0x…"}`.
+fn signed_report(payload: &[u8]) -> Result<SignedReport, PayloadError> {
+	let doc = json(payload)?;
+	let hex_text = doc
+		.get("signed_report")
+		.and_then(Value::as_str)
+		.ok_or_else(|| PayloadError::NotASignedReport("no \"signed_report\" string".into()))?;
+	let bytes = hex::decode(hex_text.trim_start_matches("0x"))
+		.map_err(|_| PayloadError::NotASignedReport("not hex".into()))?;
+	let mut input = bytes.as_slice();
+	let signed = SignedReport::decode(&mut input)
+		.map_err(|e| PayloadError::NotASignedReport(e.to_string()))?;
+	if !input.is_empty() {
+		return Err(PayloadError::NotASignedReport(format!("{} bytes left over", input.len())));
+	}
+	Ok(signed)
+}
+
 /// Interprets a message on `topic` for a device with `mapping`, received at `now_ms`.
 pub fn parse(
 	mapping: &MqttMapping,
@@ -202,6 +228,12 @@ pub fn parse(
 ) -> Result<Update, PayloadError> {
 	let mut sample = Sample { at_ms: now_ms, ..Default::default() };
 	match mapping {
+		MqttMapping::OpenvppSigned { topic: data_topic } => {
+			if topic != data_topic {
+				return Err(PayloadError::UnknownTopic(topic.into()));
+			}
+			return signed_report(payload).map(|signed| Update::Signed(Box::new(signed)));
+		}
 		MqttMapping::OpenvppJson { topic: data_topic, availability_topic, counters, .. } => {
 			if availability_topic.as_deref() == Some(topic) {
 				return availability(payload, now_ms);
@@ -337,6 +369,58 @@ mod tests {
 			availability_topic: Some("openvpp/charger/status".into()),
 			counters,
 			max_gap_s: None,
+		}
+	}
+
+	#[test]
+	fn openvpp_signed_reports_pass_through_unchanged() {
+		use codec::Encode;
+		use openvpp_primitives::{
+			AttestationSignature, GridResponseStatus, IntervalReport, QualityFlags,
+		};
+		let signed = SignedReport {
+			report: IntervalReport {
+				device_id: 9,
+				sequence: 4,
+				interval_start: 1_767_225_600,
+				interval_length_s: 900,
+				energy_imported_wh: 10,
+				energy_exported_wh: 0,
+				cumulative_imported_wh: 1_010,
+				cumulative_exported_wh: 0,
+				average_power_w: -40,
+				peak_power_w: -60,
+				soc_bp: None,
+				device_state: DeviceState::Operating,
+				grid_response: GridResponseStatus::Idle,
+				online_s: 900,
+				quality: QualityFlags::default(),
+			},
+			signature: AttestationSignature::Sr25519(sp_core::sr25519::Signature::from_raw(
+				[7; 64],
+			)),
+		};
+		let mapping = MqttMapping::OpenvppSigned { topic: "meter/report".into() };
+		let payload = format!(r#"{{"signed_report": "0x{}"}}"#, hex::encode(signed.encode()));
+		assert_eq!(
+			parse(&mapping, "meter/report", payload.as_bytes(), 1),
+			Ok(Update::Signed(Box::new(signed.clone())))
+		);
+		// Truncated, padded, not hex, or missing: refused.
+		let hex = hex::encode(signed.encode());
+		for bad in [
+			format!(r#"{{"signed_report": "0x{}"}}"#, &hex[..hex.len() - 2]),
+			format!(r#"{{"signed_report": "0x{hex}00"}}"#),
+			r#"{"signed_report": "zz"}"#.to_string(),
+			r#"{"report": "0x00"}"#.to_string(),
+		] {
+			assert!(
+				matches!(
+					parse(&mapping, "meter/report", bad.as_bytes(), 1),
+					Err(PayloadError::NotASignedReport(_))
+				),
+				"{bad}"
+			);
 		}
 	}
 

@@ -42,6 +42,15 @@ pub struct Metrics {
 	pub deferred_devices: IntGauge,
 	/// Problems talking to the node, by kind.
 	pub chain_errors: IntCounterVec,
+	/// MQTT messages dropped unread, by device and reason (oversized, retained).
+	pub mqtt_dropped: IntCounterVec,
+	/// Devices the bridge stopped signing for because the chain no longer takes their reports
+	/// from it (retired, rebound, key rotated, not active).
+	pub devices_stopped: IntGauge,
+	/// Times a device was stopped, by reason.
+	pub device_stops: IntCounterVec,
+	/// Outbox rows that could not be read and were moved to the quarantine table.
+	pub outbox_quarantined: IntGauge,
 }
 
 impl Metrics {
@@ -112,6 +121,24 @@ impl Metrics {
 				"openvpp_bridge_chain_errors_total",
 				"Problems talking to the node",
 				&["kind"],
+			)?,
+			mqtt_dropped: vec(
+				"openvpp_bridge_mqtt_dropped_total",
+				"MQTT messages dropped unread (oversized payloads, retained samples)",
+				&["device", "reason"],
+			)?,
+			devices_stopped: gauge(
+				"openvpp_bridge_devices_stopped",
+				"Devices the bridge does not sign for, because the chain no longer takes their reports from it",
+			)?,
+			device_stops: vec(
+				"openvpp_bridge_device_stops_total",
+				"Times the bridge stopped signing for a device, by reason",
+				&["reason"],
+			)?,
+			outbox_quarantined: gauge(
+				"openvpp_bridge_outbox_quarantined",
+				"Outbox rows that could not be read and were moved to the quarantine table",
 			)?,
 			registry,
 		})

@@ -34,6 +34,11 @@ const PENDING: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("pendin
 const REJECTED: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("rejected");
 const PROGRESS: TableDefinition<u32, &[u8]> = TableDefinition::new("progress");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Rows that could not be read, moved out of `pending` (reports) so that they stop nothing.
+const QUARANTINE: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("quarantine");
+/// Progress rows that could not be read.
+const QUARANTINE_PROGRESS: TableDefinition<u32, &[u8]> =
+	TableDefinition::new("quarantine_progress");
 
 /// A report's key: device and sequence.
 pub type ReportKey = (DeviceId, u64);
@@ -55,6 +60,21 @@ pub enum OutboxError {
 
 fn db_error(e: impl Into<redb::Error>) -> OutboxError {
 	OutboxError::Database(e.into())
+}
+
+/// A pending row's report, if the row is sound.
+fn decode_pending(key: ReportKey, mut bytes: &[u8]) -> Result<SignedReport, String> {
+	let signed = SignedReport::decode(&mut bytes).map_err(|e| e.to_string())?;
+	if !bytes.is_empty() {
+		return Err(format!("{} bytes left over", bytes.len()));
+	}
+	if (signed.report.device_id, signed.report.sequence) != key {
+		return Err(format!(
+			"it holds report ({}, {})",
+			signed.report.device_id, signed.report.sequence
+		));
+	}
+	Ok(signed)
 }
 
 /// A handle to the outbox; cheap to clone.
@@ -159,42 +179,106 @@ impl Outbox {
 		tx.commit().map_err(db_error)
 	}
 
-	/// Every device's progress.
+	/// Every device's progress. A row that cannot be read is moved to the quarantine and left
+	/// out: that device continues from what the chain has seen (or from scratch, offline).
 	pub fn progress(&self) -> Result<BTreeMap<DeviceId, DeviceProgress>, OutboxError> {
-		let tx = self.db.begin_read().map_err(db_error)?;
-		let table = tx.open_table(PROGRESS).map_err(db_error)?;
 		let mut out = BTreeMap::new();
-		for entry in table.iter().map_err(db_error)? {
-			let (key, value) = entry.map_err(db_error)?;
-			let progress = DeviceProgress::decode_stored(value.value())
-				.map_err(|e| OutboxError::Corrupt(format!("progress {}", key.value()), e))?;
-			out.insert(key.value(), progress);
+		let mut corrupt = Vec::new();
+		{
+			let tx = self.db.begin_read().map_err(db_error)?;
+			let table = tx.open_table(PROGRESS).map_err(db_error)?;
+			for entry in table.iter().map_err(db_error)? {
+				let (key, value) = entry.map_err(db_error)?;
+				match DeviceProgress::decode_stored(value.value()) {
+					Ok(progress) => {
+						out.insert(key.value(), progress);
+					}
+					Err(error) => {
+						tracing::error!(device_id = key.value(), %error, "an outbox progress row does not decode: moved to the quarantine table");
+						corrupt.push((key.value(), value.value().to_vec()));
+					}
+				}
+			}
+		}
+		if !corrupt.is_empty() {
+			let tx = self.db.begin_write().map_err(db_error)?;
+			{
+				let mut table = tx.open_table(PROGRESS).map_err(db_error)?;
+				let mut quarantine = tx.open_table(QUARANTINE_PROGRESS).map_err(db_error)?;
+				for (key, bytes) in &corrupt {
+					table.remove(*key).map_err(db_error)?;
+					quarantine.insert(*key, bytes.as_slice()).map_err(db_error)?;
+				}
+			}
+			tx.commit().map_err(db_error)?;
 		}
 		Ok(out)
 	}
 
 	/// Up to `limit` pending reports in (device, sequence) order, skipping `exclude`d devices.
+	///
+	/// A row that cannot be read — it does not decode, has bytes left over, or holds another
+	/// report than its key names — is moved to the quarantine table (and logged) instead of
+	/// stopping the submission of every other report.
 	pub fn pending(
 		&self,
 		limit: usize,
 		exclude: &BTreeSet<DeviceId>,
 	) -> Result<Vec<SignedReport>, OutboxError> {
-		let tx = self.db.begin_read().map_err(db_error)?;
-		let table = tx.open_table(PENDING).map_err(db_error)?;
 		let mut out = Vec::new();
-		for entry in table.iter().map_err(db_error)? {
-			if out.len() >= limit {
-				break;
+		let mut corrupt = Vec::new();
+		{
+			let tx = self.db.begin_read().map_err(db_error)?;
+			let table = tx.open_table(PENDING).map_err(db_error)?;
+			for entry in table.iter().map_err(db_error)? {
+				if out.len() >= limit {
+					break;
+				}
+				let (key, value) = entry.map_err(db_error)?;
+				let key = key.value();
+				if exclude.contains(&key.0) {
+					continue;
+				}
+				match decode_pending(key, value.value()) {
+					Ok(signed) => out.push(signed),
+					Err(problem) => {
+						tracing::error!(device_id = key.0, sequence = key.1, %problem, "an outbox report does not decode: moved to the quarantine table");
+						corrupt.push((key, value.value().to_vec()));
+					}
+				}
 			}
-			let (key, value) = entry.map_err(db_error)?;
-			if exclude.contains(&key.value().0) {
-				continue;
+		}
+		if !corrupt.is_empty() {
+			let tx = self.db.begin_write().map_err(db_error)?;
+			{
+				let mut pending = tx.open_table(PENDING).map_err(db_error)?;
+				let mut quarantine = tx.open_table(QUARANTINE).map_err(db_error)?;
+				for (key, bytes) in &corrupt {
+					pending.remove(*key).map_err(db_error)?;
+					quarantine.insert(*key, bytes.as_slice()).map_err(db_error)?;
+				}
 			}
-			let signed = SignedReport::decode(&mut value.value())
-				.map_err(|e| OutboxError::Corrupt(format!("pending {:?}", key.value()), e))?;
-			out.push(signed);
+			tx.commit().map_err(db_error)?;
 		}
 		Ok(out)
+	}
+
+	/// Rows moved to the quarantine (reports and progress).
+	pub fn quarantined(&self) -> Result<u64, OutboxError> {
+		let tx = self.db.begin_read().map_err(db_error)?;
+		let count = |result: Result<u64, OutboxError>| match result {
+			Err(OutboxError::Database(redb::Error::TableDoesNotExist(_))) => Ok(0),
+			other => other,
+		};
+		let reports = count(match tx.open_table(QUARANTINE) {
+			Ok(table) => table.len().map_err(db_error),
+			Err(error) => Err(db_error(error)),
+		})?;
+		let progress = count(match tx.open_table(QUARANTINE_PROGRESS) {
+			Ok(table) => table.len().map_err(db_error),
+			Err(error) => Err(db_error(error)),
+		})?;
+		Ok(reports + progress)
 	}
 
 	/// Removes finalized reports and moves rejected ones to the rejected table.
@@ -220,6 +304,36 @@ impl Outbox {
 			}
 		}
 		tx.commit().map_err(db_error)
+	}
+
+	/// Moves every pending report of `device` to the rejected table with `reason`: the chain
+	/// would reject them all (the device was retired, rebound, re-keyed or deactivated). Returns
+	/// how many were moved.
+	pub fn shelve_device(
+		&self,
+		device: DeviceId,
+		reason: RejectionReason,
+	) -> Result<usize, OutboxError> {
+		let tx = self.db.begin_write().map_err(db_error)?;
+		let moved;
+		{
+			let mut pending = tx.open_table(PENDING).map_err(db_error)?;
+			let mut rejected = tx.open_table(REJECTED).map_err(db_error)?;
+			let mut rows = Vec::new();
+			for entry in pending.range((device, 0)..=(device, u64::MAX)).map_err(db_error)? {
+				let (key, value) = entry.map_err(db_error)?;
+				rows.push((key.value(), value.value().to_vec()));
+			}
+			for (key, report) in &rows {
+				pending.remove(*key).map_err(db_error)?;
+				let mut entry = reason.encode();
+				entry.extend_from_slice(report);
+				rejected.insert(*key, entry.as_slice()).map_err(db_error)?;
+			}
+			moved = rows.len();
+		}
+		tx.commit().map_err(db_error)?;
+		Ok(moved)
 	}
 
 	/// Numbers of pending and rejected reports.
@@ -316,6 +430,51 @@ mod tests {
 		let progress = outbox.progress().unwrap()[&4];
 		assert_eq!((progress.last_sequence, progress.cumulative_exported_wh), (9, 200));
 		assert_eq!(progress.last_reading, None);
+	}
+
+	#[test]
+	fn a_stopped_devices_pending_reports_are_shelved() {
+		let dir = tempfile::tempdir().unwrap();
+		let outbox = Outbox::open(&dir.path().join("outbox.redb"), H256::repeat_byte(1)).unwrap();
+		outbox.record(&[signed(1, 1), signed(2, 1), signed(2, 2), signed(3, 1)], &[]).unwrap();
+		assert_eq!(outbox.shelve_device(2, RejectionReason::UnknownDevice).unwrap(), 2);
+		assert_eq!(outbox.pending(10, &BTreeSet::new()).unwrap(), vec![signed(1, 1), signed(3, 1)]);
+		assert_eq!(
+			outbox.rejected().unwrap(),
+			vec![
+				((2, 1), RejectionReason::UnknownDevice),
+				((2, 2), RejectionReason::UnknownDevice)
+			]
+		);
+	}
+
+	#[test]
+	fn a_corrupt_row_is_quarantined_and_stops_nothing() {
+		let dir = tempfile::tempdir().unwrap();
+		let outbox = Outbox::open(&dir.path().join("outbox.redb"), H256::repeat_byte(1)).unwrap();
+		outbox.record(&[signed(1, 1), signed(2, 1), signed(3, 1)], &[]).unwrap();
+		let tx = outbox.db.begin_write().unwrap();
+		{
+			let mut pending = tx.open_table(PENDING).unwrap();
+			// Truncated, and a sound report filed under another key.
+			pending.insert((2, 1), &signed(2, 1).encode()[..10]).unwrap();
+			pending.insert((4, 7), signed(4, 8).encode().as_slice()).unwrap();
+			let mut progress = tx.open_table(PROGRESS).unwrap();
+			progress.insert(5, [1u8, 2, 3].as_slice()).unwrap();
+		}
+		tx.commit().unwrap();
+
+		// The sound reports still come out, in order; the bad rows are moved aside.
+		assert_eq!(outbox.pending(10, &BTreeSet::new()).unwrap(), vec![signed(1, 1), signed(3, 1)]);
+		assert_eq!(outbox.counts().unwrap(), (2, 0));
+		assert_eq!(outbox.quarantined().unwrap(), 2);
+		// A corrupt progress row does not stop the start either.
+		assert!(outbox.progress().unwrap().is_empty());
+		assert_eq!(outbox.quarantined().unwrap(), 3);
+		// Quarantined rows are kept as they were, for inspection.
+		let tx = outbox.db.begin_read().unwrap();
+		let quarantine = tx.open_table(QUARANTINE).unwrap();
+		assert_eq!(quarantine.get((2, 1)).unwrap().unwrap().value(), &signed(2, 1).encode()[..10]);
 	}
 
 	#[test]

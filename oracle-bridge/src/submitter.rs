@@ -35,7 +35,7 @@ use std::{
 	time::Duration,
 };
 
-use openvpp_primitives::{DeviceId, RejectionReason, SignedReport, UnixSeconds};
+use openvpp_primitives::{AttestationKey, DeviceId, RejectionReason, SignedReport, UnixSeconds};
 use openvpp_runtime::{extrinsic, RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use sp_core::{sr25519, H256};
 use sp_runtime::BoundedVec;
@@ -47,6 +47,7 @@ use tokio::{
 
 use crate::{
 	chain::{Chain, ChainError, TxStatus},
+	device_watch::{assess, concerns_the_device, DeviceGate, StopReason, RECHECK_INACTIVE_EVERY},
 	metrics::Metrics,
 	outbox::{Outbox, ReportKey},
 	sources::now_ms,
@@ -56,6 +57,8 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct SubmitterConfig {
 	pub url: String,
+	/// For a `wss://` node with its own CA.
+	pub tls: Option<Arc<rustls::ClientConfig>>,
 	pub batch_size: usize,
 	pub max_in_flight: usize,
 	pub finality_timeout: Duration,
@@ -334,6 +337,10 @@ pub struct Submitter {
 	pub wake: Arc<Notify>,
 	/// The chain the outbox's reports were signed for.
 	pub genesis: H256,
+	/// Devices the bridge stopped signing for (see [`crate::device_watch`]).
+	pub gate: DeviceGate,
+	/// Each device's attestation key in the keystore, to compare with the chain's.
+	pub keys: BTreeMap<DeviceId, AttestationKey>,
 }
 
 struct Batch {
@@ -462,7 +469,9 @@ impl Submitter {
 	}
 
 	async fn connect(&self) -> Result<Chain, ConnectFailure> {
-		let chain = Chain::connect(&self.config.url).await.map_err(ConnectFailure::Retry)?;
+		let chain = Chain::connect_with(&self.config.url, self.config.tls.as_ref())
+			.await
+			.map_err(ConnectFailure::Retry)?;
 		if chain.genesis != self.genesis {
 			return Err(ConnectFailure::Fatal(SubmitError::WrongChain {
 				url: self.config.url.clone(),
@@ -514,6 +523,8 @@ impl Submitter {
 		let mut next_id = 0u64;
 		let mut version_check = tokio::time::interval(VERSION_CHECK_EVERY);
 		version_check.tick().await;
+		let mut recheck = tokio::time::interval(RECHECK_INACTIVE_EVERY);
+		recheck.tick().await;
 
 		loop {
 			// Fill the pipeline.
@@ -525,8 +536,15 @@ impl Submitter {
 					in_flight.values().flat_map(|b| b.devices.iter().copied()).collect();
 				exclude.extend(deferrals.waiting(Instant::now()));
 				let limit = self.config.batch_size;
-				let pending = match self.outbox.run(move |o| o.pending(limit, &exclude)).await {
-					Ok(pending) => pending,
+				let read = self
+					.outbox
+					.run(move |o| Ok((o.pending(limit, &exclude)?, o.quarantined()?)))
+					.await;
+				let pending = match read {
+					Ok((pending, quarantined)) => {
+						self.metrics.outbox_quarantined.set(quarantined as i64);
+						pending
+					}
 					Err(error) => {
 						tracing::error!(%error, "cannot read the outbox");
 						break;
@@ -616,7 +634,7 @@ impl Submitter {
 							Some(done) = watchers.join_next() => {
 								if let Ok(watched) = done {
 									in_flight.remove(&watched.0);
-									self.settle(watched, deferrals).await;
+									let _ = self.settle(watched, deferrals).await;
 								}
 							}
 						}
@@ -628,7 +646,8 @@ impl Submitter {
 						Ok(watched) => {
 							in_flight.remove(&watched.0);
 							let failure = watched.1.as_ref().err().map(|e| (e.to_string(), e.may_be_runtime()));
-							self.settle(watched, deferrals).await;
+							let review = self.settle(watched, deferrals).await;
+							self.review_devices(chain, review).await;
 							match failure {
 								None => pacing.batch_finalized(),
 								Some((reason, may_be_runtime)) => {
@@ -648,6 +667,7 @@ impl Submitter {
 						Err(error) => tracing::error!(%error, "batch watcher failed"),
 					}
 				}
+				_ = recheck.tick() => self.recheck_stopped(chain).await,
 				_ = version_check.tick() => {
 					match check_runtime(chain).await {
 						Ok(()) => {}
@@ -667,8 +687,63 @@ impl Submitter {
 		}
 	}
 
-	/// Records what became of a batch.
-	async fn settle(&self, (_, outcome, reports): Watched, deferrals: &mut Deferrals) {
+	/// Looks up on chain the devices that had a report rejected for `reason`, and stops
+	/// signing for those whose record confirms a change (see [`crate::device_watch`]); their
+	/// pending reports are shelved with that reason, since the chain would reject them all.
+	async fn review_devices(&self, chain: &Chain, devices: Vec<(DeviceId, RejectionReason)>) {
+		for (device, reason) in devices {
+			if let Some(stop) = self.look_up(chain, device).await {
+				self.gate.stop(device, stop);
+				match self.outbox.run(move |o| o.shelve_device(device, reason)).await {
+					Ok(0) => {}
+					Ok(shelved) => tracing::info!(
+						device_id = device,
+						shelved,
+						?reason,
+						"moved the stopped device's pending reports to the rejected table"
+					),
+					Err(error) => {
+						tracing::error!(device_id = device, %error, "cannot shelve the stopped device's reports")
+					}
+				}
+			}
+		}
+	}
+
+	/// Looks the stopped devices that may come back up again, and resumes those that did.
+	async fn recheck_stopped(&self, chain: &Chain) {
+		for device in self.gate.resumable() {
+			if self.look_up(chain, device).await.is_none() {
+				self.gate.resume(device);
+			}
+		}
+	}
+
+	/// Why the chain no longer takes `device`'s reports from this bridge, if it does not.
+	/// Unknown (no key, or the node does not answer) counts as taking them.
+	async fn look_up(&self, chain: &Chain, device: DeviceId) -> Option<StopReason> {
+		let key = self.keys.get(&device)?;
+		let gateway = openvpp_runtime::extrinsic::account_of(&self.gateway);
+		match chain.device(device).await {
+			Ok(record) => {
+				let on_chain = record.as_ref().map(|r| (&r.gateway, &r.attestation_key, r.status));
+				assess(on_chain, &gateway, key)
+			}
+			Err(error) => {
+				tracing::warn!(device_id = device, %error, "cannot look the device up on chain");
+				None
+			}
+		}
+	}
+
+	/// Records what became of a batch. Returns the devices with a report rejected for a
+	/// reason that may mean the device changed on chain.
+	async fn settle(
+		&self,
+		(_, outcome, reports): Watched,
+		deferrals: &mut Deferrals,
+	) -> Vec<(DeviceId, RejectionReason)> {
+		let mut review = BTreeMap::new();
 		match outcome {
 			Ok(outcome) => {
 				let m = &self.metrics;
@@ -682,6 +757,13 @@ impl Submitter {
 				let starts: BTreeMap<ReportKey, UnixSeconds> = reports.iter().copied().collect();
 				let now_s = now_ms() / 1_000;
 				let mut rejected = outcome.rejected;
+				review.extend(
+					rejected
+						.iter()
+						.chain(outcome.retry.iter())
+						.filter(|(_, reason)| concerns_the_device(*reason))
+						.map(|(key, reason)| (key.0, *reason)),
+				);
 				let mut retried: BTreeMap<DeviceId, RejectionReason> = BTreeMap::new();
 				for (key, reason) in outcome.retry {
 					if starts.get(&key).is_some_and(|start| too_old(*start, now_s)) {
@@ -738,6 +820,7 @@ impl Submitter {
 			self.metrics.outbox_pending.set(pending as i64);
 			self.metrics.outbox_rejected.set(rejected as i64);
 		}
+		review.into_iter().collect()
 	}
 }
 
@@ -817,6 +900,7 @@ mod tests {
 			rejected: 0,
 			raw_data_digest: None,
 			digest_stored: false,
+			fee: pallet_telemetry::BatchFee::Free,
 		})
 	}
 

@@ -158,10 +158,18 @@ pub fn start_dev_node(base_path: &Path, rpc_port: u16, log_dir: &Path) -> Proces
 
 /// Starts mosquitto listening on 127.0.0.1:`port` only.
 pub fn start_mosquitto(port: u16, dir: &Path) -> Process {
+	start_mosquitto_with(port, dir, "allow_anonymous true\n")
+}
+
+/// Starts mosquitto listening on 127.0.0.1:`port` only, with `settings` (lines of
+/// `mosquitto.conf` that apply to the listener: TLS files, password file, …).
+pub fn start_mosquitto_with(port: u16, dir: &Path, settings: &str) -> Process {
 	let config = dir.join(format!("mosquitto-{port}.conf"));
+	// Started as root, mosquitto would switch to its own user, which may not read the test's
+	// files; it keeps the user it runs as with `user root` (ignored when not root).
 	std::fs::write(
 		&config,
-		format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+		format!("per_listener_settings false\nuser root\npersistence false\nlistener {port} 127.0.0.1\n{settings}"),
 	)
 	.expect("write the mosquitto configuration");
 	let mut command = Command::new("mosquitto");

@@ -44,6 +44,10 @@ async fn the_fleet_reaches_the_chain_with_the_values_it_served_and_bad_input_is_
 		reports.iter().filter(|r| !r.landed()).collect::<Vec<_>>()
 	);
 	assert_eq!(audit::check_exactly_once(&reports, &healthy), vec![]);
+	// Nothing honest is flagged: the whole simulated fleet, the C&I battery and the EV
+	// included, passes every physics check.
+	let flagged: Vec<_> = reports.iter().filter(|r| r.outcome == audit::Outcome::Flagged).collect();
+	assert!(flagged.is_empty(), "flagged reports of an honest fleet: {flagged:?}");
 
 	// Values match what the simulator served.
 	let trace = stack.trace();

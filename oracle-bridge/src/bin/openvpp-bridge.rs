@@ -238,6 +238,19 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<(
 		_ => "gateway_seed in the configuration".to_string(),
 	};
 	println!("gateway account {} (from {source}): OK", ss58(&gateway_account));
+	// The MQTT password and TLS files: readable, private enough, usable.
+	if let Some(mqtt) = &config.mqtt {
+		openvpp_bridge::sources::mqtt::MqttSecrets::load(mqtt)?;
+		let credentials = if mqtt.username.is_some() { "with a password" } else { "anonymous" };
+		let tls = if mqtt.tls.is_some() { "TLS" } else { "plain TCP" };
+		println!("MQTT broker {}:{} ({credentials}, {tls}): OK", mqtt.host, mqtt.port);
+	}
+	let chain_tls = config
+		.chain
+		.ca_file
+		.as_deref()
+		.map(|ca_file| openvpp_bridge::tls::client_config(ca_file, None))
+		.transpose()?;
 	// The outbox, if there is one yet: whose chain it belongs to, and what it holds.
 	let outbox = match Outbox::open_existing(&config.storage.outbox) {
 		Ok(Some((outbox, genesis))) => {
@@ -264,9 +277,10 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<(
 	if offline {
 		return Ok(());
 	}
-	let chain = Chain::connect(&config.chain.url).await.with_context(|| {
-		format!("cannot reach {} (use --offline to skip the chain checks)", config.chain.url)
-	})?;
+	let chain =
+		Chain::connect_with(&config.chain.url, chain_tls.as_ref()).await.with_context(|| {
+			format!("cannot reach {} (use --offline to skip the chain checks)", config.chain.url)
+		})?;
 	chain.check_versions().await?;
 	bridge::check_interval(&config, &chain).await?;
 	if let Some(genesis) = outbox.filter(|g| *g != chain.genesis) {

@@ -3,7 +3,10 @@
 pub mod modbus;
 pub mod mqtt;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+	collections::HashMap,
+	time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
 
 use openvpp_primitives::DeviceId;
 use tokio::sync::{mpsc, watch};
@@ -11,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use crate::mapping::Update;
 
 /// Something a source learned about a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceEvent {
 	pub device_id: DeviceId,
 	pub update: Update,
@@ -62,7 +65,65 @@ impl Backoff {
 	pub fn reset(&mut self) {
 		self.next = Self::FIRST;
 	}
+
+	/// The delay after a connection was lost that had been up for `held` (`None`: it never
+	/// came up). Only a connection that held for [`STABLE_CONNECTION`] starts the back-off
+	/// again from the shortest delay; a peer that accepts and then drops at once (a broker
+	/// refusing a message, a device failing its first reads) is retried ever more slowly.
+	pub fn after_connection(&mut self, held: Option<Duration>) -> Duration {
+		if held.is_some_and(|held| held >= STABLE_CONNECTION) {
+			self.reset();
+		}
+		self.next_delay()
+	}
 }
+
+/// How long a connection must have held to count as stable (see [`Backoff::after_connection`]).
+pub const STABLE_CONNECTION: Duration = Duration::from_secs(30);
+
+/// Keeps a repeated warning from flooding the log: the first occurrence of each key is logged,
+/// then at most one per period, which says how many were suppressed since.
+#[derive(Debug)]
+pub struct WarnLimiter {
+	every: Duration,
+	last: HashMap<String, (Instant, u64)>,
+}
+
+impl WarnLimiter {
+	/// Keys are kept at most this many; beyond it the oldest entries are forgotten (their next
+	/// warning is logged at once).
+	const MAX_KEYS: usize = 4_096;
+
+	pub fn new(every: Duration) -> Self {
+		WarnLimiter { every, last: HashMap::new() }
+	}
+
+	/// Whether a warning for `key` should be logged now; if so, how many were suppressed since
+	/// the last one logged.
+	pub fn check(&mut self, key: &str, now: Instant) -> Option<u64> {
+		match self.last.get_mut(key) {
+			Some((at, suppressed)) if now.duration_since(*at) < self.every => {
+				*suppressed += 1;
+				None
+			}
+			Some((at, suppressed)) => {
+				*at = now;
+				Some(std::mem::take(suppressed))
+			}
+			None => {
+				if self.last.len() >= Self::MAX_KEYS {
+					let every = self.every;
+					self.last.retain(|_, (at, _)| now.duration_since(*at) < every);
+				}
+				self.last.insert(key.to_string(), (now, 0));
+				Some(0)
+			}
+		}
+	}
+}
+
+/// Warnings of one kind per device at most this often.
+pub const WARN_EVERY: Duration = Duration::from_secs(60);
 
 impl Default for Backoff {
 	fn default() -> Self {
@@ -98,6 +159,32 @@ mod tests {
 		assert_eq!(receiver.recv().await, Some(event(1)));
 		assert!(!send(&events, event(3), &mut stop).await);
 		assert!(receiver.try_recv().is_err());
+	}
+
+	#[test]
+	fn only_a_stable_connection_restarts_the_backoff() {
+		let mut backoff = Backoff::new();
+		// Dropped right after connecting, again and again: the delay keeps growing.
+		let quick = Some(Duration::from_secs(2));
+		let delays: Vec<u64> = (0..4).map(|_| backoff.after_connection(quick).as_secs()).collect();
+		assert_eq!(delays, vec![1, 2, 4, 8]);
+		assert_eq!(backoff.after_connection(None).as_secs(), 16);
+		// A connection that held starts again from the shortest delay.
+		assert_eq!(backoff.after_connection(Some(STABLE_CONNECTION)).as_secs(), 1);
+	}
+
+	#[test]
+	fn repeated_warnings_are_limited_per_key() {
+		let mut limiter = WarnLimiter::new(Duration::from_secs(60));
+		let t0 = Instant::now();
+		assert_eq!(limiter.check("a", t0), Some(0));
+		assert_eq!(limiter.check("a", t0 + Duration::from_secs(1)), None);
+		assert_eq!(limiter.check("a", t0 + Duration::from_secs(2)), None);
+		// Another key is not held back by the first.
+		assert_eq!(limiter.check("b", t0 + Duration::from_secs(2)), Some(0));
+		// After the period, one line says how many were left out.
+		assert_eq!(limiter.check("a", t0 + Duration::from_secs(61)), Some(2));
+		assert_eq!(limiter.check("a", t0 + Duration::from_secs(62)), None);
 	}
 
 	#[test]

@@ -7,8 +7,12 @@
 //! for the next request's). Otherwise a connection that fails, a device that vanishes mid-read
 //! or an exception response leads to a reconnect (and a new discovery) after a growing
 //! back-off. A register value that makes no sense (a bad scale factor, 130 % state of charge, a
-//! truncated model) is logged with the device, counted in `openvpp_bridge_bad_input_total` and
-//! skipped.
+//! truncated model) is logged with the device (at most once a minute per kind of problem, with
+//! a count of those left out), counted in `openvpp_bridge_bad_input_total` and skipped.
+//!
+//! The back-off (1 s doubling to 30 s) starts again from 1 s only after the device kept
+//! answering its polls for [`sources::STABLE_CONNECTION`]: a device that passes discovery and
+//! then fails its first reads is not reconnected every second.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -22,7 +26,7 @@ use tokio_modbus::{client::Context, prelude::*};
 use crate::{
 	mapping::Update,
 	metrics::Metrics,
-	sources::{self, now_ms, Backoff, SourceEvent},
+	sources::{self, now_ms, Backoff, SourceEvent, WarnLimiter, WARN_EVERY},
 	sunspec::{self, DiscoveryError, ModelHeader, ReadFailure, RegisterReader, SunSpecError},
 };
 
@@ -156,10 +160,12 @@ pub async fn run(
 	mut shutdown: watch::Receiver<bool>,
 ) {
 	let mut backoff = Backoff::new();
+	let mut warnings = WarnLimiter::new(WARN_EVERY);
 	loop {
+		let mut polling_since = None;
 		let outcome = tokio::select! {
 			_ = shutdown.changed() => return,
-			outcome = poll_until_failure(&device, &events, &metrics, &mut backoff) => outcome,
+			outcome = poll_until_failure(&device, &events, &metrics, &mut polling_since, &mut warnings) => outcome,
 		};
 		let Err(error) = outcome else { return };
 		let failed_at = now_ms();
@@ -168,7 +174,10 @@ pub async fn run(
 		} else {
 			metrics.source_errors.with_label_values(&["modbus"]).inc();
 		}
-		let delay = backoff.next_delay();
+		// A device that answers discovery and then fails at once is retried ever more slowly;
+		// only one that kept answering for a while starts again from the shortest delay.
+		let held = polling_since.map(|since: std::time::Instant| since.elapsed());
+		let delay = backoff.after_connection(held);
 		tracing::warn!(device_id = device.device_id, device = %device.name, address = %device.address, %error, retry_in = ?delay, "Modbus device unavailable");
 		// Tell the aggregator the device is gone until it answers again.
 		let offline = SourceEvent {
@@ -190,7 +199,8 @@ async fn poll_until_failure(
 	device: &ModbusDevice,
 	events: &mpsc::Sender<SourceEvent>,
 	metrics: &Metrics,
-	backoff: &mut Backoff,
+	polling_since: &mut Option<std::time::Instant>,
+	warnings: &mut WarnLimiter,
 ) -> Result<(), PollError> {
 	let mut connection = Connection::open(device.address, device.unit_id, device.timeout).await?;
 	let sunspec::Discovered { base, models } =
@@ -205,7 +215,7 @@ async fn poll_until_failure(
 	if read.is_empty() {
 		return Err(SunSpecError::NoUsableModel.into());
 	}
-	backoff.reset();
+	*polling_since = Some(std::time::Instant::now());
 
 	let mut ticker = tokio::time::interval(device.poll_interval);
 	ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -232,7 +242,9 @@ async fn poll_until_failure(
 				// Bogus values: skip this poll, keep the connection.
 				let error = PollError::SunSpec(error);
 				metrics.bad_input.with_label_values(&[&device.name, "modbus", error.kind()]).inc();
-				tracing::warn!(device_id = device.device_id, device = %device.name, %error, "skipping Modbus reading");
+				if let Some(suppressed) = warnings.check(error.kind(), std::time::Instant::now()) {
+					tracing::warn!(device_id = device.device_id, device = %device.name, %error, suppressed, "skipping Modbus reading");
+				}
 			}
 		}
 	}
@@ -262,6 +274,82 @@ mod tests {
 		assert_eq!(no_marker.kind(), "no-sunspec-marker");
 		let unreachable = PollError::from(DiscoveryError::Read(PollError::Timeout));
 		assert_eq!(unreachable.kind(), "timeout");
+	}
+
+	/// Serves a SunSpec inverter whose discovery succeeds but whose every poll of its
+	/// inverter model is refused; counts the connections made to it.
+	#[derive(Clone)]
+	struct FailsAfterDiscovery {
+		map: std::sync::Arc<sunspec::RegisterMap>,
+	}
+
+	impl tokio_modbus::server::Service for FailsAfterDiscovery {
+		type Request = Request<'static>;
+		type Response = Response;
+		type Exception = ExceptionCode;
+		type Future = std::future::Ready<Result<Response, ExceptionCode>>;
+
+		fn call(&self, request: Request<'static>) -> Self::Future {
+			let poll_len = sunspec::layout::inverter::LEN + 2;
+			std::future::ready(match request {
+				Request::ReadHoldingRegisters(_, count) if count == poll_len => {
+					Err(ExceptionCode::ServerDeviceFailure)
+				}
+				Request::ReadHoldingRegisters(address, count) => self
+					.map
+					.read(address, count)
+					.map(Response::ReadHoldingRegisters)
+					.ok_or(ExceptionCode::IllegalDataAddress),
+				_ => Err(ExceptionCode::IllegalFunction),
+			})
+		}
+	}
+
+	#[tokio::test]
+	async fn a_device_that_fails_after_discovery_is_reconnected_with_a_growing_backoff() {
+		let mut map = sunspec::RegisterMap::new(40_000);
+		map.add_model(sunspec::layout::common::ID, sunspec::layout::common::LEN);
+		map.add_model(103, sunspec::layout::inverter::LEN);
+		let service = FailsAfterDiscovery { map: std::sync::Arc::new(map.finish()) };
+		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+		let address = listener.local_addr().unwrap();
+		let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+		let counted = connections.clone();
+		tokio::spawn(async move {
+			let server = tokio_modbus::server::tcp::Server::new(listener);
+			let on_connected = move |stream, _peer| {
+				counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+				let service = service.clone();
+				async move { Ok::<_, std::io::Error>(Some((service, stream))) }
+			};
+			let _ = server.serve(&on_connected, |_error: std::io::Error| {}).await;
+		});
+		let device = ModbusDevice {
+			device_id: 5,
+			name: "flaky".into(),
+			address,
+			unit_id: 1,
+			poll_interval: Duration::from_millis(200),
+			timeout: Duration::from_millis(500),
+			sunspec_base: None,
+		};
+		let (events, mut receiver) = mpsc::channel(64);
+		tokio::spawn(async move { while receiver.recv().await.is_some() {} });
+		let (stop_tx, stop) = watch::channel(false);
+		let metrics = Metrics::new().unwrap();
+		let task = tokio::spawn(run(device, events, metrics.clone(), stop));
+		// Retried after 1 s, 2 s, 4 s: the fourth connection comes about 7 s after the first.
+		// Reset after every discovery, it would come after about 3 s, and a seventh by 7 s.
+		let started = std::time::Instant::now();
+		while connections.load(std::sync::atomic::Ordering::SeqCst) < 4 {
+			assert!(started.elapsed() < Duration::from_secs(30), "the device is not retried");
+			tokio::time::sleep(Duration::from_millis(50)).await;
+		}
+		let fourth_after = started.elapsed();
+		assert!(fourth_after >= Duration::from_millis(6_500), "retried too fast: {fourth_after:?}");
+		stop_tx.send(true).unwrap();
+		tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+		assert!(metrics.source_errors.with_label_values(&["modbus"]).get() >= 3);
 	}
 
 	#[tokio::test]

@@ -19,9 +19,22 @@
 //! sent, a SUBACK read) is discarded before the next connection, so that packet ids are only
 //! ever matched to the packets of the connection they belong to.
 //!
-//! The connection is re-established after any error with a growing back-off (1 s to 30 s). A
-//! malformed payload is logged with its device, counted in `openvpp_bridge_bad_input_total`,
-//! and skipped; it never affects another device.
+//! **Security.** The broker may require a user name and password (the password is read from a
+//! file that must be as private as the keystore) and TLS (the broker's certificate checked
+//! against a configured CA; optionally a client certificate). Neither secret is ever logged.
+//!
+//! **Hostile input.** The connection is re-established after any error with a growing back-off
+//! (1 s to 30 s) that starts again from 1 s only after a connection held for
+//! [`sources::STABLE_CONNECTION`]: a broker or peer that drops the bridge right after every
+//! connection is not hammered. A payload larger than `max_payload_bytes` is dropped and counted
+//! (`openvpp_bridge_mqtt_dropped_total{reason="oversized"}`) without touching the connection;
+//! only a packet beyond `max_packet_bytes` (keep the broker's `message_size_limit` below it)
+//! ends the connection. A *retained* sample is dropped and counted (`reason="retained"`): it
+//! was measured at some unknown time before the subscription, not now. Retained availability
+//! messages (a device's last will) are used, since they state a current fact. A malformed
+//! payload is counted in `openvpp_bridge_bad_input_total` and skipped; it never affects another
+//! device. Warnings of each kind per device are logged at most once a minute, with a count of
+//! those left out.
 
 use std::{
 	collections::{HashMap, VecDeque},
@@ -37,10 +50,53 @@ use tokio::sync::{mpsc, watch};
 
 use crate::{
 	config::{MqttConfig, MqttMapping},
+	keystore::{read_secret_file, KeystoreError},
 	mapping::{self, Update},
 	metrics::Metrics,
-	sources::{self, now_ms, Backoff, SourceEvent},
+	sources::{self, now_ms, Backoff, SourceEvent, WarnLimiter, WARN_EVERY},
+	tls::{self, TlsError},
 };
+
+/// What the connection needs beyond the configuration, read from their files at start: the
+/// broker password and the TLS set-up. Its `Debug` output shows neither.
+#[derive(Clone, Default)]
+pub struct MqttSecrets {
+	password: Option<String>,
+	tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl std::fmt::Debug for MqttSecrets {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.debug_struct("MqttSecrets")
+			.field("password", &self.password.as_ref().map(|_| "<redacted>"))
+			.field("tls", &self.tls.is_some())
+			.finish()
+	}
+}
+
+/// Why the MQTT connection cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttSetupError {
+	#[error("MQTT password: {0}")]
+	Password(#[from] KeystoreError),
+	#[error("MQTT TLS: {0}")]
+	Tls(#[from] TlsError),
+}
+
+impl MqttSecrets {
+	/// Reads the password file (checking its permissions) and the TLS files of `config`.
+	pub fn load(config: &MqttConfig) -> Result<MqttSecrets, MqttSetupError> {
+		let password = config.password_file.as_deref().map(read_secret_file).transpose()?;
+		let tls = match &config.tls {
+			Some(tls) => Some(tls::client_config(
+				&tls.ca_file,
+				tls.client_cert_file.as_deref().zip(tls.client_key_file.as_deref()),
+			)?),
+			None => None,
+		};
+		Ok(MqttSecrets { password, tls })
+	}
+}
 
 /// Topic filters per SUBSCRIBE packet: small enough for any broker's packet limit with long
 /// topics (64 × 1 KiB), large enough that 10 000 topics take under 200 packets.
@@ -211,13 +267,23 @@ impl Subscriptions {
 	}
 }
 
-fn options(config: &MqttConfig, client_id: &str) -> MqttOptions {
+fn options(config: &MqttConfig, client_id: &str, secrets: &MqttSecrets) -> MqttOptions {
 	let mut options = MqttOptions::new(client_id, config.host.clone(), config.port);
 	options
 		.set_keep_alive(Duration::from_secs(config.keep_alive_s.max(1)))
-		.set_max_packet_size(256 * 1024, 256 * 1024)
+		// Outgoing packets are small (subscriptions); incoming ones are bounded by the
+		// transport limit, payloads then by `max_payload_bytes`.
+		.set_max_packet_size(config.max_packet_bytes, 256 * 1024)
 		// Queued messages could not be placed in time (see the module's documentation).
 		.set_clean_session(true);
+	if let Some(username) = &config.username {
+		options.set_credentials(username.clone(), secrets.password.clone().unwrap_or_default());
+	}
+	if let Some(tls) = &secrets.tls {
+		options.set_transport(rumqttc::Transport::tls_with_config(
+			rumqttc::TlsConfiguration::Rustls(tls.clone()),
+		));
+	}
 	options
 }
 
@@ -273,26 +339,29 @@ impl Devices {
 		Devices { devices, by_topic }
 	}
 
-	/// What a message received at `at_ms` says about its devices. Payloads that do not parse
-	/// are logged and counted, and skipped.
+	/// What a message received at `at_ms` says about its devices. Oversized payloads and
+	/// retained samples are dropped and counted; payloads that do not parse are counted and
+	/// skipped. Warnings are rate-limited per device and kind.
 	fn updates(
 		&self,
 		publish: &rumqttc::Publish,
 		at_ms: u64,
-		metrics: &Metrics,
+		input: &mut InputGuard<'_>,
 	) -> Vec<SourceEvent> {
 		let Some(indices) = self.by_topic.get(&publish.topic) else { return Vec::new() };
 		let mut events = Vec::with_capacity(indices.len());
 		for device in indices.iter().filter_map(|&index| self.devices.get(index)) {
+			if publish.payload.len() > input.max_payload_bytes {
+				input.dropped(device, &publish.topic, "oversized", publish.payload.len());
+				continue;
+			}
 			match mapping::parse(&device.mapping, &publish.topic, &publish.payload, at_ms) {
-				Ok(update) => events.push(SourceEvent { device_id: device.device_id, update }),
-				Err(error) => {
-					metrics
-						.bad_input
-						.with_label_values(&[&device.name, "mqtt", error_kind(&error)])
-						.inc();
-					tracing::warn!(device_id = device.device_id, device = %device.name, topic = %publish.topic, %error, "skipping MQTT payload");
+				// A retained sample was measured at some unknown time before the subscription.
+				Ok(Update::Sample(_)) if publish.retain => {
+					input.dropped(device, &publish.topic, "retained", publish.payload.len());
 				}
+				Ok(update) => events.push(SourceEvent { device_id: device.device_id, update }),
+				Err(error) => input.bad(device, &publish.topic, &error),
 			}
 		}
 		events
@@ -307,6 +376,33 @@ impl Devices {
 				update: Update::Availability { online: false, at_ms },
 			})
 			.collect()
+	}
+}
+
+/// What the source does with input it does not take: counts it, and warns at most once a
+/// minute per device and kind.
+struct InputGuard<'a> {
+	metrics: &'a Metrics,
+	warnings: &'a mut WarnLimiter,
+	max_payload_bytes: usize,
+}
+
+impl InputGuard<'_> {
+	fn dropped(&mut self, device: &MqttDevice, topic: &str, reason: &'static str, bytes: usize) {
+		self.metrics.mqtt_dropped.with_label_values(&[&device.name, reason]).inc();
+		let key = format!("{}/{reason}", device.device_id);
+		if let Some(suppressed) = self.warnings.check(&key, Instant::now()) {
+			tracing::warn!(device_id = device.device_id, device = %device.name, %topic, reason, bytes, suppressed, "dropping MQTT message");
+		}
+	}
+
+	fn bad(&mut self, device: &MqttDevice, topic: &str, error: &mapping::PayloadError) {
+		let kind = error_kind(error);
+		self.metrics.bad_input.with_label_values(&[&device.name, "mqtt", kind]).inc();
+		let key = format!("{}/{kind}", device.device_id);
+		if let Some(suppressed) = self.warnings.check(&key, Instant::now()) {
+			tracing::warn!(device_id = device.device_id, device = %device.name, %topic, %error, suppressed, "skipping MQTT payload");
+		}
 	}
 }
 
@@ -327,6 +423,7 @@ async fn send_all(
 /// Runs until `shutdown` turns true.
 pub async fn run(
 	config: MqttConfig,
+	secrets: MqttSecrets,
 	devices: Vec<MqttDevice>,
 	events: mpsc::Sender<SourceEvent>,
 	metrics: Metrics,
@@ -335,11 +432,13 @@ pub async fn run(
 	let client_id = config.effective_client_id(devices.iter().map(|d| d.device_id));
 	let devices = Devices::new(devices);
 	let (client, mut eventloop) =
-		AsyncClient::new(options(&config, &client_id), REQUEST_CHANNEL_CAPACITY);
+		AsyncClient::new(options(&config, &client_id, &secrets), REQUEST_CHANNEL_CAPACITY);
 	let mut subscriptions = Subscriptions::new(devices.by_topic.keys().cloned().collect());
 	let mut backoff = Backoff::new();
-	// Whether a connection is up: its loss is reported once, not at every failed attempt.
-	let mut connected = false;
+	let mut warnings = WarnLimiter::new(WARN_EVERY);
+	// Since when a connection is up: its loss is reported once, not at every failed attempt,
+	// and only a connection that held resets the back-off.
+	let mut connected_since: Option<Instant> = None;
 
 	loop {
 		// Hand the next SUBSCRIBE to the client when it may go; the event loop sends it.
@@ -360,8 +459,7 @@ pub async fn run(
 		};
 		match polled {
 			Ok(Event::Incoming(Packet::ConnAck(_))) => {
-				backoff.reset();
-				connected = true;
+				connected_since = Some(Instant::now());
 				tracing::info!(host = %config.host, port = config.port, %client_id, topics = devices.by_topic.len(), "connected to the MQTT broker");
 				subscriptions.on_connected();
 			}
@@ -381,7 +479,12 @@ pub async fn run(
 				}
 			}
 			Ok(Event::Incoming(Packet::Publish(publish))) => {
-				let updates = devices.updates(&publish, now_ms(), &metrics);
+				let mut input = InputGuard {
+					metrics: &metrics,
+					warnings: &mut warnings,
+					max_payload_bytes: config.max_payload_bytes,
+				};
+				let updates = devices.updates(&publish, now_ms(), &mut input);
 				if !send_all(&events, updates, &mut shutdown).await {
 					return;
 				}
@@ -391,11 +494,17 @@ pub async fn run(
 				let lost_at = now_ms();
 				// Messages read just before the loss are still news from before it.
 				let mut updates = Vec::new();
+				let mut input = InputGuard {
+					metrics: &metrics,
+					warnings: &mut warnings,
+					max_payload_bytes: config.max_payload_bytes,
+				};
 				for publish in void_connection(&mut eventloop) {
-					updates.extend(devices.updates(&publish, lost_at, &metrics));
+					updates.extend(devices.updates(&publish, lost_at, &mut input));
 				}
 				subscriptions.on_disconnected();
-				if std::mem::take(&mut connected) {
+				let held = connected_since.take().map(|since| since.elapsed());
+				if held.is_some() {
 					// Nothing the devices publish reaches the bridge now: presence (and the
 					// integration of their power) stops here, until each one's next sample.
 					updates.extend(devices.offline(lost_at));
@@ -404,7 +513,7 @@ pub async fn run(
 					return;
 				}
 				metrics.source_errors.with_label_values(&["mqtt"]).inc();
-				let delay = backoff.next_delay();
+				let delay = backoff.after_connection(held);
 				tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
 				tokio::select! {
 					_ = shutdown.changed() => return,
@@ -428,6 +537,7 @@ fn error_kind(error: &mapping::PayloadError) -> &'static str {
 		UnknownAvailability(_) => "unknown-availability",
 		UnknownTopic(_) => "unknown-topic",
 		UnexpectedCounter { .. } => "unexpected-counter",
+		NotASignedReport(_) => "not-a-signed-report",
 	}
 }
 
@@ -572,20 +682,19 @@ mod tests {
 
 	#[test]
 	fn the_session_is_clean_with_a_stable_id() {
-		let config =
-			MqttConfig { host: "127.0.0.1".into(), port: 1883, client_id: None, keep_alive_s: 15 };
+		let config = MqttConfig::new("127.0.0.1", 1883);
 		let id = config.effective_client_id([4, 2]);
-		let options = options(&config, &id);
+		let options = options(&config, &id, &MqttSecrets::default());
 		assert!(options.clean_session());
 		assert_eq!(options.client_id(), crate::config::default_mqtt_client_id([2, 4]));
 	}
 
 	#[test]
 	fn a_lost_connection_leaves_nothing_for_the_next() {
-		let config =
-			MqttConfig { host: "127.0.0.1".into(), port: 1, client_id: None, keep_alive_s: 15 };
+		let config = MqttConfig::new("127.0.0.1", 1);
 		// A channel of one request: once it holds the stale SUBSCRIBE it takes nothing else.
-		let (client, mut eventloop) = AsyncClient::new(options(&config, "test"), 1);
+		let (client, mut eventloop) =
+			AsyncClient::new(options(&config, "test", &MqttSecrets::default()), 1);
 		let mut subscriptions = Subscriptions::new(topics(200));
 		let now = Instant::now();
 		// Connected: the first packet goes into the client's channel, the event loop sends the
@@ -697,6 +806,61 @@ mod tests {
 		}
 	}
 
+	#[test]
+	fn oversized_payloads_and_retained_samples_are_dropped_and_counted() {
+		let device = MqttDevice {
+			device_id: 1,
+			name: "ev".into(),
+			mapping: MqttMapping::OpenvppJson {
+				topic: "ev/state".into(),
+				availability_topic: Some("ev/status".into()),
+				counters: Default::default(),
+				max_gap_s: None,
+			},
+		};
+		let devices = Devices::new(vec![device, json_device(2, "other/state")]);
+		let metrics = Metrics::new().unwrap();
+		let mut warnings = WarnLimiter::new(WARN_EVERY);
+		let mut input =
+			InputGuard { metrics: &metrics, warnings: &mut warnings, max_payload_bytes: 64 };
+		let publish = |topic: &str, payload: &str, retain: bool| {
+			let mut publish = rumqttc::Publish::new(topic, QoS::AtLeastOnce, payload.to_string());
+			publish.retain = retain;
+			publish
+		};
+		let dropped = |reason: &str| metrics.mqtt_dropped.with_label_values(&["ev", reason]).get();
+
+		// A fresh sample is taken.
+		assert_eq!(
+			devices
+				.updates(&publish("ev/state", r#"{"power_w": -10}"#, false), 1, &mut input)
+				.len(),
+			1
+		);
+		// A retained one is not a measurement of now.
+		assert!(devices
+			.updates(&publish("ev/state", r#"{"power_w": -10}"#, true), 2, &mut input)
+			.is_empty());
+		assert_eq!(dropped("retained"), 1);
+		// A retained availability (a last will) is a fact about now.
+		let will = devices.updates(&publish("ev/status", "offline", true), 3, &mut input);
+		assert!(matches!(
+			will[..],
+			[SourceEvent { update: Update::Availability { online: false, .. }, .. }]
+		));
+		// An oversized payload is dropped before it is parsed.
+		let big = format!(r#"{{"power_w": -10, "pad": "{}"}}"#, "x".repeat(100));
+		assert!(devices.updates(&publish("ev/state", &big, false), 4, &mut input).is_empty());
+		assert_eq!(dropped("oversized"), 1);
+		// Another device's messages are unaffected.
+		assert_eq!(
+			devices
+				.updates(&publish("other/state", r#"{"power_w": 5}"#, false), 5, &mut input)
+				.len(),
+			1
+		);
+	}
+
 	/// A one-shot broker on 127.0.0.1 that publishes a sample for device 1 (topic `site/a`),
 	/// the configuration to reach it, and devices 1 (on `site/a`) and 2 (on `site/b`).
 	async fn one_shot_setup() -> (tokio::task::JoinHandle<(u8, String)>, MqttConfig, Vec<MqttDevice>)
@@ -704,8 +868,7 @@ mod tests {
 		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
 		let port = listener.local_addr().unwrap().port();
 		let broker = tokio::spawn(one_shot_broker(listener, ("site/a", r#"{"power_w": 100}"#)));
-		let config =
-			MqttConfig { host: "127.0.0.1".into(), port, client_id: None, keep_alive_s: 15 };
+		let config = MqttConfig::new("127.0.0.1", port);
 		(broker, config, vec![json_device(1, "site/a"), json_device(2, "site/b")])
 	}
 
@@ -714,8 +877,14 @@ mod tests {
 		let (broker, config, devices) = one_shot_setup().await;
 		let (events, mut received) = mpsc::channel(16);
 		let (stop_tx, stop) = watch::channel(false);
-		let source =
-			tokio::spawn(run(config.clone(), devices, events, Metrics::new().unwrap(), stop));
+		let source = tokio::spawn(run(
+			config.clone(),
+			MqttSecrets::default(),
+			devices,
+			events,
+			Metrics::new().unwrap(),
+			stop,
+		));
 
 		let (flags, client_id) = broker.await.unwrap();
 		// A clean session, under the stable id.
@@ -759,7 +928,14 @@ mod tests {
 			SourceEvent { device_id: 9, update: Update::Availability { online: true, at_ms: 0 } };
 		events.try_send(filler).unwrap();
 		let (stop_tx, stop) = watch::channel(false);
-		let source = tokio::spawn(run(config, devices, events, Metrics::new().unwrap(), stop));
+		let source = tokio::spawn(run(
+			config,
+			MqttSecrets::default(),
+			devices,
+			events,
+			Metrics::new().unwrap(),
+			stop,
+		));
 		broker.await.unwrap();
 		tokio::time::sleep(Duration::from_millis(300)).await;
 		stop_tx.send(true).unwrap();

@@ -171,7 +171,13 @@ impl Stack {
 	/// The bridge's Prometheus metrics.
 	/// A bridge that has just been started may take a few seconds to serve them.
 	pub async fn metrics(&self) -> String {
-		let port = self.metrics_port;
+		metrics_at(self.metrics_port).await
+	}
+}
+
+/// The Prometheus metrics a bridge serves on 127.0.0.1:`port`.
+pub async fn metrics_at(port: u16) -> String {
+	{
 		let mut stream = testkit::wait_for(
 			"the bridge's metrics endpoint",
 			Duration::from_secs(60),
