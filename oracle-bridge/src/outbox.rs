@@ -62,6 +62,13 @@ fn db_error(e: impl Into<redb::Error>) -> OutboxError {
 	OutboxError::Database(e.into())
 }
 
+/// A row of the rejected table: the reason, then the report as it was pending.
+fn rejected_row(reason: RejectionReason, report: &[u8]) -> Vec<u8> {
+	let mut row = reason.encode();
+	row.extend_from_slice(report);
+	row
+}
+
 /// A pending row's report, if the row is sound.
 fn decode_pending(key: ReportKey, mut bytes: &[u8]) -> Result<SignedReport, String> {
 	let signed = SignedReport::decode(&mut bytes).map_err(|e| e.to_string())?;
@@ -297,8 +304,7 @@ impl Outbox {
 			for (key, reason) in rejected {
 				let report = pending.remove(*key).map_err(db_error)?.map(|v| v.value().to_vec());
 				if let Some(report) = report {
-					let mut entry = reason.encode();
-					entry.extend_from_slice(&report);
+					let entry = rejected_row(*reason, &report);
 					rejected_table.insert(*key, entry.as_slice()).map_err(db_error)?;
 				}
 			}
@@ -326,9 +332,7 @@ impl Outbox {
 			}
 			for (key, report) in &rows {
 				pending.remove(*key).map_err(db_error)?;
-				let mut entry = reason.encode();
-				entry.extend_from_slice(report);
-				rejected.insert(*key, entry.as_slice()).map_err(db_error)?;
+				rejected.insert(*key, rejected_row(reason, report).as_slice()).map_err(db_error)?;
 			}
 			moved = rows.len();
 		}

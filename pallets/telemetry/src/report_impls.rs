@@ -181,7 +181,9 @@ impl<T: Config> Pallet<T> {
 		let bad_share =
 			Perbill::from_rational(rejected.saturating_add(flagged), batch_count.max(1));
 		let mut owed_weight = weight_share(actual_weight, bad_share);
-		let mut owed_bytes = bad_share * (reports.encoded_size() as u32);
+		// Sizing the batch is a pass over every report: only when something is owed for it.
+		let mut owed_bytes =
+			if bad_share.is_zero() { 0 } else { bad_share * (reports.encoded_size() as u32) };
 		if digest_room {
 			owed_weight = owed_weight.saturating_add(T::DbWeight::get().writes(1));
 			owed_bytes =
