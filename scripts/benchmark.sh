@@ -13,9 +13,10 @@ repeat="${REPEAT:-20}"
 declare -A dirs=(
 	[pallet_device_registry]=pallets/device-registry
 	[pallet_telemetry]=pallets/telemetry
+	[pallet_demand_response]=pallets/demand-response
 )
 pallets=("$@")
-[ "${#pallets[@]}" -gt 0 ] || pallets=(pallet_device_registry pallet_telemetry)
+[ "${#pallets[@]}" -gt 0 ] || pallets=(pallet_device_registry pallet_telemetry pallet_demand_response)
 for pallet in "${pallets[@]}"; do
 	[ -n "${dirs[$pallet]:-}" ] || die "unknown pallet '$pallet' (known: ${!dirs[*]})"
 done

@@ -20,7 +20,8 @@ step "cargo clippy (release, all targets, warnings are errors)"
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 step "benchmarks of the OpenVPP pallets, run as tests"
-cargo test --release --locked -p pallet-device-registry -p pallet-telemetry --features runtime-benchmarks --lib
+cargo test --release --locked -p pallet-device-registry -p pallet-telemetry -p pallet-demand-response \
+	--features runtime-benchmarks --lib
 
 step "cargo test (release, workspace, including end-to-end tests)"
 cargo test --release --locked --workspace

@@ -17,4 +17,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_timestamp, Timestamp]
 	[pallet_device_registry, DeviceRegistry]
 	[pallet_telemetry, Telemetry]
+	[pallet_demand_response, DemandResponse]
 );

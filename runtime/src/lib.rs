@@ -222,4 +222,7 @@ mod runtime {
 
 	#[runtime::pallet_index(31)]
 	pub type Telemetry = pallet_telemetry;
+
+	#[runtime::pallet_index(32)]
+	pub type DemandResponse = pallet_demand_response;
 }

@@ -4,6 +4,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod common;
+
+use common::*;
+
 use codec::Encode;
 use frame_support::{assert_ok, traits::fungible::InspectHold, BoundedVec};
 use openvpp_primitives::{
@@ -12,77 +16,12 @@ use openvpp_primitives::{
 	RejectionReason, SignedReport,
 };
 use openvpp_runtime::{
-	demo_fleet::{self, KeyScheme},
-	extrinsic, AccountId, Balances, BuildStorage, DeviceRegistry, Executive, Runtime, RuntimeCall,
-	RuntimeEvent, RuntimeGenesisConfig, RuntimeHoldReason, System, Telemetry,
+	demo_fleet, AccountId, Balances, DeviceRegistry, Runtime, RuntimeCall, RuntimeEvent,
+	RuntimeHoldReason, System, Telemetry,
 };
-use sp_core::{ecdsa, ed25519, sr25519, Pair, H256};
+use sp_core::{ecdsa, Pair, H256};
 use sp_keyring::Sr25519Keyring;
-use sp_runtime::{traits::Header as _, DispatchError};
-
-/// 2026-03-02T12:00:00Z.
-const NOON: u64 = 1_772_452_800;
-
-/// Merges a genesis-preset patch into a full genesis config, as the node does.
-fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
-	match (base, patch) {
-		(serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
-			for (key, value) in patch {
-				merge(base.entry(key).or_insert(serde_json::Value::Null), value);
-			}
-		}
-		(base, patch) => *base = patch,
-	}
-}
-
-/// A chain at block 1 built from the named genesis preset.
-fn chain_from_preset(preset: &str) -> sp_io::TestExternalities {
-	let patch: serde_json::Value = serde_json::from_slice(
-		&openvpp_runtime::genesis_config_presets::get_preset(&preset.into())
-			.expect("preset exists"),
-	)
-	.unwrap();
-	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
-	merge(&mut config, patch);
-	let config: RuntimeGenesisConfig = serde_json::from_value(config).expect("preset deserializes");
-	let mut ext = sp_io::TestExternalities::new(config.build_storage().expect("preset builds"));
-	ext.execute_with(|| start_block(1, NOON));
-	ext
-}
-
-fn start_block(number: u32, unix_s: u64) {
-	let header = openvpp_runtime::Header::new(
-		number,
-		Default::default(),
-		Default::default(),
-		System::parent_hash(),
-		Default::default(),
-	);
-	Executive::initialize_block(&header);
-	pallet_timestamp::Now::<Runtime>::put(unix_s * 1_000);
-}
-
-/// Signs `call` with `signer` at its current nonce and applies it like a block author does.
-fn apply(signer: Sr25519Keyring, call: RuntimeCall) -> sp_runtime::DispatchResult {
-	let nonce = System::account_nonce(signer.to_account_id());
-	let xt = extrinsic::sign(call, &signer.pair(), nonce, System::block_hash(0));
-	// Round-trip through the wire format, as a node receives it.
-	let xt = openvpp_runtime::UncheckedExtrinsic::decode_all_from(&xt.encode());
-	Executive::apply_extrinsic(xt).expect("the transaction is valid")
-}
-
-trait DecodeAll: Sized {
-	fn decode_all_from(bytes: &[u8]) -> Self;
-}
-impl DecodeAll for openvpp_runtime::UncheckedExtrinsic {
-	fn decode_all_from(bytes: &[u8]) -> Self {
-		<Self as codec::DecodeAll>::decode_all(&mut &bytes[..]).expect("decodes")
-	}
-}
-
-fn events() -> Vec<RuntimeEvent> {
-	System::events().into_iter().map(|r| r.event).collect()
-}
+use sp_runtime::DispatchError;
 
 #[test]
 fn every_genesis_preset_builds() {
@@ -194,23 +133,6 @@ fn a_device_is_registered_verified_queried_and_retired_through_extrinsics() {
 		assert!(fees > 0 && fees < openvpp_runtime::OVPP / 10, "fees {fees}");
 		DeviceRegistry::do_try_state().unwrap();
 	});
-}
-
-/// Signs reports for the demo fleet with the keys derived from their documented seeds.
-fn sign_demo(report: IntervalReport) -> SignedReport {
-	let device = &demo_fleet::demo_fleet()[report.device_id as usize - 1];
-	let payload = openvpp_primitives::report_signing_payload(&System::block_hash(0), &report);
-	let seed = device.seed();
-	let signature = match device.scheme {
-		KeyScheme::Sr25519 => {
-			sr25519::Pair::from_string(&seed, None).unwrap().sign(&payload).into()
-		}
-		KeyScheme::Ed25519 => {
-			ed25519::Pair::from_string(&seed, None).unwrap().sign(&payload).into()
-		}
-		KeyScheme::Ecdsa => ecdsa::Pair::from_string(&seed, None).unwrap().sign(&payload).into(),
-	};
-	SignedReport { report, signature }
 }
 
 /// A plausible report for each demo device over the quarter hour before noon.

@@ -19,11 +19,13 @@
 
 extern crate alloc;
 
+pub mod demand_response;
 pub mod device;
 pub mod plausibility;
 pub mod telemetry;
 pub mod traits;
 
+pub use demand_response::*;
 pub use device::*;
 pub use plausibility::*;
 pub use telemetry::*;

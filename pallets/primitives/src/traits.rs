@@ -151,6 +151,18 @@ impl DeviceLifecycleHooks for () {
 	fn on_device_retired(_: DeviceId) {}
 }
 
+/// Tells both, in order.
+impl<A: DeviceLifecycleHooks, B: DeviceLifecycleHooks> DeviceLifecycleHooks for (A, B) {
+	fn on_device_deactivated(id: DeviceId) {
+		A::on_device_deactivated(id);
+		B::on_device_deactivated(id);
+	}
+	fn on_device_retired(id: DeviceId) {
+		A::on_device_retired(id);
+		B::on_device_retired(id);
+	}
+}
+
 /// Puts a device into the most expensive state for the lifecycle hooks, for the registry's
 /// benchmarks: the hooks' cost depends on what other pallets hold about the device.
 #[cfg(feature = "runtime-benchmarks")]
@@ -163,6 +175,16 @@ pub trait LifecycleHooksBenchmarkHelper {
 #[cfg(feature = "runtime-benchmarks")]
 impl LifecycleHooksBenchmarkHelper for () {
 	fn make_worst_case(_: DeviceId, _: &RegionCode, _: DeviceKind) {}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl<A: LifecycleHooksBenchmarkHelper, B: LifecycleHooksBenchmarkHelper>
+	LifecycleHooksBenchmarkHelper for (A, B)
+{
+	fn make_worst_case(id: DeviceId, region: &RegionCode, kind: DeviceKind) {
+		A::make_worst_case(id, region, kind);
+		B::make_worst_case(id, region, kind);
+	}
 }
 
 /// One device's telemetry over one scoring epoch, as the telemetry pallet closes it. Energy

@@ -179,6 +179,7 @@ fn seed_previous_report<T: Config>(
 				discharged_wh: 3_000,
 				..Default::default()
 			},
+			measured: false,
 		},
 	);
 }

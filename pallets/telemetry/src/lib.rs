@@ -90,8 +90,8 @@ pub mod pallet {
 	use frame_support::{pallet_prelude::*, traits::UnixTime};
 	use frame_system::pallet_prelude::*;
 	use openvpp_primitives::{
-		DeviceId, DeviceKind, DeviceRegistry, LiveFigures, OnEpochClosed, PlausibilityFlags,
-		PlausibilityTolerances, RegionCode, RejectionReason, SignedReport,
+		DeviceId, DeviceKind, DeviceRegistry, LiveFigures, MeasurementSink, OnEpochClosed,
+		PlausibilityFlags, PlausibilityTolerances, RegionCode, RejectionReason, SignedReport,
 	};
 	use sp_core::H256;
 	use sp_runtime::traits::{CheckedSub, Zero};
@@ -109,6 +109,9 @@ pub mod pallet {
 
 		/// Told when a device's scoring epoch closes.
 		type OnEpochClosed: OnEpochClosed;
+
+		/// Receives the reports of devices that demand response measures.
+		type Measurement: MeasurementSink;
 
 		/// Charges gateways for rejected and flagged reports and for stored digests.
 		type Fees: TelemetryFees<Self::AccountId>;

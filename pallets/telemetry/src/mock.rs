@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use frame_support::{
 	derive_impl, parameter_types,
 	traits::{ConstU32, ConstU64},
+	weights::Weight,
 };
 use openvpp_primitives::{
-	BasisPoints, Capability, DeviceId, DeviceInfo, DeviceLookupError, DeviceRegistry, DeviceStatus,
-	EpochTelemetry, OnEpochClosed, PlausibilityTolerances, ReputationReason, TelemetryTotals,
+	BasisPoints, Capability, DeviceId, DeviceInfo, DeviceKind, DeviceLookupError, DeviceRegistry,
+	DeviceStatus, EpochTelemetry, MeasuredInterval, MeasurementSink, OnEpochClosed,
+	PlausibilityTolerances, ReputationReason, TelemetryTotals,
 };
 use sp_runtime::BuildStorage;
 
@@ -228,6 +230,34 @@ pub fn closed_epochs() -> Vec<(DeviceId, EpochTelemetry)> {
 	CLOSED_EPOCHS.with(|c| c.borrow().clone())
 }
 
+thread_local! {
+	pub static MEASURED_INTERVALS: RefCell<Vec<(DeviceId, MeasuredInterval)>> =
+		const { RefCell::new(Vec::new()) };
+}
+
+/// Weight the recording measurement reports for each interval.
+pub const MEASUREMENT_WEIGHT: Weight = Weight::from_parts(7_000_000, 0);
+
+/// Records the intervals passed on for measurement.
+pub struct RecordMeasurements;
+impl MeasurementSink for RecordMeasurements {
+	fn on_measured_interval(
+		device: DeviceId,
+		_: DeviceKind,
+		interval: &MeasuredInterval,
+	) -> Weight {
+		MEASURED_INTERVALS.with(|m| m.borrow_mut().push((device, *interval)));
+		MEASUREMENT_WEIGHT
+	}
+	fn max_measurement_weight() -> Weight {
+		MEASUREMENT_WEIGHT
+	}
+}
+
+pub fn measured_intervals() -> Vec<(DeviceId, MeasuredInterval)> {
+	MEASURED_INTERVALS.with(|m| m.borrow().clone())
+}
+
 /// Seconds per freshness slot in the tests.
 pub const SLOT_S: u32 = 60;
 
@@ -242,6 +272,7 @@ parameter_types! {
 impl pallet_telemetry::Config for Test {
 	type Registry = MockRegistry;
 	type OnEpochClosed = RecordEpochs;
+	type Measurement = RecordMeasurements;
 	type Fees = MockFees;
 	type UnixTime = Timestamp;
 	type MaxBatchSize = ConstU32<64>;
@@ -284,6 +315,7 @@ pub fn set_time(unix_s: u64) {
 pub fn new_test_ext() -> sp_io::TestExternalities {
 	DEVICES.with(|d| d.borrow_mut().clear());
 	CLOSED_EPOCHS.with(|c| c.borrow_mut().clear());
+	MEASURED_INTERVALS.with(|m| m.borrow_mut().clear());
 	FEE_FUNDS.with(|f| f.borrow_mut().clear());
 	FEES_PAID.with(|f| f.borrow_mut().clear());
 	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();

@@ -11,9 +11,9 @@ use frame_support::{
 use openvpp_primitives::{
 	check_plausibility, live_figures, report_signing_payload, AttestationSignature, DeviceId,
 	DeviceInfo, DeviceKind, DeviceLifecycleHooks, DeviceLookupError, DeviceRegistry,
-	EnergyReference, EpochTelemetry, IntervalReport, OnEpochClosed, PlausibilityFlags,
-	PlausibilityTolerances, RegionCode, RejectionReason, SignedReport, TelemetryTotals,
-	UnixSeconds,
+	EnergyReference, EpochTelemetry, IntervalReport, LatestDeviceReading, MeasuredDevices,
+	MeasuredInterval, MeasurementSink, OnEpochClosed, PlausibilityFlags, PlausibilityTolerances,
+	RegionCode, RejectionReason, SignedReport, TelemetryTotals, UnixSeconds,
 };
 use sp_core::H256;
 use sp_runtime::{traits::Zero, Perbill};
@@ -32,11 +32,18 @@ struct StatusMapUpdate<T: Config> {
 	touched: BTreeMap<(RegionCode, DeviceKind), RegionKindStatus<T::MaxFreshnessSlots>>,
 	/// Devices whose scoring epoch this batch closed (each costs a registry write).
 	epochs_closed: u32,
+	/// What demand response used measuring the batch's enrolled devices.
+	measurement_weight: Weight,
 }
 
 impl<T: Config> StatusMapUpdate<T> {
 	fn new(now: UnixSeconds) -> Self {
-		StatusMapUpdate { now, touched: BTreeMap::new(), epochs_closed: 0 }
+		StatusMapUpdate {
+			now,
+			touched: BTreeMap::new(),
+			epochs_closed: 0,
+			measurement_weight: Weight::zero(),
+		}
 	}
 
 	fn entry(
@@ -165,6 +172,7 @@ impl<T: Config> Pallet<T> {
 
 		work.status_entries = map.len();
 		work.epochs_closed = map.epochs_closed;
+		work.measurement_weight = map.measurement_weight;
 		map.write();
 
 		// Never more than was charged up front (the fits of the benchmarks differ a little at
@@ -247,6 +255,8 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(dearest_scheme_extra.saturating_mul(reports.into()))
 			.max(T::WeightInfo::submit_reports_unverified(reports))
 			.saturating_add(Self::fee_bookkeeping_weight())
+			// Enrolled devices: what demand response may spend measuring them.
+			.saturating_add(T::Measurement::max_measurement_weight().saturating_mul(reports.into()))
 	}
 
 	/// The weight of a batch that did `work`.
@@ -295,6 +305,7 @@ impl<T: Config> Pallet<T> {
 		let weight = reprice(weight, T::WeightInfo::verify_ed25519(), work.ed25519_checked);
 		reprice(weight, T::WeightInfo::verify_sr25519(), work.sr25519_checked)
 			.saturating_add(Self::fee_bookkeeping_weight())
+			.saturating_add(work.measurement_weight)
 	}
 
 	/// Checks one report and applies it. Never fails: every problem is an outcome.
@@ -354,7 +365,22 @@ impl<T: Config> Pallet<T> {
 		let flags = assessment.flags;
 		let new_state =
 			Self::apply_report(report, &device, state, assessment.reference, flags, context, map);
+		let measured = new_state.measured;
 		DeviceTelemetry::<T>::insert(report.device_id, new_state);
+		if measured {
+			let interval = MeasuredInterval {
+				interval_start: report.interval_start,
+				interval_length_s: report.interval_length_s,
+				energy_imported_wh: report.energy_imported_wh,
+				energy_exported_wh: report.energy_exported_wh,
+				soc_bp: report.soc_bp,
+				grid_response: report.grid_response,
+				plausible: flags.is_plausible(),
+			};
+			let used =
+				T::Measurement::on_measured_interval(report.device_id, device.kind, &interval);
+			map.measurement_weight = map.measurement_weight.saturating_add(used);
+		}
 
 		if flags.is_plausible() {
 			Outcome::Accepted
@@ -401,9 +427,11 @@ impl<T: Config> Pallet<T> {
 		map: &mut StatusMapUpdate<T>,
 	) -> DeviceTelemetryState {
 		let epoch_index = report.interval_start / T::EpochLengthS::get().max(1);
-		let (mut epoch, previous_end, old_live) = match state {
-			Some(state) => (state.epoch, Some(state.last_interval_end), state.live),
-			None => (EpochTelemetry { epoch: epoch_index, ..Default::default() }, None, None),
+		let (mut epoch, previous_end, old_live, measured) = match state {
+			Some(state) => (state.epoch, Some(state.last_interval_end), state.live, state.measured),
+			None => {
+				(EpochTelemetry { epoch: epoch_index, ..Default::default() }, None, None, false)
+			}
 		};
 
 		// Intervals only move forward, so a later epoch means the current one is complete.
@@ -486,6 +514,7 @@ impl<T: Config> Pallet<T> {
 			reference,
 			live,
 			epoch,
+			measured,
 		}
 	}
 
@@ -579,6 +608,69 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 	}
 }
 
+impl<T: Config> MeasuredDevices for Pallet<T> {
+	fn set_measured(device_id: DeviceId, measured: bool) -> bool {
+		DeviceTelemetry::<T>::mutate_exists(device_id, |state| match state {
+			Some(state) => {
+				state.measured = measured;
+				true
+			}
+			None => false,
+		})
+	}
+
+	fn latest_reading(device_id: DeviceId) -> Option<LatestDeviceReading> {
+		DeviceTelemetry::<T>::get(device_id).map(|state| LatestDeviceReading {
+			interval_end: state.last_interval_end,
+			average_power_w: state.latest.average_power_w,
+			soc_bp: state.latest.soc_bp,
+			device_state: state.latest.device_state,
+			plausible: state.latest.plausibility.is_plausible(),
+		})
+	}
+
+	fn set_measured_weight() -> Weight {
+		T::DbWeight::get().reads_writes(1, 1)
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl<T: Config> Pallet<T> {
+	/// Gives a device a plausible latest reading for an interval ending at `interval_end`, for
+	/// other pallets' benchmarks.
+	pub fn set_reading_for_benchmarks(
+		device_id: DeviceId,
+		interval_end: UnixSeconds,
+		average_power_w: openvpp_primitives::Watts,
+		soc_bp: Option<openvpp_primitives::BasisPoints>,
+	) {
+		let latest = LatestReading {
+			interval_start: interval_end.saturating_sub(900),
+			interval_length_s: 900,
+			average_power_w,
+			peak_power_w: average_power_w,
+			soc_bp,
+			device_state: openvpp_primitives::DeviceState::Operating,
+			grid_response: Default::default(),
+			cumulative_imported_wh: 0,
+			cumulative_exported_wh: 0,
+			plausibility: PlausibilityFlags::default(),
+		};
+		DeviceTelemetry::<T>::insert(
+			device_id,
+			DeviceTelemetryState {
+				last_sequence: 1,
+				last_interval_end: interval_end,
+				latest,
+				reference: None,
+				live: None,
+				epoch: EpochTelemetry::default(),
+				measured: false,
+			},
+		);
+	}
+}
+
 #[cfg(feature = "runtime-benchmarks")]
 impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> {
 	/// Gives the device live figures in a status-map entry whose freshness slots are all in use,
@@ -621,6 +713,7 @@ impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> 
 				live: Some(LiveEntry { region: region.clone(), kind, figures, expires_at: first }),
 				// An epoch with totals, so that retiring the device closes it.
 				epoch: EpochTelemetry { accepted: 1, expected: 1, ..Default::default() },
+				measured: false,
 			},
 		);
 	}

@@ -1201,3 +1201,53 @@ fn storing_a_digest_is_paid_and_never_free_state() {
 		assert_eq!(BatchDigests::<Test>::get(1).len(), 1);
 	});
 }
+
+#[test]
+fn only_measured_devices_reach_demand_response_flagged_ones_marked() {
+	use openvpp_primitives::MeasuredDevices;
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		// A device that never reported cannot be measured yet.
+		assert!(!Telemetry::set_measured(1, true));
+		assert!(Telemetry::latest_reading(1).is_none());
+		set_time(after_interval(0));
+		submit(vec![sign(battery_report(1, 0)), sign(battery_report(2, 0))]);
+		assert!(measured_intervals().is_empty());
+
+		assert!(Telemetry::set_measured(1, true));
+		let reading = Telemetry::latest_reading(1).unwrap();
+		assert_eq!(
+			(reading.interval_end, reading.average_power_w, reading.soc_bp, reading.plausible),
+			(T0 + 900, 2_000, Some(8_000), true)
+		);
+		set_time(after_interval(2));
+		// Device 1's second report discharges more than its SoC fell: flagged, still passed on.
+		let mut lying = battery_report(1, 1);
+		lying.energy_exported_wh = 5_000;
+		lying.cumulative_exported_wh = 25_000;
+		let post = submit(vec![sign(lying), sign(battery_report(2, 1))]);
+		let measured = measured_intervals();
+		assert_eq!(measured.len(), 1);
+		let (device, interval) = measured[0];
+		assert_eq!(device, 1);
+		assert_eq!(
+			(interval.interval_start, interval.energy_exported_wh, interval.plausible),
+			(T0 + 900, 5_000, false)
+		);
+		// The measurement's weight is charged with the batch, and declared for every report.
+		let work = BatchWork {
+			processed: 2,
+			status_entries: 1,
+			sr25519_checked: 2,
+			measurement_weight: MEASUREMENT_WEIGHT,
+			..Default::default()
+		};
+		assert_eq!(post.actual_weight.unwrap(), Telemetry::batch_weight(&work));
+		assert!(Telemetry::declared_weight(2).all_gte(MEASUREMENT_WEIGHT.saturating_mul(2)));
+
+		assert!(Telemetry::set_measured(1, false));
+		submit(vec![sign(battery_report(1, 2))]);
+		assert_eq!(measured_intervals().len(), 1);
+	});
+}

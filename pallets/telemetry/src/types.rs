@@ -3,7 +3,8 @@
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
-	defensive, traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+	defensive, traits::Get, weights::Weight, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound,
+	PartialEqNoBound,
 };
 use openvpp_primitives::{
 	BasisPoints, DeviceKind, DeviceState, EnergyReference, EpochTelemetry, GridResponseStatus,
@@ -71,6 +72,9 @@ pub struct DeviceTelemetryState {
 	pub live: Option<LiveEntry>,
 	/// Running totals of the current scoring epoch.
 	pub epoch: EpochTelemetry,
+	/// Whether demand response measures the device: its reports go to
+	/// [`Config::Measurement`](crate::Config::Measurement).
+	pub measured: bool,
 }
 
 /// Figures that stop counting at the same instant.
@@ -255,4 +259,6 @@ pub struct BatchWork {
 	/// are repriced by the difference).
 	pub ed25519_checked: u32,
 	pub sr25519_checked: u32,
+	/// What demand response used measuring enrolled devices (reported by it).
+	pub measurement_weight: Weight,
 }

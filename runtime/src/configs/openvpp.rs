@@ -1,13 +1,14 @@
 //! Configuration of the OpenVPP pallets.
 
-use super::TelemetryFeesInOvpp;
+use super::{RuntimeBlockWeights, TelemetryFeesInOvpp};
 use crate::{
-	AccountId, Balance, Balances, BlockNumber, DeviceRegistry, Runtime, RuntimeHoldReason,
-	Telemetry, Timestamp, DAYS, MILLI_OVPP,
+	AccountId, Balance, Balances, BlockNumber, DemandResponse, DeviceRegistry, Runtime,
+	RuntimeHoldReason, Telemetry, Timestamp, DAYS, MILLI_OVPP,
 };
 use frame_support::{
 	parameter_types,
 	traits::{ConstU16, ConstU32, ConstU64},
+	weights::Weight,
 };
 use frame_system::EnsureRoot;
 use openvpp_primitives::{
@@ -65,9 +66,10 @@ impl pallet_device_registry::Config for Runtime {
 	type VerifierAdminOrigin = EnsureRoot<AccountId>;
 	type GovernanceOrigin = EnsureRoot<AccountId>;
 	type UnixTime = Timestamp;
-	type LifecycleHooks = Telemetry;
+	// Telemetry first: it closes the device's open epoch while the registry still knows it.
+	type LifecycleHooks = (Telemetry, DemandResponse);
 	#[cfg(feature = "runtime-benchmarks")]
-	type LifecycleBenchmarkHelper = Telemetry;
+	type LifecycleBenchmarkHelper = (Telemetry, DemandResponse);
 	type MaxMetadataLen = ConstU32<64>;
 	type MaxReasonLen = ConstU32<128>;
 	type InitialReputationBp = ConstU16<5_000>;
@@ -103,6 +105,7 @@ parameter_types! {
 impl pallet_telemetry::Config for Runtime {
 	type Registry = DeviceRegistry;
 	type OnEpochClosed = ();
+	type Measurement = DemandResponse;
 	type Fees = TelemetryFeesInOvpp;
 	type UnixTime = Timestamp;
 	type MaxBatchSize = ConstU32<1_000>;
@@ -134,6 +137,89 @@ impl pallet_telemetry::Config for Runtime {
 	type BenchmarkClock = BenchmarkClock;
 }
 
+parameter_types! {
+	/// Selection and settlement may use a tenth of every block, before any transaction.
+	pub DemandResponsePollWeight: Weight =
+		sp_runtime::Perbill::from_percent(10) * RuntimeBlockWeights::get().max_block;
+}
+
+impl pallet_demand_response::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Registry = DeviceRegistry;
+	type Telemetry = Telemetry;
+	type UnixTime = Timestamp;
+	// Root until governance arrives.
+	type AdminOrigin = EnsureRoot<AccountId>;
+	type MaxOpenEvents = ConstU32<64>;
+	/// The largest single events run today (Sunrun/PG&E: 8 500 homes) fit.
+	type MaxParticipantsPerEvent = ConstU32<10_000>;
+	type MaxEventDurationS = ConstU32<{ 4 * 3_600 }>;
+	type MaxLeadTimeS = ConstU64<{ 7 * 86_400 }>;
+	/// Gateways report an interval within seconds of its end; ten minutes covers a short
+	/// outage. Reports later than that no longer change the event's settlement.
+	type SettlementGraceS = ConstU64<600>;
+	type DeliveryToleranceBp = ConstU16<1_000>;
+	type ReputationPivotBp = ConstU16<8_000>;
+	type MinBaselineDays = ConstU32<3>;
+	type MaxPollWeight = DemandResponsePollWeight;
+	type WeightInfo = pallet_demand_response::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = DemandResponseBenchmarkHelper;
+}
+
+/// Registered devices with fresh readings for the demand-response benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct DemandResponseBenchmarkHelper;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_demand_response::benchmarking::BenchmarkHelper<AccountId>
+	for DemandResponseBenchmarkHelper
+{
+	fn device_with_reading(
+		owner: AccountId,
+		gateway: AccountId,
+		kind: DeviceKind,
+		region: openvpp_primitives::RegionCode,
+		now: u64,
+	) -> openvpp_primitives::DeviceId {
+		use openvpp_primitives::{Capability, DeviceRegistryBenchmarkHelper, FieldRule};
+		let rules = kind.capability_rules();
+		let bounds = OpenVppCapabilityBounds::bounds(kind);
+		let allowed = |rule: FieldRule| rule != FieldRule::Forbidden;
+		let capability = Capability {
+			rated_power_w: bounds.max_rated_power_w,
+			storage_capacity_wh: allowed(rules.storage_capacity_wh)
+				.then_some(bounds.max_storage_capacity_wh),
+			max_charge_w: allowed(rules.max_charge_w).then_some(bounds.max_charge_w),
+			max_discharge_w: allowed(rules.max_discharge_w).then_some(bounds.max_discharge_w),
+		};
+		// Unique per device; the registry does not use it to verify anything here.
+		let mut raw = [7u8; 32];
+		raw[..4]
+			.copy_from_slice(&pallet_device_registry::NextDeviceId::<Runtime>::get().to_le_bytes());
+		let key = sp_core::ed25519::Public::from_raw(raw);
+		let device = DeviceRegistry::register_active_device(
+			owner,
+			gateway,
+			kind,
+			capability,
+			region,
+			openvpp_primitives::AttestationKey::Ed25519(key),
+		);
+		Telemetry::set_reading_for_benchmarks(
+			device,
+			now,
+			-1_000,
+			kind.has_storage().then_some(6_000),
+		);
+		device
+	}
+
+	fn set_unix_time(seconds: u64) {
+		<BenchmarkClock as openvpp_primitives::BenchmarkClock>::set_unix_time(seconds);
+	}
+}
+
 /// Sets the block timestamp in benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
 pub struct BenchmarkClock;
@@ -162,5 +248,6 @@ mod tests {
 		// against stale window and clock skew, bounds of every kind, …).
 		<pallet_device_registry::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
 		<pallet_telemetry::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
+		<pallet_demand_response::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
 	}
 }
