@@ -4,13 +4,13 @@
 //!
 //! | device | protocol | endpoint |
 //! | --- | --- | --- |
-//! | 1 electric vehicle | MQTT, evcc single values | `evcc/loadpoints/1/{chargePower,vehicleSoc,chargeTotalImport}`, `evcc/status` |
-//! | 2 EV charger | MQTT, OpenVPP JSON | `openvpp/devices/ev-charger/state`, `…/status` |
+//! | 1 electric vehicle | MQTT, evcc single values | `evcc/loadpoints/1/{chargePower,vehicleSoc,chargeTotalImport}`, `evcc/status`; commands `evcc/loadpoints/1/maxCurrent/set` |
+//! | 2 EV charger | MQTT, OpenVPP JSON | `openvpp/devices/ev-charger/state`, `…/status`; commands `…/set` |
 //! | 3 home battery | Modbus TCP, SunSpec 1 + 103 + 124 | `127.0.0.1:<base>+3` |
 //! | 4 C&I battery | Modbus TCP, SunSpec 1 + 103 + 802 | `127.0.0.1:<base>+4` |
 //! | 5 rooftop solar | Modbus TCP, SunSpec 1 + 103 | `127.0.0.1:<base>+5` |
 //! | 6 smart meter | Modbus TCP, SunSpec 1 + 203 | `127.0.0.1:<base>+6` |
-//! | 7 energy manager | MQTT, Tasmota | `tele/openvpp-ems/{SENSOR,LWT}` |
+//! | 7 energy manager | MQTT, Tasmota | `tele/openvpp-ems/{SENSOR,LWT}`; commands `cmnd/openvpp-ems/POWER` (answer on `stat/openvpp-ems/POWER`) |
 
 use std::{fmt::Write, net::SocketAddr, path::Path};
 
@@ -46,6 +46,15 @@ pub const EV_STATUS_TOPIC: &str = "evcc/status";
 pub const CHARGER_TOPIC: &str = "openvpp/devices/ev-charger/state";
 pub const CHARGER_STATUS_TOPIC: &str = "openvpp/devices/ev-charger/status";
 pub const EMS_PREFIX: &str = "tele/openvpp-ems";
+/// evcc's loadpoint current limit (A), as evcc takes it.
+pub const EV_MAX_CURRENT_SET_TOPIC: &str = "evcc/loadpoints/1/maxCurrent/set";
+/// evcc's loadpoint current limit as it stands (A).
+pub const EV_MAX_CURRENT_TOPIC: &str = "evcc/loadpoints/1/maxCurrent";
+/// The charger's `openvpp-json` command topic.
+pub const CHARGER_SET_TOPIC: &str = "openvpp/devices/ev-charger/set";
+/// Tasmota's relay command and answer for the heat pump behind the energy manager.
+pub const EMS_POWER_COMMAND_TOPIC: &str = "cmnd/openvpp-ems/POWER";
+pub const EMS_POWER_STATE_TOPIC: &str = "stat/openvpp-ems/POWER";
 
 /// Every device of the demo fleet, in id order.
 pub const ALL_DEVICES: [DeviceId; 7] = [EV, CHARGER, HOME_BATTERY, CI_BATTERY, SOLAR, METER, EMS];

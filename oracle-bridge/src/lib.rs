@@ -21,6 +21,7 @@ pub mod bridge;
 pub mod chain;
 pub mod config;
 pub mod demo;
+pub mod device_command;
 pub mod device_watch;
 pub mod keystore;
 pub mod mapping;

@@ -21,7 +21,7 @@
 //! | 1 common | manufacturer (Mn, 2), model (Md, 18), version (Vr, 42), serial (SN, 50) |
 //! | 101/102/103 inverter | W 14 (W_SF 15), lifetime WH 24–25 (WH_SF 26), St 38 |
 //! | 201–204 meter | W 18 (W_SF 22), TotWhExp 38–39, TotWhImp 46–47 (TotWh_SF 54) |
-//! | 124 storage | ChaState 8 (ChaState_SF 22, optional) = SoC %; OutWRte 12 / InWRte 13 (InOutWRte_SF 25) writable |
+//! | 124 storage | ChaState 8 (ChaState_SF 22, optional) = SoC %; controlled through WChaMax 2 (WChaMax_SF 18), StorCtl_Mod 5, OutWRte 12 / InWRte 13 (InOutWRte_SF 25), InOutWRte_RvrtTms 15 ([`storage_control`]) |
 //! | 802 battery | SoC 11 (SoC_SF 56), W 47 (W_SF 63, optional) |
 //!
 //! Sign conventions (the model definitions leave them open; OpenVPP uses the common ones):
@@ -33,6 +33,7 @@ use openvpp_primitives::DeviceState;
 mod chain;
 #[cfg(test)]
 mod official;
+pub mod storage_control;
 
 pub use chain::{
 	discover, walk, walk_chain, walk_models, Discovered, DiscoveryError, ReadFailure,
@@ -81,9 +82,14 @@ pub mod layout {
 	pub mod storage {
 		pub const ID: u16 = 124;
 		pub const LEN: u16 = 24;
+		pub const W_CHA_MAX: usize = 2;
+		pub const STOR_CTL_MOD: usize = 5;
 		pub const CHA_STATE: usize = 8;
 		pub const OUT_W_RTE: usize = 12;
 		pub const IN_W_RTE: usize = 13;
+		pub const IN_OUT_W_RTE_WIN_TMS: usize = 14;
+		pub const IN_OUT_W_RTE_RVRT_TMS: usize = 15;
+		pub const W_CHA_MAX_SF: usize = 18;
 		pub const CHA_STATE_SF: usize = 22;
 		pub const IN_OUT_W_RTE_SF: usize = 25;
 	}
@@ -461,6 +467,12 @@ impl RegisterMap {
 	/// Reads the register at `offset` of model `id`.
 	pub fn get(&self, id: u16, offset: usize) -> Option<u16> {
 		self.model_start(id).and_then(|s| self.registers.get(s + offset)).copied()
+	}
+
+	/// Address of model `id`'s ID register.
+	pub fn model_address(&self, id: u16) -> Option<u16> {
+		let start = u16::try_from(self.model_start(id)?).ok()?;
+		self.base.checked_add(start)
 	}
 
 	/// Address of the marker.

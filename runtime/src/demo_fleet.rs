@@ -12,6 +12,9 @@
 //! | 6 | smart meter | Alice | DE-TENNET | ecdsa | `//OpenVPP-Demo//smart-meter` |
 //! | 7 | energy manager | Alice | DE-TENNET | sr25519 | `//OpenVPP-Demo//energy-manager` |
 //!
+//! Alice's home battery, rooftop solar and energy manager sit behind her smart meter (device 6):
+//! the meter's readings are her house's grid connection.
+//!
 //! Every device is bound to the gateway account `//Ferdie`; `//Dave` holds the verifier role.
 //! The seeds are public: this fleet is for development chains only.
 
@@ -53,6 +56,8 @@ pub struct DemoDevice {
 	pub attestation_key: AttestationKey,
 	pub manufacturer: &'static str,
 	pub model: &'static str,
+	/// The demo device id of the smart meter this device sits behind.
+	pub site_meter: Option<u32>,
 }
 
 impl DemoDevice {
@@ -97,6 +102,7 @@ pub fn demo_fleet() -> Vec<DemoDevice> {
 			))),
 			manufacturer: "Demo Motors",
 			model: "Volt64",
+			site_meter: None,
 		},
 		DemoDevice {
 			name: "ev-charger",
@@ -116,6 +122,7 @@ pub fn demo_fleet() -> Vec<DemoDevice> {
 			))),
 			manufacturer: "Demo Charging",
 			model: "Wallbox 11",
+			site_meter: None,
 		},
 		DemoDevice {
 			name: "home-battery",
@@ -135,6 +142,7 @@ pub fn demo_fleet() -> Vec<DemoDevice> {
 			))),
 			manufacturer: "Demo Storage",
 			model: "PowerCell 13.5",
+			site_meter: Some(6),
 		},
 		DemoDevice {
 			name: "ci-battery",
@@ -154,6 +162,7 @@ pub fn demo_fleet() -> Vec<DemoDevice> {
 			))),
 			manufacturer: "Demo Industrial",
 			model: "Grid Block 500",
+			site_meter: None,
 		},
 		DemoDevice {
 			name: "rooftop-solar",
@@ -168,6 +177,7 @@ pub fn demo_fleet() -> Vec<DemoDevice> {
 			))),
 			manufacturer: "Demo Solar",
 			model: "Inverter 8K",
+			site_meter: Some(6),
 		},
 		DemoDevice {
 			name: "smart-meter",
@@ -182,6 +192,7 @@ pub fn demo_fleet() -> Vec<DemoDevice> {
 			))),
 			manufacturer: "Demo Metering",
 			model: "3-Phase 63A",
+			site_meter: None,
 		},
 		DemoDevice {
 			name: "energy-manager",
@@ -204,6 +215,7 @@ pub fn demo_fleet() -> Vec<DemoDevice> {
 			))),
 			manufacturer: "Demo Home",
 			model: "EMS One",
+			site_meter: Some(6),
 		},
 	]
 }
@@ -225,6 +237,7 @@ pub fn genesis_devices() -> Vec<GenesisDevice<AccountId>> {
 			model: device.model.into(),
 			serial_number: alloc::format!("DEMO-{:04}", index + 1),
 			firmware_version: "1.0.0".into(),
+			site_meter: device.site_meter,
 		})
 		.collect()
 }

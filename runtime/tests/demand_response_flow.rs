@@ -119,6 +119,18 @@ fn a_battery_discharges_for_an_event_and_its_owner_is_paid_from_the_escrow() {
 				committed_w: 3_000
 			})
 		));
+		// Committed to the event, the battery stays behind Alice's meter until it is over (the
+		// registry asks demand response before it moves a device between sites).
+		let leave_site = || {
+			RuntimeCall::DeviceRegistry(pallet_device_registry::Call::set_site_meter {
+				device_id: BATTERY,
+				meter: None,
+			})
+		};
+		assert_eq!(
+			apply(OWNER, leave_site()),
+			Err(pallet_device_registry::Error::<Runtime>::DeviceCommitted.into())
+		);
 
 		// Still charging at 2 kW until the start: the meter-before baseline.
 		next_block(NOON + 900);
@@ -156,6 +168,8 @@ fn a_battery_discharges_for_an_event_and_its_owner_is_paid_from_the_escrow() {
 		// Reputation +5 % for full performance; the event counts in the device's history.
 		let record = pallet_device_registry::Devices::<Runtime>::get(BATTERY).unwrap();
 		assert_eq!(record.credit.reputation_bp, 5_500);
+
+		assert_ok!(apply(OWNER, leave_site()));
 
 		pallet_demand_response::Pallet::<Runtime>::do_try_state().unwrap();
 		Telemetry::do_try_state().unwrap();

@@ -34,6 +34,9 @@ struct Args {
 	/// Publish a malformed payload on the charger topic every N ticks (fault testing).
 	#[arg(long, default_value_t = 0)]
 	garbage_mqtt_every: u32,
+	/// Devices whose owners override every command sent to them (non-delivery testing).
+	#[arg(long = "override", value_delimiter = ',')]
+	override_devices: Vec<u32>,
 }
 
 #[tokio::main]
@@ -50,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
 		trace: args.trace,
 		bogus_modbus: args.bogus_modbus,
 		garbage_mqtt_every: args.garbage_mqtt_every,
+		override_devices: args.override_devices,
 	};
 	sim::run(config, shutdown).await.context("simulator failed")
 }

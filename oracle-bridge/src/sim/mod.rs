@@ -5,6 +5,19 @@
 //! With `--embedded-broker` it runs its own MQTT broker (rumqttd), so the demo needs nothing
 //! installed; tests point it at a real mosquitto instead. Every value it serves can be written
 //! to a JSON-lines trace, which the end-to-end tests compare with what reached the chain.
+//!
+//! The home battery obeys SunSpec storage control (model 124, see
+//! [`crate::sunspec::storage_control`]): what a gateway writes into its rate limits bounds its
+//! power from the next step on, until the revert timeout passes. A device listed in
+//! `override_devices` stands for an owner who overrides every command: it resets the control
+//! to its own mode at the next step.
+//!
+//! The MQTT devices take commands too: the charger `openvpp-json` `hold`/`release` on its
+//! `…/set` topic ([`crate::device_command`]), the EV's loadpoint evcc's
+//! `evcc/loadpoints/1/maxCurrent/set` (A), the energy manager Tasmota's
+//! `cmnd/openvpp-ems/POWER` (`OFF` sheds the heat pump, `ON` gives it back; the relay answers
+//! on `stat/openvpp-ems/POWER`). An overriding owner's device ignores them (a relay answers
+//! `ON`; evcc shows its current limit unchanged).
 
 pub mod model;
 
@@ -48,6 +61,8 @@ pub struct SimConfig {
 	pub bogus_modbus: Vec<DeviceId>,
 	/// Publish a malformed payload on the charger's topic every this many ticks (0 = never).
 	pub garbage_mqtt_every: u32,
+	/// Devices whose owners override every command sent to them.
+	pub override_devices: Vec<DeviceId>,
 }
 
 /// One served value, as traced.
@@ -64,6 +79,11 @@ pub struct TraceLine {
 
 /// The register maps of the Modbus devices.
 type Maps = Arc<Mutex<BTreeMap<DeviceId, RegisterMap>>>;
+/// When each Modbus device was last written to (ms since the Unix epoch).
+type Writes = Arc<Mutex<BTreeMap<DeviceId, u64>>>;
+
+/// The home battery's maximum rate (W) as its model 124 block states it.
+const HOME_BATTERY_W_CHA_MAX: u16 = 5_000;
 
 const BASE: u16 = 40_000;
 
@@ -87,6 +107,23 @@ fn new_map(models: &[(u16, u16)], model: &str, serial: &str) -> RegisterMap {
 
 /// The initial register maps.
 fn register_maps() -> BTreeMap<DeviceId, RegisterMap> {
+	use layout::*;
+	let mut maps = initial_maps();
+	if let Some(map) = maps.get_mut(&demo::HOME_BATTERY) {
+		// Ratings and the battery's own mode: no limit in force, rates in 0.01 %.
+		map.set(storage::ID, storage::W_CHA_MAX, HOME_BATTERY_W_CHA_MAX);
+		map.set_i16(storage::ID, storage::W_CHA_MAX_SF, 0);
+		map.set_i16(storage::ID, storage::IN_OUT_W_RTE_SF, -2);
+		map.set(storage::ID, storage::STOR_CTL_MOD, 0);
+		map.set(storage::ID, storage::OUT_W_RTE, 10_000);
+		map.set(storage::ID, storage::IN_W_RTE, 10_000);
+		map.set(storage::ID, storage::IN_OUT_W_RTE_WIN_TMS, 0);
+		map.set(storage::ID, storage::IN_OUT_W_RTE_RVRT_TMS, 0);
+	}
+	maps
+}
+
+fn initial_maps() -> BTreeMap<DeviceId, RegisterMap> {
 	use layout::*;
 	BTreeMap::from([
 		(
@@ -209,11 +246,61 @@ fn update_maps(
 	trace
 }
 
+/// The home battery's model 124 block as it stands.
+fn storage_block(map: &RegisterMap) -> Option<Vec<u16>> {
+	map.read(map.model_address(layout::storage::ID)?, layout::storage::LEN + 2)
+}
+
+/// What the home battery's storage control asks of it now, applying the revert timeout and an
+/// overriding owner (both reset the mode in `map`).
+fn home_battery_window(
+	map: &mut RegisterMap,
+	last_write_ms: Option<u64>,
+	now_ms: u64,
+	overrides: bool,
+) -> Option<model::PowerWindow> {
+	use crate::sunspec::storage_control::{StorageControl, StorageRatings};
+	let block = storage_block(map)?;
+	let (ratings, control) =
+		match (StorageRatings::from_block(&block), StorageControl::from_block(&block)) {
+			(Ok(ratings), Ok(control)) => (ratings, control),
+			_ => return None,
+		};
+	if control.is_released() {
+		return None;
+	}
+	let expired = control.revert_s > 0
+		&& last_write_ms.is_some_and(|at| now_ms >= at + u64::from(control.revert_s) * 1_000);
+	if overrides || expired {
+		map.set(layout::storage::ID, layout::storage::STOR_CTL_MOD, 0);
+		tracing::info!(
+			device = demo::HOME_BATTERY,
+			reason = if overrides { "owner override" } else { "revert timeout" },
+			"storage control back to the battery's own mode"
+		);
+		return None;
+	}
+	let (min_w, max_w) = control.window(&ratings);
+	Some(model::PowerWindow {
+		min_w: min_w.unwrap_or(f64::NEG_INFINITY),
+		max_w: max_w.unwrap_or(f64::INFINITY),
+	})
+}
+
 /// Answers Modbus requests from one device's register map.
 #[derive(Clone)]
 struct RegisterService {
 	maps: Maps,
+	writes: Writes,
 	device: DeviceId,
+}
+
+impl RegisterService {
+	fn written(&self, now: u64) {
+		if let Ok(mut writes) = self.writes.lock() {
+			writes.insert(self.device, now);
+		}
+	}
 }
 
 impl Service for RegisterService {
@@ -238,12 +325,21 @@ impl Service for RegisterService {
 				.read(address, count)
 				.map(Response::ReadInputRegisters)
 				.ok_or(ExceptionCode::IllegalDataAddress),
-			// Dispatch commands (storage charge/discharge rates) are accepted and logged; the
-			// simulated batteries follow their own schedules.
+			// Control writes take effect at the next physics step.
 			Request::WriteSingleRegister(address, value) => {
 				if map.write(address, &[value]) {
 					tracing::info!(device = self.device, address, value, "register written");
+					self.written(now_ms());
 					Ok(Response::WriteSingleRegister(address, value))
+				} else {
+					Err(ExceptionCode::IllegalDataAddress)
+				}
+			}
+			Request::WriteMultipleRegisters(address, values) => {
+				if map.write(address, &values) {
+					tracing::info!(device = self.device, address, ?values, "registers written");
+					self.written(now_ms());
+					Ok(Response::WriteMultipleRegisters(address, values.len() as u16))
 				} else {
 					Err(ExceptionCode::IllegalDataAddress)
 				}
@@ -254,12 +350,17 @@ impl Service for RegisterService {
 	}
 }
 
-async fn serve_modbus(address: SocketAddr, maps: Maps, device: DeviceId) -> std::io::Result<()> {
+async fn serve_modbus(
+	address: SocketAddr,
+	maps: Maps,
+	writes: Writes,
+	device: DeviceId,
+) -> std::io::Result<()> {
 	let listener = TcpListener::bind(address).await?;
 	tracing::info!(device, %address, "serving SunSpec over Modbus TCP");
 	let server = Server::new(listener);
 	let on_connected = move |stream, _peer| {
-		let service = RegisterService { maps: maps.clone(), device };
+		let service = RegisterService { maps: maps.clone(), writes: writes.clone(), device };
 		async move { Ok::<_, std::io::Error>(Some((service, stream))) }
 	};
 	server
@@ -306,6 +407,131 @@ pub fn spawn_embedded_broker(port: u16) {
 		}
 	});
 	tracing::info!(port, "embedded MQTT broker on 127.0.0.1");
+}
+
+/// What the MQTT devices were told, as the simulator's command connection heard it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MqttCommands {
+	/// The charger's `hold`: the most it may draw (W) and when that lapses (ms).
+	pub charger_hold: Option<(f64, Option<u64>)>,
+	/// evcc's loadpoint current limit (A).
+	pub ev_max_current_a: Option<f64>,
+	pub heat_pump_off: bool,
+}
+
+impl MqttCommands {
+	/// Takes in one command message; returns what the device answers (topic, payload), if
+	/// anything. `overrides` lists the devices whose owners override commands.
+	fn receive(
+		&mut self,
+		topic: &str,
+		payload: &[u8],
+		now_ms: u64,
+		overrides: &[DeviceId],
+	) -> Option<(&'static str, String)> {
+		use crate::device_command::JsonCommand;
+		let text = String::from_utf8_lossy(payload);
+		match topic {
+			demo::CHARGER_SET_TOPIC if !overrides.contains(&demo::CHARGER) => {
+				match JsonCommand::parse(payload) {
+					Ok(JsonCommand::Hold { power_w, revert_after_s, .. }) => {
+						let lapses = (revert_after_s > 0)
+							.then(|| now_ms + u64::from(revert_after_s) * 1_000);
+						self.charger_hold = Some(((-power_w).max(0) as f64, lapses));
+					}
+					Ok(JsonCommand::Release {}) => self.charger_hold = None,
+					Err(error) => tracing::warn!(%error, "charger command refused"),
+				}
+				None
+			}
+			demo::EV_MAX_CURRENT_SET_TOPIC => {
+				if !overrides.contains(&demo::EV) {
+					match text.trim().parse::<f64>() {
+						Ok(amps) if (0.0..=model::MAX_CHARGING_CURRENT_A).contains(&amps) => {
+							self.ev_max_current_a = Some(amps)
+						}
+						_ => tracing::warn!(payload = %text, "evcc current refused"),
+					}
+				}
+				let shown = self.ev_max_current_a.unwrap_or(model::MAX_CHARGING_CURRENT_A);
+				Some((demo::EV_MAX_CURRENT_TOPIC, format!("{shown}")))
+			}
+			demo::EMS_POWER_COMMAND_TOPIC => {
+				if !overrides.contains(&demo::EMS) {
+					match text.trim().to_ascii_uppercase().as_str() {
+						"OFF" | "0" => self.heat_pump_off = true,
+						"ON" | "1" => self.heat_pump_off = false,
+						_ => tracing::warn!(payload = %text, "relay command refused"),
+					}
+				}
+				let state = if self.heat_pump_off { "OFF" } else { "ON" };
+				Some((demo::EMS_POWER_STATE_TOPIC, state.to_string()))
+			}
+			_ => None,
+		}
+	}
+
+	/// The charger's current limit (A) now: the lower of evcc's and the `hold`.
+	fn charger_current_a(&mut self, now_ms: u64) -> Option<f64> {
+		if let Some((_, Some(lapses))) = self.charger_hold {
+			if now_ms >= lapses {
+				tracing::info!(device = demo::CHARGER, "hold lapsed: back to its own behaviour");
+				self.charger_hold = None;
+			}
+		}
+		let from_hold = self.charger_hold.map(|(max_w, _)| max_w / model::CHARGER_W_PER_A);
+		match (from_hold, self.ev_max_current_a) {
+			(Some(a), Some(b)) => Some(a.min(b)),
+			(a, b) => a.or(b),
+		}
+	}
+}
+
+/// Listens on the MQTT devices' command topics and answers as the devices would.
+async fn drive_commands(
+	port: u16,
+	commands: Arc<Mutex<MqttCommands>>,
+	overrides: Vec<DeviceId>,
+	mut shutdown: watch::Receiver<bool>,
+) {
+	let mut options =
+		MqttOptions::new(format!("openvpp-sim-commands-{}", std::process::id()), "127.0.0.1", port);
+	options.set_keep_alive(Duration::from_secs(5)).set_clean_session(true);
+	let (client, mut eventloop) = AsyncClient::new(options, 64);
+	loop {
+		let polled = tokio::select! {
+			_ = shutdown.changed() => return,
+			polled = eventloop.poll() => polled,
+		};
+		match polled {
+			Ok(Event::Incoming(Packet::ConnAck(_))) => {
+				for topic in [
+					demo::CHARGER_SET_TOPIC,
+					demo::EV_MAX_CURRENT_SET_TOPIC,
+					demo::EMS_POWER_COMMAND_TOPIC,
+				] {
+					let _ = client.try_subscribe(topic, QoS::AtLeastOnce);
+				}
+			}
+			Ok(Event::Incoming(Packet::Publish(publish))) => {
+				tracing::info!(topic = %publish.topic, payload = %String::from_utf8_lossy(&publish.payload), "command received");
+				let answer = match commands.lock() {
+					Ok(mut commands) => {
+						commands.receive(&publish.topic, &publish.payload, now_ms(), &overrides)
+					}
+					Err(_) => None,
+				};
+				if let Some((topic, payload)) = answer {
+					let _ = client.try_publish(topic, QoS::AtLeastOnce, false, payload);
+				}
+			}
+			Ok(_) => {}
+			Err(error) => {
+				tracing::debug!(%error, "simulator command connection down");
+				tokio::time::sleep(Duration::from_secs(1)).await;
+			}
+		}
+	}
 }
 
 /// One MQTT device's connection, with its last will.
@@ -446,6 +672,7 @@ pub async fn run(config: SimConfig, mut shutdown: watch::Receiver<bool>) -> std:
 	};
 
 	let maps: Maps = Arc::new(Mutex::new(register_maps()));
+	let writes: Writes = Arc::new(Mutex::new(BTreeMap::new()));
 	let mut fleet = Fleet::new(config.seed);
 	let start = now_ms();
 	// Serve values from the first instant.
@@ -458,9 +685,9 @@ pub async fn run(config: SimConfig, mut shutdown: watch::Receiver<bool>) -> std:
 	let mut tasks = tokio::task::JoinSet::new();
 	for device in demo::MODBUS_DEVICES {
 		let address = config.layout.modbus_address(device);
-		let maps = maps.clone();
+		let (maps, writes) = (maps.clone(), writes.clone());
 		tasks.spawn(async move {
-			if let Err(error) = serve_modbus(address, maps, device).await {
+			if let Err(error) = serve_modbus(address, maps, writes, device).await {
 				tracing::error!(device, %address, %error, "Modbus server failed");
 			}
 		});
@@ -477,6 +704,13 @@ pub async fn run(config: SimConfig, mut shutdown: watch::Receiver<bool>) -> std:
 	tasks.spawn(drive_mqtt(ev, ev_loop, shutdown.clone()));
 	tasks.spawn(drive_mqtt(charger, charger_loop, shutdown.clone()));
 	tasks.spawn(drive_mqtt(ems, ems_loop, shutdown.clone()));
+	let commands = Arc::new(Mutex::new(MqttCommands::default()));
+	tasks.spawn(drive_commands(
+		port,
+		commands.clone(),
+		config.override_devices.clone(),
+		shutdown.clone(),
+	));
 
 	let mut ticker = tokio::time::interval(config.tick);
 	ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -495,6 +729,17 @@ pub async fn run(config: SimConfig, mut shutdown: watch::Receiver<bool>) -> std:
 		let now = now_ms();
 		let dt = (now.saturating_sub(last)) as f64 / 1_000.0;
 		last = now;
+		let last_write = writes.lock().ok().and_then(|w| w.get(&demo::HOME_BATTERY).copied());
+		if let Ok(mut maps) = maps.lock() {
+			if let Some(map) = maps.get_mut(&demo::HOME_BATTERY) {
+				let overrides = config.override_devices.contains(&demo::HOME_BATTERY);
+				fleet.commands.home_battery = home_battery_window(map, last_write, now, overrides);
+			}
+		}
+		if let Ok(mut commands) = commands.lock() {
+			fleet.commands.charger_max_current_a = commands.charger_current_a(now);
+			fleet.commands.heat_pump_off = commands.heat_pump_off;
+		}
 		let snapshot = fleet.step(now as f64 / 1_000.0, dt.max(0.001));
 		ticks = ticks.wrapping_add(1);
 		let garbage =
@@ -556,6 +801,71 @@ mod tests {
 				assert_eq!(sample.exported_wh, Some(line.exported_wh));
 			}
 		}
+	}
+
+	#[test]
+	fn the_home_battery_obeys_storage_control_until_it_reverts_or_its_owner_overrides() {
+		use crate::sunspec::storage_control::{StorageControl, StorageRatings};
+		use layout::storage;
+		let mut maps = register_maps();
+		let map = maps.get_mut(&demo::HOME_BATTERY).unwrap();
+		assert_eq!(home_battery_window(map, None, 0, false), None);
+		let ratings = StorageRatings::from_block(&storage_block(map).unwrap()).unwrap();
+		assert_eq!(ratings.w_cha_max_w, 5_000.0);
+		let control = StorageControl::holding(3_000.0, &ratings, 60);
+		let address = map.model_address(storage::ID).unwrap();
+		let write = |map: &mut RegisterMap| {
+			for (offset, values) in control.writes() {
+				assert!(map.write(address + offset as u16, &values));
+			}
+		};
+		write(map);
+		let window = home_battery_window(map, Some(1_000), 30_000, false).unwrap();
+		assert_eq!((window.min_w, window.max_w), (3_000.0, 3_000.0));
+		// 60 s after the write the battery is back in its own mode.
+		assert_eq!(home_battery_window(map, Some(1_000), 61_000, false), None);
+		assert_eq!(map.get(storage::ID, storage::STOR_CTL_MOD), Some(0));
+		// An owner who overrides resets the control at once.
+		write(map);
+		assert_eq!(home_battery_window(map, Some(100_000), 100_500, true), None);
+		assert_eq!(map.get(storage::ID, storage::STOR_CTL_MOD), Some(0));
+	}
+
+	#[test]
+	fn mqtt_devices_obey_their_commands_unless_their_owners_override() {
+		let mut commands = MqttCommands::default();
+		let hold = br#"{"command":"hold","power_w":-5500,"revert_after_s":60}"#;
+		assert_eq!(commands.receive(demo::CHARGER_SET_TOPIC, hold, 1_000, &[]), None);
+		assert_eq!(commands.charger_current_a(2_000), Some(8.0));
+		// evcc's limit counts too: the lower one wins; evcc shows what it holds.
+		assert_eq!(
+			commands.receive(demo::EV_MAX_CURRENT_SET_TOPIC, b"6", 2_000, &[]),
+			Some((demo::EV_MAX_CURRENT_TOPIC, "6".to_string()))
+		);
+		assert_eq!(commands.charger_current_a(3_000), Some(6.0));
+		// The hold lapses 60 s after it came.
+		assert!(commands.receive(demo::EV_MAX_CURRENT_SET_TOPIC, b"16", 3_000, &[]).is_some());
+		assert_eq!(commands.charger_current_a(61_000), Some(16.0));
+		assert_eq!(commands.charger_hold, None);
+		// Garbage changes nothing.
+		commands.receive(demo::CHARGER_SET_TOPIC, b"{", 62_000, &[]);
+		commands.receive(demo::EV_MAX_CURRENT_SET_TOPIC, b"400", 62_000, &[]);
+		assert_eq!(commands.charger_current_a(62_000), Some(16.0));
+
+		assert_eq!(
+			commands.receive(demo::EMS_POWER_COMMAND_TOPIC, b"OFF", 0, &[]),
+			Some((demo::EMS_POWER_STATE_TOPIC, "OFF".to_string()))
+		);
+		assert!(commands.heat_pump_off);
+		commands.receive(demo::EMS_POWER_COMMAND_TOPIC, b"ON", 0, &[]);
+		// An owner who overrides keeps the heat pump on, and the relay says so.
+		assert_eq!(
+			commands.receive(demo::EMS_POWER_COMMAND_TOPIC, b"OFF", 0, &[demo::EMS]),
+			Some((demo::EMS_POWER_STATE_TOPIC, "ON".to_string()))
+		);
+		assert!(!commands.heat_pump_off);
+		commands.receive(demo::CHARGER_SET_TOPIC, hold, 0, &[demo::CHARGER]);
+		assert_eq!(commands.charger_hold, None);
 	}
 
 	#[test]

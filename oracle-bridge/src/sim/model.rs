@@ -11,6 +11,11 @@
 //!
 //! Time is UTC wall-clock time. Power is in W with the grid's convention (positive =
 //! delivered); energy counters are lifetime Wh.
+//!
+//! The devices obey [`Commands`] within their physics: a battery keeps its power inside the
+//! window it is given (and inside its power, reserve and full limits), the wallbox charges at
+//! no more than its current limit (pausing below the 6 A a charging session needs), and the
+//! energy manager's heat pump stops when it is switched off.
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -72,6 +77,40 @@ impl Battery {
 	}
 }
 
+/// A battery's allowed power range (W, positive = discharge). A range that excludes zero
+/// forces the battery to charge or discharge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerWindow {
+	pub min_w: f64,
+	pub max_w: f64,
+}
+
+impl PowerWindow {
+	fn apply(&self, requested_w: f64) -> f64 {
+		requested_w.max(self.min_w).min(self.max_w.max(self.min_w))
+	}
+}
+
+/// Lowest current (A) at which an IEC 61851 charging session charges; below it the wallbox
+/// pauses.
+pub const MIN_CHARGING_CURRENT_A: f64 = 6.0;
+/// The wallbox's current at full power: 16 A on three phases, 11 kW.
+pub const MAX_CHARGING_CURRENT_A: f64 = 16.0;
+pub const CHARGER_W_PER_A: f64 = 11_000.0 / MAX_CHARGING_CURRENT_A;
+/// What the heat pump still draws when switched off (controls, pumps).
+const HEAT_PUMP_STANDBY_W: f64 = 30.0;
+
+/// What the devices are told to do; the default leaves every device to itself.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Commands {
+	pub home_battery: Option<PowerWindow>,
+	pub ci_battery: Option<PowerWindow>,
+	/// The wallbox's charging current limit (A).
+	pub charger_max_current_a: Option<f64>,
+	/// The heat pump behind the energy manager is switched off.
+	pub heat_pump_off: bool,
+}
+
 /// What every device shows at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Snapshot {
@@ -102,6 +141,8 @@ pub struct Fleet {
 	pub meter_counters: Counters,
 	pub ems_counters: Counters,
 	pub last: Snapshot,
+	/// What the devices obey from the next step on.
+	pub commands: Commands,
 }
 
 fn hour_of_day(unix_s: f64) -> f64 {
@@ -139,6 +180,7 @@ impl Fleet {
 			meter_counters: Counters { imported_wh: 31_000_000.0, exported_wh: 12_000_000.0 },
 			ems_counters: Counters { imported_wh: 9_500_000.0, exported_wh: 0.0 },
 			last: Snapshot::default(),
+			commands: Commands::default(),
 		}
 	}
 
@@ -163,11 +205,17 @@ impl Fleet {
 		let bump = |center: f64, width: f64| (-((hour - center) / width).powi(2)).exp();
 		let base_w = (300.0 + 700.0 * bump(7.5, 1.2) + 1_500.0 * bump(19.5, 1.8)) * self.noise(0.1);
 		// The heat pump: more at night and in the morning.
-		let ems_w = (900.0 + 1_200.0 * bump(6.0, 2.5) + 500.0 * bump(22.0, 2.0)) * self.noise(0.08);
+		let heat_pump_w =
+			(900.0 + 1_200.0 * bump(6.0, 2.5) + 500.0 * bump(22.0, 2.0)) * self.noise(0.08);
+		let ems_w = if self.commands.heat_pump_off { HEAT_PUMP_STANDBY_W } else { heat_pump_w };
 
-		// The home battery covers the deficit or soaks up the surplus.
+		// The home battery covers the deficit or soaks up the surplus, within its window.
 		let surplus_w = solar_w - base_w - ems_w;
-		let home_battery_w = self.home_battery.run(-surplus_w, dt_s);
+		let home_request = match self.commands.home_battery {
+			Some(window) => window.apply(-surplus_w),
+			None => -surplus_w,
+		};
+		let home_battery_w = self.home_battery.run(home_request, dt_s);
 
 		// The C&I battery follows its schedule.
 		let ci_request = if (1.0..5.0).contains(&hour) {
@@ -177,11 +225,25 @@ impl Fleet {
 		} else {
 			0.0
 		};
+		let ci_request = match self.commands.ci_battery {
+			Some(window) => window.apply(ci_request),
+			None => ci_request,
+		};
 		let ci_battery_w = self.ci_battery.run(ci_request, dt_s);
 
 		// Bob's EV: plugged in overnight, charging to 80 %.
 		let ev_connected = !(7.5..18.0).contains(&hour);
-		let ev_charging_w = if ev_connected && self.ev_soc < 0.80 { 11_000.0 } else { 0.0 };
+		let current_a = self
+			.commands
+			.charger_max_current_a
+			.unwrap_or(MAX_CHARGING_CURRENT_A)
+			.min(MAX_CHARGING_CURRENT_A);
+		let ev_charging_w =
+			if ev_connected && self.ev_soc < 0.80 && current_a >= MIN_CHARGING_CURRENT_A {
+				current_a * CHARGER_W_PER_A
+			} else {
+				0.0
+			};
 		if ev_connected {
 			self.ev_soc = (self.ev_soc + ev_charging_w * 0.92 * dt_s / HOUR / 64_000.0).min(1.0);
 		} else {
@@ -252,6 +314,53 @@ mod tests {
 		assert!((fleet.home_battery.stored_wh - start_home).abs() < 13_500.0);
 		// The EV charged overnight and stopped at 80 %.
 		assert!(fleet.ev_counters.imported_wh > 2_400_000.0);
+	}
+
+	#[test]
+	fn batteries_follow_their_power_window_within_their_limits() {
+		let mut fleet = Fleet::new(1);
+		// Midnight: no sun, the house draws, the home battery would cover it.
+		let night = DAY + 3_600.0 * 0.5;
+		fleet.commands.home_battery = Some(PowerWindow { min_w: 3_000.0, max_w: 3_000.0 });
+		let s = fleet.step(night, 60.0);
+		assert!((s.home_battery_w - 3_000.0).abs() < 1e-6, "{}", s.home_battery_w);
+		// The surplus of discharging beyond the house shows as export at the meter.
+		assert!(s.meter_import_w < 0.0);
+		// Forced charging at 2 kW.
+		fleet.commands.home_battery = Some(PowerWindow { min_w: -2_000.0, max_w: -2_000.0 });
+		let s = fleet.step(night + 60.0, 60.0);
+		assert!((s.home_battery_w + 2_000.0).abs() < 1e-6, "{}", s.home_battery_w);
+		// A window beyond the battery's power is cut to its 5 kW.
+		fleet.commands.home_battery = Some(PowerWindow { min_w: 9_000.0, max_w: 9_000.0 });
+		let s = fleet.step(night + 120.0, 60.0);
+		assert!((s.home_battery_w - 5_000.0).abs() < 1e-6);
+		// Never below the reserve, whatever it is told.
+		fleet.home_battery.stored_wh = fleet.home_battery.capacity_wh * 0.2;
+		let s = fleet.step(night + 180.0, 60.0);
+		assert_eq!(s.home_battery_w, 0.0);
+		// The C&I battery holds still at 18:00 when told to.
+		fleet.commands.ci_battery = Some(PowerWindow { min_w: 0.0, max_w: 0.0 });
+		let s = fleet.step(DAY + 18.0 * 3_600.0, 60.0);
+		assert_eq!(s.ci_battery_w, 0.0);
+	}
+
+	#[test]
+	fn the_wallbox_and_the_heat_pump_obey() {
+		let mut fleet = Fleet::new(1);
+		let evening = DAY + 20.0 * 3_600.0;
+		let s = fleet.step(evening, 1.0);
+		assert!((s.ev_charging_w - 11_000.0).abs() < 1e-6, "{}", s.ev_charging_w);
+		fleet.commands.charger_max_current_a = Some(8.0);
+		assert!((fleet.step(evening + 1.0, 1.0).ev_charging_w - 5_500.0).abs() < 1e-6);
+		// Below 6 A the session pauses.
+		fleet.commands.charger_max_current_a = Some(5.0);
+		assert_eq!(fleet.step(evening + 2.0, 1.0).ev_charging_w, 0.0);
+
+		let before = fleet.step(evening + 3.0, 1.0);
+		fleet.commands.heat_pump_off = true;
+		let after = fleet.step(evening + 4.0, 1.0);
+		assert!(before.ems_load_w > 500.0);
+		assert_eq!(after.ems_load_w, HEAT_PUMP_STANDBY_W);
 	}
 
 	#[test]

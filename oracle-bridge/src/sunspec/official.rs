@@ -58,7 +58,7 @@ fn official_len(models: &BTreeMap<u16, BTreeMap<String, Point>>, id: u16) -> u16
 	u16::try_from(end - 2).unwrap()
 }
 
-/// A point the decoder reads: its name, the `layout` offset, the official type it assumes, and
+/// A point the bridge reads or writes: its name, the `layout` offset, the official type it assumes, and
 /// its scale factor (name, `layout` offset, whether the decoder treats it as optional).
 type Read = (&'static str, usize, &'static str, Option<(&'static str, usize, bool)>);
 
@@ -125,6 +125,15 @@ fn what_is_read() -> Vec<(Vec<u16>, u16, Vec<Read>)> {
 					"int16",
 					Some(("InOutWRte_SF", storage::IN_OUT_W_RTE_SF, true)),
 				),
+				(
+					"WChaMax",
+					storage::W_CHA_MAX,
+					"uint16",
+					Some(("WChaMax_SF", storage::W_CHA_MAX_SF, false)),
+				),
+				("StorCtl_Mod", storage::STOR_CTL_MOD, "bitfield16", None),
+				("InOutWRte_WinTms", storage::IN_OUT_W_RTE_WIN_TMS, "uint16", None),
+				("InOutWRte_RvrtTms", storage::IN_OUT_W_RTE_RVRT_TMS, "uint16", None),
 			],
 		),
 		(

@@ -8,7 +8,8 @@
 //! - `poll_events(n)`: `n` open events with nothing to do; `select_participants(n)` and
 //!   `settle_participants(n)`: one event whose `n` participants are all decided (none selected:
 //!   each is removed and its device's schedule rewritten) or all settled (each paid, its
-//!   reputation and history recorded);
+//!   reputation and history recorded); `prune_participants(n)`: a cancelled event with `n`
+//!   participants, due for deletion;
 //! - `measure_interval`: a site's report with full hourly history; `measure_interval_in_event`:
 //!   the same report as the first interval of an event, which fixes the "10 of 10" baseline and
 //!   its same-day adjustment.
@@ -46,6 +47,10 @@ pub trait BenchmarkHelper<AccountId> {
 	) -> DeviceId;
 	/// Makes the block's time `seconds` since the Unix epoch.
 	fn set_unix_time(seconds: UnixSeconds);
+	/// Declares `device` (of `owner`) to sit behind `owner`'s smart meter `meter`.
+	fn put_behind_meter(owner: AccountId, device: DeviceId, meter: DeviceId);
+	/// The most devices the registry lets sit behind one meter.
+	fn max_devices_per_site() -> u32;
 }
 
 /// 2026-01-01T00:00:00Z.
@@ -101,11 +106,16 @@ fn fill_open_events<T: Config>(operator: &T::AccountId, now: UnixSeconds, count:
 /// An enrolled device of `kind` in region R0.
 fn enrolled<T: Config>(index: u32, kind: DeviceKind, now: UnixSeconds) -> (DeviceId, T::AccountId) {
 	let owner = funded::<T>("owner", index);
+	(enrolled_of::<T>(&owner, kind, now), owner)
+}
+
+/// An enrolled device of `owner` of `kind` in region R0.
+fn enrolled_of<T: Config>(owner: &T::AccountId, kind: DeviceKind, now: UnixSeconds) -> DeviceId {
 	let gateway = funded::<T>("gateway", 0);
 	let device =
 		T::BenchmarkHelper::device_with_reading(owner.clone(), gateway, kind, region(0), now);
 	Pallet::<T>::do_enrol(owner.clone(), device, true, 1_000_000).expect("the owner enrols");
-	(device, owner)
+	device
 }
 
 /// Ten days of hourly history for every hour of the day, and today's.
@@ -232,6 +242,15 @@ mod benchmarks {
 		T::BenchmarkHelper::set_unix_time(START);
 		let (device, owner) = enrolled::<T>(0, DeviceKind::SmartMeter, START);
 		let operator = operator::<T>();
+		// A full site behind the meter, each device scheduled at the same time in an event
+		// that was called off: every one is looked up.
+		let elsewhere = create::<T>(&operator, spec::<T>(START, HOUR));
+		for _ in 0..T::BenchmarkHelper::max_devices_per_site() {
+			let member = enrolled_of::<T>(&owner, DeviceKind::EvCharger, START);
+			T::BenchmarkHelper::put_behind_meter(owner.clone(), member, device);
+			Pallet::<T>::do_join(owner.clone(), elsewhere, member, 1_000).expect("fits");
+		}
+		Pallet::<T>::do_cancel_event(elsewhere, None).expect("cancellable");
 		for slot in 1..MAX_SCHEDULED_PER_DEVICE {
 			let id = create::<T>(&operator, spec::<T>(START, HOUR + u64::from(slot) * 2 * HOUR));
 			Pallet::<T>::do_join(owner.clone(), id, device, 1_000).expect("fits");
@@ -308,6 +327,21 @@ mod benchmarks {
 			poll::<T>();
 		}
 		assert_eq!(Events::<T>::get(id).map(|e| e.status), Some(EventStatus::Settled));
+	}
+
+	#[benchmark]
+	fn prune_participants(n: Linear<0, { T::MaxParticipantsPerEvent::get().min(100) }>) {
+		T::BenchmarkHelper::set_unix_time(START);
+		let id = event_with_participants::<T>(n, START);
+		Pallet::<T>::do_cancel_event(id, None).expect("cancellable before its end");
+		let end = Events::<T>::get(id).expect("exists").end();
+		T::BenchmarkHelper::set_unix_time(end + T::EventRetentionS::get());
+		#[block]
+		{
+			poll::<T>();
+		}
+		assert!(!Events::<T>::contains_key(id));
+		assert_eq!(Participants::<T>::iter_key_prefix(id).count(), 0);
 	}
 
 	#[benchmark]

@@ -57,6 +57,15 @@ impl<T: Config> Pallet<T> {
 				"an operator's escrow hold differs from what its open events can pay"
 			);
 		}
+		let next_to_prune = NextToPrune::<T>::get();
+		ensure!(
+			Events::<T>::iter_keys().all(|id| id >= next_to_prune),
+			"an event before the pruning cursor is still stored"
+		);
+		ensure!(
+			Participants::<T>::iter_keys().all(|(id, _)| Events::<T>::contains_key(id)),
+			"a participant outlived its event"
+		);
 		for id in open.iter() {
 			ensure!(Events::<T>::contains_key(id), "an open event is missing");
 		}

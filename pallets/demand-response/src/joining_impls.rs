@@ -2,8 +2,8 @@
 
 use frame_support::{ensure, pallet_prelude::DispatchResult, traits::Get};
 use openvpp_primitives::{
-	comfort_allows, flexibility, DeviceId, DeviceInfo, DeviceLifecycleHooks, DeviceRegistry,
-	MeasuredDevices, RatedWatts,
+	comfort_allows, flexibility, DeviceCommitments, DeviceId, DeviceInfo, DeviceKind,
+	DeviceLifecycleHooks, DeviceRegistry, MeasuredDevices, RatedWatts, UnixSeconds,
 };
 
 use crate::{event_impls::can_serve, pallet::*, types::*};
@@ -72,6 +72,33 @@ impl<T: Config> Pallet<T> {
 		let _ = HourlyHistory::<T>::clear_prefix(device, 24, None);
 	}
 
+	/// A site meter and a device behind it never serve at the same time: the meter's baseline
+	/// would pay again for the energy the device delivered.
+	fn ensure_site_free(
+		device: DeviceId,
+		info: &DeviceInfo<T::AccountId>,
+		start: UnixSeconds,
+		end: UnixSeconds,
+	) -> DispatchResult {
+		let serves_then = |other: DeviceId| {
+			Enrolments::<T>::get(other).is_some_and(|enrolment| {
+				enrolment
+					.schedule
+					.iter()
+					.any(|entry| entry.overlaps(start, end) && Self::event_is_live(entry.event))
+			})
+		};
+		if let Some(meter) = info.site_meter {
+			ensure!(!serves_then(meter), Error::<T>::SiteBusy);
+		}
+		if info.kind == DeviceKind::SmartMeter {
+			for behind in T::Registry::devices_behind(device) {
+				ensure!(!serves_then(behind), Error::<T>::SiteBusy);
+			}
+		}
+		Ok(())
+	}
+
 	/// Whether an event can still measure or pay its participants.
 	pub(crate) fn event_is_live(id: EventId) -> bool {
 		Events::<T>::get(id).is_some_and(|event| !event.status.is_final())
@@ -126,6 +153,7 @@ impl<T: Config> Pallet<T> {
 			}),
 			Error::<T>::Overlapping
 		);
+		Self::ensure_site_free(device, &info, start, end)?;
 		ensure!(event.joined < T::MaxParticipantsPerEvent::get(), Error::<T>::EventFull);
 		let rank = RankKey::new(info.reputation_bp, committed_w, device);
 		let entry = ScheduledEvent { event: id, start, end, rank };
@@ -223,7 +251,9 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 	}
 }
 
-/// A retired device costs the most when it is enrolled with a full day of hourly history.
+/// A retired device costs the most when it is enrolled with a full day of hourly history; the
+/// question whether a device is committed, when its schedule is full of events that have not
+/// ended but are no longer live (each is looked up).
 #[cfg(feature = "runtime-benchmarks")]
 impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> {
 	fn make_worst_case(
@@ -231,13 +261,26 @@ impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> 
 		_: &openvpp_primitives::RegionCode,
 		_: openvpp_primitives::DeviceKind,
 	) {
+		let far = Self::now().saturating_add(30 * 86_400);
+		let schedule = (0..MAX_SCHEDULED_PER_DEVICE)
+			.map(|slot| {
+				let start = far.saturating_add(u64::from(slot) * 2 * 3_600);
+				ScheduledEvent {
+					// No such event: it is looked up and found not live.
+					event: EventId::MAX - slot,
+					start,
+					end: start.saturating_add(3_600),
+					rank: RankKey::new(0, 1, device),
+				}
+			})
+			.collect::<alloc::vec::Vec<_>>();
 		Enrolments::<T>::insert(
 			device,
 			Enrolment {
 				gateway_may_join: true,
 				max_power_w: 1_000,
 				recent: Default::default(),
-				schedule: Default::default(),
+				schedule: frame_support::BoundedVec::truncate_from(schedule),
 				event_days: Default::default(),
 			},
 		);
@@ -247,5 +290,15 @@ impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> 
 		for hour in 0..24u8 {
 			HourlyHistory::<T>::insert(device, hour, day.clone());
 		}
+	}
+}
+
+/// A device is committed while it is scheduled in an event that has neither ended nor been
+/// settled or cancelled.
+impl<T: Config> DeviceCommitments for Pallet<T> {
+	fn is_committed(device: DeviceId) -> bool {
+		let Some(enrolment) = Enrolments::<T>::get(device) else { return false };
+		let now = Self::now();
+		enrolment.schedule.iter().any(|entry| entry.end > now && Self::event_is_live(entry.event))
 	}
 }

@@ -25,7 +25,9 @@
 //!   event before its opt-in deadline. The commitment must fit what the device can do (its
 //!   latest reading, capability, comfort limits: dispatch windows and the storage reserve), its
 //!   region and kind must be eligible, its reputation high enough; a device serves one event at
-//!   a time, and its events are at least an hour apart (so no report spans two).
+//!   a time, and its events are at least an hour apart (so no report spans two). A site meter
+//!   and a device behind it (see the registry's sites) never serve at the same time, which
+//!   would pay the same energy twice.
 //! - **Selection** at the deadline, when commitments exceed the target: participants in the
 //!   order highest reputation, then largest commitment, then lowest device id; each is kept if
 //!   its commitment still fits under the target power and the participant limit, skipped
@@ -59,6 +61,7 @@ mod measurement_impls;
 #[cfg(test)]
 mod mock;
 mod progress_impls;
+mod pruning;
 #[cfg(test)]
 mod tests;
 pub mod types;
@@ -126,6 +129,10 @@ pub mod pallet {
 		/// How long after its end an event still takes late reports before it settles (s).
 		#[pallet::constant]
 		type SettlementGraceS: Get<u64>;
+		/// How long a settled or cancelled event and its participants stay in storage after the
+		/// event's end (s); then they are deleted, oldest first.
+		#[pallet::constant]
+		type EventRetentionS: Get<u64>;
 		/// Delivery beyond the commitment that is still paid, in bp of the commitment.
 		#[pallet::constant]
 		type DeliveryToleranceBp: Get<BasisPoints>;
@@ -169,6 +176,10 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type OpenEvents<T: Config> =
 		StorageValue<_, BoundedVec<EventId, T::MaxOpenEvents>, ValueQuery>;
+
+	/// The oldest event that may still be stored: those before it were deleted.
+	#[pallet::storage]
+	pub type NextToPrune<T: Config> = StorageValue<_, EventId, ValueQuery>;
 
 	/// The devices in each event, keyed by their place in the selection order.
 	#[pallet::storage]
@@ -224,6 +235,11 @@ pub mod pallet {
 			delivered_wh: WattHours,
 			paid: BalanceOf<T>,
 			refunded: BalanceOf<T>,
+		},
+		/// A settled or cancelled event and its participants were deleted after the retention
+		/// period; what happened to it stays in these events.
+		EventPruned {
+			event: EventId,
 		},
 		Enrolled {
 			device: DeviceId,
@@ -328,6 +344,9 @@ pub mod pallet {
 		KindNotEligible,
 		/// The device's reputation is below the event's minimum.
 		ReputationTooLow,
+		/// The device's site meter, or (for a meter) a device behind it, serves an event at the
+		/// same time: the same energy would be paid twice.
+		SiteBusy,
 		/// The commitment is zero.
 		ZeroCommitment,
 		/// The gateway may not commit this much (the owner's consent).
@@ -359,6 +378,7 @@ pub mod pallet {
 			let limit = T::MaxPollWeight::get().min(weight.remaining());
 			let mut meter = WeightMeter::with_limit(limit);
 			Self::progress_events(&mut meter);
+			Self::prune_events(&mut meter);
 			weight.consume(meter.consumed());
 		}
 
@@ -381,10 +401,12 @@ pub mod pallet {
 			// Every block must be able to take at least one step of each kind.
 			let step = T::WeightInfo::poll_event()
 				.max(T::WeightInfo::select_participant())
-				.max(T::WeightInfo::settle_participant());
+				.max(T::WeightInfo::settle_participant())
+				.max(T::WeightInfo::prune_event())
+				.max(T::WeightInfo::prune_participant());
 			assert!(
 				T::MaxPollWeight::get().all_gte(step.saturating_mul(2)),
-				"MaxPollWeight cannot fit two steps of selection or settlement"
+				"MaxPollWeight cannot fit two steps of selection, settlement or pruning"
 			);
 		}
 
@@ -500,8 +522,8 @@ pub mod pallet {
 		///   [`Error::ReputationTooLow`], [`Error::ZeroCommitment`], [`Error::BeyondConsent`],
 		///   [`Error::NoFreshTelemetry`], [`Error::BeyondFlexibility`],
 		///   [`Error::BeyondStoredEnergy`], [`Error::OutsideDispatchWindows`],
-		///   [`Error::AlreadyJoined`], [`Error::Overlapping`], [`Error::TooManyScheduled`],
-		///   [`Error::EventFull`].
+		///   [`Error::AlreadyJoined`], [`Error::Overlapping`], [`Error::SiteBusy`],
+		///   [`Error::TooManyScheduled`], [`Error::EventFull`].
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::join_event())]
 		pub fn join_event(

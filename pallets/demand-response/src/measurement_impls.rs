@@ -3,7 +3,8 @@
 
 use frame_support::{traits::Get, weights::Weight};
 use openvpp_primitives::{
-	DeviceId, DeviceKind, Direction, GridResponseStatus, MeasuredInterval, MeasurementSink, FULL_BP,
+	storage_energy_wh, DeviceId, DeviceKind, Direction, GridResponseStatus, MeasuredInterval,
+	MeasurementSink, FULL_BP,
 };
 
 use crate::{baseline::*, pallet::*, types::*, WeightInfo, WeightModel};
@@ -70,13 +71,20 @@ impl<T: Config> Pallet<T> {
 		hour_history: Option<&HourHistory>,
 	) {
 		let Some(event) = Events::<T>::get(entry.event) else { return };
-		if event.status.is_final() {
+		// Settlement may begin once the grace period is over: from then on the event's
+		// figures are fixed, and a report that comes later changes nothing.
+		let settles_from = event.end().saturating_add(T::SettlementGraceS::get());
+		if event.status.is_final() || Self::now() >= settles_from {
 			return;
 		}
 		let Some(mut participant) = Participants::<T>::get(entry.event, entry.rank) else {
 			// Not selected.
 			return;
 		};
+		if participant.settlement.is_some() {
+			frame_support::defensive!("a settled participant was measured");
+			return;
+		}
 		let (start, end) = (event.spec.start, event.end());
 		let overlap = overlap_s(interval.interval_start, interval.interval_end(), start, end);
 		if overlap == 0 {
@@ -207,12 +215,6 @@ impl<T: Config> Pallet<T> {
 		reserve_bp: u16,
 		direction: Direction,
 	) -> u64 {
-		let Some(soc) = soc_bp.map(|soc| soc.min(FULL_BP)) else { return 0 };
-		let share = match direction {
-			Direction::Up => soc.saturating_sub(reserve_bp),
-			Direction::Down => FULL_BP.saturating_sub(soc),
-		};
-		let cap = u128::from(capacity_wh) * u128::from(share) / u128::from(FULL_BP);
-		u64::try_from(cap).unwrap_or(u64::MAX)
+		soc_bp.map(|soc| storage_energy_wh(capacity_wh, soc, reserve_bp, direction)).unwrap_or(0)
 	}
 }

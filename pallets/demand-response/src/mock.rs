@@ -105,6 +105,12 @@ impl crate::benchmarking::BenchmarkHelper<AccountId> for TestBenchmarkHelper {
 	fn set_unix_time(seconds: UnixSeconds) {
 		set_now(seconds);
 	}
+	fn put_behind_meter(_: AccountId, device: DeviceId, meter: DeviceId) {
+		put_behind(device, meter);
+	}
+	fn max_devices_per_site() -> u32 {
+		4
+	}
 }
 
 /// What the stand-in registry recorded.
@@ -132,6 +138,15 @@ impl DeviceRegistry<AccountId> for TestRegistry {
 	}
 	fn record_telemetry(_: DeviceId, _: &TelemetryTotals) -> Result<(), DeviceLookupError> {
 		Ok(())
+	}
+	fn devices_behind(meter: DeviceId) -> Vec<DeviceId> {
+		DEVICES.with(|d| {
+			d.borrow()
+				.iter()
+				.filter(|(_, info)| info.site_meter == Some(meter))
+				.map(|(id, _)| *id)
+				.collect()
+		})
 	}
 	fn record_participation(id: DeviceId, what: Participation) -> Result<(), DeviceLookupError> {
 		Self::active_device(id)?;
@@ -195,6 +210,7 @@ impl pallet_demand_response::Config for Test {
 	type MaxEventDurationS = ConstU32<{ 4 * 3_600 }>;
 	type MaxLeadTimeS = ConstU64<{ 7 * 86_400 }>;
 	type SettlementGraceS = ConstU64<900>;
+	type EventRetentionS = ConstU64<{ 7 * 86_400 }>;
 	type DeliveryToleranceBp = ConstU16<1_000>;
 	type ReputationPivotBp = ConstU16<8_000>;
 	type MinBaselineDays = ConstU32<3>;
@@ -234,6 +250,7 @@ pub fn battery(owner: AccountId, reputation_bp: u16) -> DeviceInfo<AccountId> {
 		comfort: ComfortLimits { min_reserve_soc_bp: 2_000, dispatch_windows: BoundedVec::new() },
 		reputation_bp,
 		counting_since: NOW - 86_400 * 30,
+		site_meter: None,
 	}
 }
 
@@ -249,6 +266,15 @@ pub fn site_meter(owner: AccountId) -> DeviceInfo<AccountId> {
 
 pub fn add_device(id: DeviceId, info: DeviceInfo<AccountId>) {
 	DEVICES.with(|d| d.borrow_mut().insert(id, info));
+}
+
+/// Declares `device` to sit behind the smart meter `meter`.
+pub fn put_behind(device: DeviceId, meter: DeviceId) {
+	DEVICES.with(|d| {
+		if let Some(info) = d.borrow_mut().get_mut(&device) {
+			info.site_meter = Some(meter);
+		}
+	});
 }
 
 pub fn remove_device(id: DeviceId) {

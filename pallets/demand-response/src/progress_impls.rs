@@ -86,6 +86,20 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
+	/// An event's participants in rank order, after the cursor `after` (from the first without).
+	fn participants_after(
+		id: EventId,
+		after: Option<RankKey>,
+	) -> impl Iterator<Item = (RankKey, ParticipantOf<T>)> {
+		match after {
+			Some(after) => Participants::<T>::iter_prefix_from(
+				id,
+				Participants::<T>::hashed_key_for(id, after),
+			),
+			None => Participants::<T>::iter_prefix(id),
+		}
+	}
+
 	/// Selects participants in rank order from `after`. Returns whether the selection finished.
 	fn select(
 		id: EventId,
@@ -93,15 +107,8 @@ impl<T: Config> Pallet<T> {
 		after: Option<RankKey>,
 		meter: &mut WeightMeter,
 	) -> bool {
-		let participants = match after {
-			Some(after) => Participants::<T>::iter_prefix_from(
-				id,
-				Participants::<T>::hashed_key_for(id, after),
-			),
-			None => Participants::<T>::iter_prefix(id),
-		};
 		let mut last = after;
-		for (rank, mut participant) in participants {
+		for (rank, mut participant) in Self::participants_after(id, after) {
 			if meter.try_consume(T::WeightInfo::select_participant()).is_err() {
 				event.progress = Progress::Selecting { after: last };
 				return false;
@@ -142,15 +149,8 @@ impl<T: Config> Pallet<T> {
 		after: Option<RankKey>,
 		meter: &mut WeightMeter,
 	) -> bool {
-		let participants = match after {
-			Some(after) => Participants::<T>::iter_prefix_from(
-				id,
-				Participants::<T>::hashed_key_for(id, after),
-			),
-			None => Participants::<T>::iter_prefix(id),
-		};
 		let mut last = after;
-		for (rank, mut participant) in participants {
+		for (rank, mut participant) in Self::participants_after(id, after) {
 			if meter.try_consume(T::WeightInfo::settle_participant()).is_err() {
 				event.progress = Progress::Settling { after: last };
 				return false;

@@ -4,8 +4,8 @@ use frame_support::{
 	weights::Weight,
 };
 use openvpp_primitives::{
-	DeviceKind, EventKind, GridResponseStatus, KindSet, MeasuredInterval, MeasurementSink,
-	Participation,
+	DeviceCommitments, DeviceKind, EventKind, GridResponseStatus, KindSet, MeasuredInterval,
+	MeasurementSink, Participation,
 };
 use sp_runtime::{BoundedVec, DispatchError};
 
@@ -484,6 +484,62 @@ fn a_device_serves_one_event_at_a_time() {
 }
 
 #[test]
+fn a_site_meter_and_a_device_behind_it_never_serve_at_the_same_time() {
+	run_test(|| {
+		enrolled_battery(BATTERY, OWNER, 5_000);
+		enrolled_battery(12, OWNER, 5_000);
+		add_device(METER, site_meter(OWNER));
+		set_reading(METER, -4_000, None);
+		assert_ok!(DemandResponse::enrol(RuntimeOrigin::signed(OWNER), METER, true, 10_000));
+		put_behind(BATTERY, METER);
+		put_behind(12, METER);
+		let reduce = |start: u64| EventSpec { kind: EventKind::ReduceLoad, start, ..spec() };
+		let first = create(reduce(NOW + HOUR));
+		let same_time = create(reduce(NOW + HOUR + 1_800));
+		let later = create(reduce(NOW + 3 * HOUR));
+		let join = |event, device| {
+			DemandResponse::join_event(RuntimeOrigin::signed(OWNER), event, device, 1_000)
+		};
+
+		// The battery serves: its meter may not at the same time, nor the other way round.
+		assert_ok!(join(first, BATTERY));
+		assert!(DemandResponse::is_committed(BATTERY));
+		assert!(!DemandResponse::is_committed(METER));
+		assert_noop!(join(same_time, METER), Error::<Test>::SiteBusy);
+		assert_noop!(join(first, METER), Error::<Test>::SiteBusy);
+		// Another device behind the same meter measures its own energy: it may.
+		assert_ok!(join(same_time, 12));
+		// Later, the meter may serve; then the devices behind it may not.
+		assert_ok!(join(later, METER));
+		let later_too = create(reduce(NOW + 3 * HOUR + 600));
+		assert_noop!(join(later_too, BATTERY), Error::<Test>::SiteBusy);
+
+		// A called-off event no longer blocks anybody.
+		assert_ok!(DemandResponse::cancel_event(RuntimeOrigin::signed(OPERATOR), first));
+		assert_ok!(DemandResponse::cancel_event(RuntimeOrigin::signed(OPERATOR), same_time));
+		assert!(!DemandResponse::is_committed(BATTERY));
+		let again = create(reduce(NOW + HOUR));
+		assert_ok!(join(again, METER));
+	});
+}
+
+#[test]
+fn a_device_is_committed_until_its_event_ends() {
+	run_test(|| {
+		enrolled_battery(BATTERY, OWNER, 5_000);
+		assert!(!DemandResponse::is_committed(BATTERY));
+		assert!(!DemandResponse::is_committed(99));
+		let id = create(spec());
+		assert_ok!(DemandResponse::join_event(RuntimeOrigin::signed(OWNER), id, BATTERY, 1_000));
+		assert!(DemandResponse::is_committed(BATTERY));
+		poll_at(NOW + HOUR);
+		assert!(DemandResponse::is_committed(BATTERY));
+		poll_at(NOW + 2 * HOUR);
+		assert!(!DemandResponse::is_committed(BATTERY));
+	});
+}
+
+#[test]
 fn joining_and_leaving_close_at_the_deadline() {
 	run_test(|| {
 		enrolled_battery(BATTERY, OWNER, 5_000);
@@ -754,6 +810,113 @@ fn settlement_of_many_runs_across_blocks_and_pays_each_once() {
 		let settled =
 			events().iter().filter(|e| matches!(e, DrEvent::ParticipantSettled { .. })).count();
 		assert_eq!(settled, 30);
+	});
+}
+
+#[test]
+fn late_reports_count_until_the_grace_period_ends_and_not_after() {
+	run_test(|| {
+		enrolled_battery(BATTERY, OWNER, 5_000);
+		let id = create(spec());
+		assert_ok!(DemandResponse::join_event(RuntimeOrigin::signed(GATEWAY), id, BATTERY, 3_000));
+		charging_before_start(BATTERY);
+		poll_at(NOW + 600);
+		poll_at(NOW + HOUR);
+		let quarter = |index: u64| NOW + HOUR + index * 900;
+		for index in 0..2 {
+			battery_interval(
+				BATTERY,
+				quarter(index),
+				0,
+				750,
+				5_000,
+				GridResponseStatus::Responding,
+			);
+		}
+		let end = NOW + 2 * HOUR;
+		poll_at(end);
+		// The gateway was offline: the third quarter arrives within the grace period (900 s in
+		// the mock) and counts; the fourth arrives when it is over and does not.
+		set_now(end + 899);
+		battery_interval(BATTERY, quarter(2), 0, 750, 5_000, GridResponseStatus::Responding);
+		assert_eq!(participant(id, BATTERY).expect("joined").measurement.delivered_wh, 3_000);
+		set_now(end + 900);
+		battery_interval(BATTERY, quarter(3), 0, 750, 5_000, GridResponseStatus::Responding);
+		let measured = participant(id, BATTERY).expect("joined").measurement;
+		assert_eq!((measured.delivered_wh, measured.responding_intervals), (3_000, 3));
+
+		poll_at(end + 900);
+		// 3 of 3 kWh: performance 100 %, paid 3 kWh.
+		assert_eq!(
+			participant(id, BATTERY).expect("kept").settlement,
+			Some(Settlement { performance_bp: 10_000, paid: 3 * PRICE })
+		);
+		// A report after settlement changes nothing either.
+		battery_interval(BATTERY, quarter(3), 0, 750, 5_000, GridResponseStatus::Responding);
+		assert_eq!(participant(id, BATTERY).expect("kept").measurement, measured);
+	});
+}
+
+#[test]
+fn old_events_are_deleted_oldest_first_across_blocks_after_the_retention() {
+	run_test(|| {
+		for device in 100..103 {
+			enrolled_battery(device, OWNER, 5_000);
+		}
+		let cancelled = create(spec());
+		for device in 100..103 {
+			assert_ok!(DemandResponse::join_event(
+				RuntimeOrigin::signed(OWNER),
+				cancelled,
+				device,
+				1_000
+			));
+		}
+		assert_ok!(DemandResponse::cancel_event(RuntimeOrigin::signed(OPERATOR), cancelled));
+		let settled = create(spec());
+		// Open until after the others are due: it holds back the events created after it.
+		let open = create(EventSpec {
+			opt_in_deadline: NOW + 6 * 86_400,
+			start: NOW + 7 * 86_400,
+			..spec()
+		});
+		let last = create(spec());
+		assert_ok!(DemandResponse::cancel_event(RuntimeOrigin::signed(OPERATOR), last));
+		poll_at(NOW + 2 * HOUR + 900);
+		assert_eq!(Events::<Test>::get(settled).expect("kept").status, EventStatus::Settled);
+
+		let due = NOW + 2 * HOUR + 7 * 86_400;
+		poll_at(due - 1);
+		assert!(Events::<Test>::contains_key(cancelled));
+		assert_eq!(Participants::<Test>::iter_prefix(cancelled).count(), 3);
+
+		// One participant per block.
+		set_poll_weight(
+			<() as WeightModel>::poll_base()
+				+ <() as WeightModel>::poll_event()
+				+ <() as WeightModel>::prune_event()
+				+ <() as WeightModel>::prune_participant(),
+		);
+		poll_at(due);
+		poll_at(due + 1);
+		assert_eq!(Participants::<Test>::iter_prefix(cancelled).count(), 1);
+		assert!(Events::<Test>::contains_key(cancelled));
+		poll_at(due + 2);
+		assert!(!Events::<Test>::contains_key(cancelled));
+		assert!(events().contains(&DrEvent::EventPruned { event: cancelled }));
+		poll_at(due + 3);
+		assert!(!Events::<Test>::contains_key(settled));
+		set_poll_weight(Weight::MAX);
+		poll_at(due + 4);
+		assert_eq!(NextToPrune::<Test>::get(), open);
+		assert!(Events::<Test>::contains_key(last));
+
+		// Once the open event is over, settled and old enough, it and the rest go.
+		poll_at(NOW + 7 * 86_400 + HOUR + 900);
+		assert_eq!(Events::<Test>::get(open).expect("kept").status, EventStatus::Settled);
+		poll_at(NOW + 14 * 86_400 + HOUR);
+		assert!(!Events::<Test>::contains_key(open) && !Events::<Test>::contains_key(last));
+		assert_eq!(NextToPrune::<Test>::get(), last + 1);
 	});
 }
 

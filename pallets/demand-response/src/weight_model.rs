@@ -23,6 +23,14 @@ pub trait WeightModel: WeightInfo {
 	fn settle_participant() -> Weight {
 		Self::settle_participants(1).saturating_sub(Self::settle_participants(0))
 	}
+	/// Looking at the oldest stored event, and deleting it if it is due.
+	fn prune_event() -> Weight {
+		Self::prune_participants(0)
+	}
+	/// Deleting one participant of a pruned event.
+	fn prune_participant() -> Weight {
+		Self::prune_participants(1).saturating_sub(Self::prune_participants(0))
+	}
 	/// Measuring one interval of a device in an event, beyond recording it.
 	fn measure_in_event() -> Weight {
 		Self::measure_interval_in_event().saturating_sub(Self::measure_interval())

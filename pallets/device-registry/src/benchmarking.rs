@@ -2,7 +2,9 @@
 //! longest metadata and comfort limits, an ECDSA attestation key (public-key recovery is the
 //! slowest of the three signature checks), active devices whose deactivation notifies the
 //! other pallets while they hold the most state about the device (see
-//! [`Config::LifecycleBenchmarkHelper`]).
+//! [`Config::LifecycleBenchmarkHelper`]), devices that leave a full site, and
+//! `set_site_meter` moving a device from a full site to a site one short of full, with the
+//! demand-response schedule the commitment check reads longest.
 
 // Benchmark set-up failing is a bug in the benchmark, and must stop it loudly.
 #![allow(clippy::expect_used)]
@@ -140,6 +142,45 @@ fn device<T: Config>(owner: &T::AccountId, status: DeviceStatus) -> DeviceId {
 	id
 }
 
+/// An active smart meter of `owner` in the longest region.
+fn meter<T: Config>(owner: &T::AccountId) -> DeviceId {
+	use openvpp_primitives::KindCapabilityBounds;
+	let gateway = funded::<T>("gateway", 0);
+	let (key, proof) = key_with_proof::<T>(owner, KeyProofPurpose::Register);
+	let id = NextDeviceId::<T>::get();
+	let rated_power_w = T::CapabilityBounds::bounds(DeviceKind::SmartMeter).max_rated_power_w;
+	Pallet::<T>::do_register(
+		owner.clone(),
+		DeviceKind::SmartMeter,
+		Capability { rated_power_w, ..Default::default() },
+		longest_region(),
+		longest_metadata::<T>(),
+		ComfortLimits::default(),
+		gateway,
+		key,
+		proof,
+	)
+	.expect("benchmark meter registers");
+	Pallet::<T>::do_approve(id, verifier::<T>()).expect("approve");
+	id
+}
+
+/// A meter of `owner` with `devices` active batteries behind it.
+fn site<T: Config>(owner: &T::AccountId, devices: u32) -> DeviceId {
+	let meter = meter::<T>(owner);
+	for _ in 0..devices {
+		let id = device::<T>(owner, DeviceStatus::Active);
+		Pallet::<T>::do_set_site_meter(id, owner.clone(), Some(meter)).expect("room at the site");
+	}
+	meter
+}
+
+/// Puts `id` behind a meter whose site it fills.
+fn in_full_site<T: Config>(owner: &T::AccountId, id: DeviceId) {
+	let meter = site::<T>(owner, T::MaxDevicesPerSite::get() - 1);
+	Pallet::<T>::do_set_site_meter(id, owner.clone(), Some(meter)).expect("room at the site");
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;
@@ -221,6 +262,7 @@ mod benchmarks {
 		let owner = funded::<T>("owner", 0);
 		let id = device::<T>(&owner, DeviceStatus::Active);
 		make_live::<T>(id);
+		in_full_site::<T>(&owner, id);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(owner), id);
@@ -258,6 +300,7 @@ mod benchmarks {
 		let owner = funded::<T>("owner", 0);
 		let buyer = funded::<T>("buyer", 0);
 		let id = device::<T>(&owner, DeviceStatus::Active);
+		in_full_site::<T>(&owner, id);
 		Pallet::<T>::do_offer_ownership(id, owner, buyer.clone()).expect("offer");
 
 		#[extrinsic_call]
@@ -331,6 +374,20 @@ mod benchmarks {
 
 		assert!(Verifiers::<T>::contains_key(who));
 		Ok(())
+	}
+
+	#[benchmark]
+	fn set_site_meter() {
+		let owner = funded::<T>("owner", 0);
+		let id = device::<T>(&owner, DeviceStatus::Active);
+		make_live::<T>(id);
+		in_full_site::<T>(&owner, id);
+		let target = site::<T>(&owner, T::MaxDevicesPerSite::get() - 1);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner), id, Some(target));
+
+		assert_eq!(Devices::<T>::get(id).and_then(|d| d.site_meter), Some(target));
 	}
 
 	#[benchmark]

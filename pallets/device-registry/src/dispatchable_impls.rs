@@ -66,6 +66,7 @@ impl<T: Config> Pallet<T> {
 				recent_changes: BoundedVec::new(),
 			},
 			deposit,
+			site_meter: None,
 		};
 		Devices::<T>::insert(device_id, record);
 		NextDeviceId::<T>::put(next_id);
@@ -144,6 +145,7 @@ impl<T: Config> Pallet<T> {
 		let record = Devices::<T>::get(device_id).ok_or(Error::<T>::UnknownDevice)?;
 		ensure!(record.owner == caller, Error::<T>::NotOwner);
 		ensure!(record.status != DeviceStatus::Suspended, Error::<T>::DeviceSuspended);
+		Self::ensure_no_site_behind(device_id)?;
 
 		let was_active = record.status == DeviceStatus::Active;
 		Self::release_deposit(&record.owner, record.deposit)?;
@@ -161,6 +163,9 @@ impl<T: Config> Pallet<T> {
 		DeviceByAttestationKey::<T>::remove(&record.attestation_key);
 		DevicesByOwner::<T>::remove(&record.owner, device_id);
 		DevicesByGateway::<T>::remove(&record.gateway, device_id);
+		if let Some(meter) = record.site_meter {
+			Self::leave_site(device_id, meter);
+		}
 
 		Self::deposit_event(Event::DeviceRetired {
 			device_id,
@@ -181,6 +186,7 @@ impl<T: Config> Pallet<T> {
 			ensure!(record.owner == caller, Error::<T>::NotOwner);
 			ensure!(record.owner != new_owner, Error::<T>::AlreadyOwner);
 			ensure!(record.status != DeviceStatus::Suspended, Error::<T>::DeviceSuspended);
+			Self::ensure_no_site_behind(device_id)?;
 			record.pending_owner = Some(new_owner.clone());
 			Ok::<_, DispatchError>(())
 		})?;
@@ -211,6 +217,8 @@ impl<T: Config> Pallet<T> {
 		let offered_to = record.pending_owner.as_ref().ok_or(Error::<T>::NoOwnershipOffer)?;
 		ensure!(*offered_to == caller, Error::<T>::NotOfferedToCaller);
 		ensure!(record.status != DeviceStatus::Suspended, Error::<T>::DeviceSuspended);
+		// Devices may have been put behind the meter since the offer.
+		Self::ensure_no_site_behind(device_id)?;
 
 		// The deposit follows the record: hold it from the new owner first, so that a new owner
 		// who cannot pay leaves everything as it was.
@@ -220,6 +228,10 @@ impl<T: Config> Pallet<T> {
 
 		let previous = core::mem::replace(&mut record.owner, caller.clone());
 		record.pending_owner = None;
+		if let Some(meter) = record.site_meter.take() {
+			Self::leave_site(device_id, meter);
+			Self::deposit_event(Event::SiteMeterChanged { device_id, meter: None });
+		}
 		DevicesByOwner::<T>::remove(&previous, device_id);
 		DevicesByOwner::<T>::insert(&caller, device_id, ());
 		Devices::<T>::insert(device_id, record);

@@ -39,6 +39,16 @@
 //! [`DevicesByOwner`] and [`DevicesByGateway`] list devices per account (iterate them with a
 //! prefix, or page through the view functions); [`RegionCapacities`] counts active devices and
 //! their rated power and storage per region and kind. Every call updates them in constant work.
+//!
+//! ## Sites
+//!
+//! A smart meter at a grid connection measures the sum of the devices behind it. The owner
+//! declares which of its devices sit behind which of its meters ([`Pallet::set_site_meter`]);
+//! [`SiteDevices`] lists them per meter (at most [`Config::MaxDevicesPerSite`]). Downstream, the
+//! energy status map counts a site's grid exchange once, at the meter, and demand response never
+//! lets a meter and a device behind it serve at the same time (it would pay the same energy
+//! twice). A device leaves its site when it is retired or changes hands; a meter with devices
+//! behind it can be neither until they are taken out.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -52,6 +62,7 @@ mod dispatchable_impls;
 #[cfg(test)]
 mod mock;
 mod registry_impls;
+mod site_impls;
 #[cfg(test)]
 mod tests;
 pub mod types;
@@ -82,7 +93,8 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 	use openvpp_primitives::{
 		AttestationKey, AttestationSignature, Capability, CapabilityBounds, ComfortLimits,
-		DeviceId, DeviceKind, DeviceLifecycleHooks, KindCapabilityBounds, RegionCode,
+		DeviceCommitments, DeviceId, DeviceKind, DeviceLifecycleHooks, KindCapabilityBounds,
+		RegionCode,
 	};
 
 	/// The in-code storage version.
@@ -121,6 +133,10 @@ pub mod pallet {
 		/// Told when a device stops counting, so that other pallets drop it.
 		type LifecycleHooks: DeviceLifecycleHooks;
 
+		/// Asked before a device is put behind a site meter: a device committed to a
+		/// demand-response event stays where it is until the event ends.
+		type Commitments: DeviceCommitments;
+
 		/// Gives devices the per-device state [`Config::LifecycleHooks`] find most expensive to
 		/// remove, for the benchmarks of the calls that deactivate devices.
 		#[cfg(feature = "runtime-benchmarks")]
@@ -141,6 +157,10 @@ pub mod pallet {
 		/// How many recent reputation changes a credit record keeps.
 		#[pallet::constant]
 		type ReputationHistoryLen: Get<u32>;
+
+		/// Devices that may sit behind one site meter, at most.
+		#[pallet::constant]
+		type MaxDevicesPerSite: Get<u32>;
 
 		/// Weights of this pallet's calls.
 		type WeightInfo: WeightInfo;
@@ -206,6 +226,16 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// The devices behind each site meter, in the order they were declared.
+	#[pallet::storage]
+	pub type SiteDevices<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		DeviceId,
+		BoundedVec<DeviceId, T::MaxDevicesPerSite>,
+		ValueQuery,
+	>;
+
 	/// Accounts with the verifier role: they approve, reject, suspend and reinstate devices.
 	#[pallet::storage]
 	pub type Verifiers<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, (), OptionQuery>;
@@ -267,6 +297,8 @@ pub mod pallet {
 		VerifierAdded { verifier: T::AccountId },
 		/// An account lost the verifier role.
 		VerifierRemoved { verifier: T::AccountId },
+		/// The device now sits behind `meter` (`None`: behind no meter).
+		SiteMeterChanged { device_id: DeviceId, meter: Option<DeviceId> },
 		/// A device's reputation changed.
 		ReputationChanged {
 			device_id: DeviceId,
@@ -324,6 +356,18 @@ pub mod pallet {
 		DeviceIdOverflow,
 		/// The deposit could not be held: the account's free balance is too low.
 		InsufficientBalance,
+		/// A site's meter must be a smart meter.
+		NotAMeter,
+		/// A smart meter measures a site; it cannot sit behind another one.
+		MeterCannotBeBehindMeter,
+		/// The device and its site meter must be in the same region.
+		SiteRegionMismatch,
+		/// The meter has `MaxDevicesPerSite` devices behind it already.
+		SiteFull,
+		/// The device is committed to a demand-response event that has not ended.
+		DeviceCommitted,
+		/// Devices still sit behind this meter; take them out of its site first.
+		SiteNotEmpty,
 	}
 
 	#[pallet::genesis_config]
@@ -345,6 +389,13 @@ pub mod pallet {
 			for device in &self.devices {
 				Pallet::<T>::register_genesis_device(device);
 			}
+			// Sites once every device exists, so that a meter may come after its devices.
+			let first = NextDeviceId::<T>::get().saturating_sub(self.devices.len() as DeviceId);
+			for (index, device) in self.devices.iter().enumerate() {
+				if let Some(meter) = device.site_meter {
+					Pallet::<T>::set_genesis_site(first.saturating_add(index as DeviceId), meter);
+				}
+			}
 		}
 	}
 
@@ -358,6 +409,7 @@ pub mod pallet {
 			assert!(T::ReputationHistoryLen::get() > 0, "ReputationHistoryLen must be positive");
 			assert!(T::MaxMetadataLen::get() > 0, "MaxMetadataLen must be positive");
 			assert!(T::MaxReasonLen::get() > 0, "MaxReasonLen must be positive");
+			assert!(T::MaxDevicesPerSite::get() > 0, "MaxDevicesPerSite must be positive");
 			// A zero bound for a field a kind requires would make the kind unregistrable.
 			for kind in DeviceKind::ALL {
 				let bounds = T::CapabilityBounds::bounds(kind);
@@ -544,10 +596,12 @@ pub mod pallet {
 		/// Retire a device: remove its record and release its deposit.
 		///
 		/// - Origin: signed by the owner.
-		/// - Effects: record and index entries removed, the key freed, the deposit released;
-		///   other pallets drop the device. The id is never reused.
+		/// - Effects: record and index entries removed, the key freed, the deposit released, the
+		///   device taken out of its site; other pallets drop the device. The id is never
+		///   reused.
 		/// - Emits [`Event::DeviceRetired`] with the final history.
-		/// - Errors: `UnknownDevice`, `NotOwner`, `DeviceSuspended`.
+		/// - Errors: `UnknownDevice`, `NotOwner`, `DeviceSuspended`, `SiteNotEmpty` (a meter
+		///   with devices behind it).
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::retire_device())]
 		pub fn retire_device(origin: OriginFor<T>, device_id: DeviceId) -> DispatchResult {
@@ -562,7 +616,8 @@ pub mod pallet {
 		/// - Effects: records `new_owner` as the pending owner; nothing else changes until it
 		///   accepts.
 		/// - Emits [`Event::OwnershipOffered`].
-		/// - Errors: `UnknownDevice`, `NotOwner`, `AlreadyOwner`, `DeviceSuspended`.
+		/// - Errors: `UnknownDevice`, `NotOwner`, `AlreadyOwner`, `DeviceSuspended`,
+		///   `SiteNotEmpty` (a meter with devices behind it).
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::offer_ownership())]
 		pub fn offer_ownership(
@@ -591,10 +646,11 @@ pub mod pallet {
 		///
 		/// - Origin: signed by the account the device was offered to.
 		/// - Effects: the caller becomes the owner; the deposit is released to the previous
-		///   owner and held from the caller; the owner index follows.
-		/// - Emits [`Event::OwnershipTransferred`].
+		///   owner and held from the caller; the owner index follows; the device leaves its
+		///   site (a site belongs to one owner).
+		/// - Emits [`Event::OwnershipTransferred`] (and [`Event::SiteMeterChanged`]).
 		/// - Errors: `UnknownDevice`, `NoOwnershipOffer`, `NotOfferedToCaller`,
-		///   `DeviceSuspended`, `InsufficientBalance`.
+		///   `DeviceSuspended`, `InsufficientBalance`, `SiteNotEmpty`.
 		#[pallet::call_index(8)]
 		#[pallet::weight(T::WeightInfo::accept_ownership())]
 		pub fn accept_ownership(origin: OriginFor<T>, device_id: DeviceId) -> DispatchResult {
@@ -675,6 +731,29 @@ pub mod pallet {
 		) -> DispatchResult {
 			let owner = ensure_signed(origin)?;
 			Self::do_update_comfort(device_id, owner, comfort)
+		}
+
+		/// Declare the site meter a device sits behind, or that it sits behind none.
+		///
+		/// - Origin: signed by the owner of the device (and of the meter).
+		/// - `meter`: a smart meter of the same owner in the same region, or `None`.
+		/// - Effects: the device leaves its previous site, if any, and joins the meter's
+		///   ([`SiteDevices`]). From then on the status map counts the device's grid exchange at
+		///   the meter only, and demand response keeps the meter and the device out of
+		///   overlapping events.
+		/// - Emits [`Event::SiteMeterChanged`].
+		/// - Errors: `UnknownDevice` (device or meter), `NotOwner` (device or meter),
+		///   `Unchanged`, `MeterCannotBeBehindMeter`, `NotAMeter`, `SiteRegionMismatch`,
+		///   `SiteFull`, `DeviceCommitted`.
+		#[pallet::call_index(15)]
+		#[pallet::weight(T::WeightInfo::set_site_meter())]
+		pub fn set_site_meter(
+			origin: OriginFor<T>,
+			device_id: DeviceId,
+			meter: Option<DeviceId>,
+		) -> DispatchResult {
+			let owner = ensure_signed(origin)?;
+			Self::do_set_site_meter(device_id, owner, meter)
 		}
 
 		/// Give an account the verifier role.

@@ -111,6 +111,28 @@ impl DeviceLifecycleHooks for RecordHooks {
 	}
 }
 
+thread_local! {
+	pub static COMMITTED: RefCell<Vec<DeviceId>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Devices the tests say are in a demand-response event.
+pub struct TestCommitments;
+impl openvpp_primitives::DeviceCommitments for TestCommitments {
+	fn is_committed(id: DeviceId) -> bool {
+		COMMITTED.with(|c| c.borrow().contains(&id))
+	}
+}
+
+pub fn set_committed(id: DeviceId, committed: bool) {
+	COMMITTED.with(|c| {
+		let mut c = c.borrow_mut();
+		c.retain(|d| *d != id);
+		if committed {
+			c.push(id);
+		}
+	});
+}
+
 /// The lifecycle notifications so far (and forgets them).
 pub fn take_lifecycle() -> Vec<Lifecycle> {
 	LIFECYCLE.with(|l| core::mem::take(&mut *l.borrow_mut()))
@@ -131,12 +153,14 @@ impl pallet_device_registry::Config for Test {
 	type GovernanceOrigin = EnsureRoot<AccountId>;
 	type UnixTime = Timestamp;
 	type LifecycleHooks = RecordHooks;
+	type Commitments = TestCommitments;
 	#[cfg(feature = "runtime-benchmarks")]
 	type LifecycleBenchmarkHelper = ();
 	type MaxMetadataLen = ConstU32<32>;
 	type MaxReasonLen = ConstU32<32>;
 	type InitialReputationBp = ConstU16<5_000>;
 	type ReputationHistoryLen = ConstU32<3>;
+	type MaxDevicesPerSite = ConstU32<3>;
 	type WeightInfo = ();
 }
 
@@ -177,6 +201,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 		System::set_block_number(1);
 		pallet_timestamp::Now::<Test>::put(NOW_MS);
 		take_lifecycle();
+		COMMITTED.with(|c| c.borrow_mut().clear());
 	});
 	ext
 }

@@ -150,6 +150,7 @@ impl<T: Config> Pallet<T> {
 				recent_changes: BoundedVec::new(),
 			},
 			deposit,
+			site_meter: None,
 		};
 		Self::count_active(&record);
 		DeviceByAttestationKey::<T>::insert(&record.attestation_key, device_id);
@@ -228,6 +229,32 @@ impl<T: Config> Pallet<T> {
 			}
 			let held = deposits.entry(record.owner.clone()).or_default();
 			*held = held.saturating_add(record.deposit);
+			if let Some(meter) = record.site_meter {
+				let meter_record = Devices::<T>::get(meter).ok_or("a site meter does not exist")?;
+				ensure!(
+					meter_record.kind == openvpp_primitives::DeviceKind::SmartMeter
+						&& record.kind != openvpp_primitives::DeviceKind::SmartMeter,
+					"a site is not a device behind a smart meter"
+				);
+				ensure!(
+					meter_record.owner == record.owner && meter_record.region == record.region,
+					"a device and its site meter differ in owner or region"
+				);
+				ensure!(
+					SiteDevices::<T>::get(meter).contains(&device_id),
+					"a site's device list misses a device"
+				);
+			}
+		}
+		for (meter, devices) in SiteDevices::<T>::iter() {
+			ensure!(!devices.is_empty(), "an empty site is stored");
+			for device_id in devices {
+				ensure!(
+					Devices::<T>::get(device_id).and_then(|record| record.site_meter)
+						== Some(meter),
+					"a site lists a device that is not behind its meter"
+				);
+			}
 		}
 
 		let entries = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -275,7 +302,12 @@ impl<T: Config> DeviceRegistry<T::AccountId> for Pallet<T> {
 			comfort: record.comfort,
 			reputation_bp: record.credit.reputation_bp,
 			counting_since: record.activated_at.unwrap_or(record.registered_at),
+			site_meter: record.site_meter,
 		})
+	}
+
+	fn devices_behind(meter: DeviceId) -> alloc::vec::Vec<DeviceId> {
+		SiteDevices::<T>::get(meter).into_inner()
 	}
 
 	fn record_telemetry(id: DeviceId, totals: &TelemetryTotals) -> Result<(), DeviceLookupError> {

@@ -2,7 +2,10 @@
 //! other pallets use. Each test ends by checking the state invariants (`do_try_state`).
 
 use codec::Encode;
-use frame_support::{assert_noop, assert_ok, traits::fungible::InspectHold, BoundedVec};
+use frame_support::{
+	assert_noop, assert_ok, pallet_prelude::DispatchResult, traits::fungible::InspectHold,
+	BoundedVec,
+};
 use openvpp_primitives::{
 	AttestationKey, AttestationSignature, Capability, ComfortLimits, DeviceId, DeviceKind,
 	DeviceLookupError, DeviceRegistry as _, DeviceStatus, DispatchWindow, KeyOwnershipProof,
@@ -1183,6 +1186,7 @@ fn genesis_devices_are_active_with_deposits_held() {
 			model: "X".into(),
 			serial_number: "1".into(),
 			firmware_version: "1.0".into(),
+			site_meter: None,
 		}],
 	}
 	.assimilate_storage(&mut storage)
@@ -1198,6 +1202,194 @@ fn genesis_devices_are_active_with_deposits_held() {
 				.active_devices,
 			1
 		);
+		DeviceRegistry::do_try_state().unwrap();
+	});
+}
+
+// ---- sites -------------------------------------------------------------------------------
+
+fn meter(owner: AccountId, seed: &str) -> DeviceId {
+	let id = register_with(
+		owner,
+		DeviceKind::SmartMeter,
+		Capability { rated_power_w: 40_000, ..Default::default() },
+		ComfortLimits::default(),
+		&key(seed),
+	)
+	.unwrap();
+	assert_ok!(DeviceRegistry::approve_device(RuntimeOrigin::signed(VERIFIER), id));
+	id
+}
+
+fn set_site(owner: AccountId, device: DeviceId, meter: Option<DeviceId>) -> DispatchResult {
+	DeviceRegistry::set_site_meter(RuntimeOrigin::signed(owner), device, meter)
+}
+
+#[test]
+fn owners_put_devices_behind_their_meters_and_move_them() {
+	run_test(|| {
+		let house = meter(OWNER, "house");
+		let garage = meter(OWNER, "garage");
+		let battery = register_active(OWNER, "battery");
+		let pending = register(OWNER, "pending");
+
+		assert_ok!(set_site(OWNER, battery, Some(house)));
+		assert_eq!(
+			last_event(),
+			Event::SiteMeterChanged { device_id: battery, meter: Some(house) }.into()
+		);
+		// A device that is not active yet may be declared too.
+		assert_ok!(set_site(OWNER, pending, Some(house)));
+		assert_eq!(SiteDevices::<Test>::get(house).into_inner(), vec![battery, pending]);
+		assert_eq!(DeviceRegistry::devices_behind(house), vec![battery, pending]);
+		assert_eq!(DeviceRegistry::devices_behind(battery), Vec::<DeviceId>::new());
+		assert_eq!(DeviceRegistry::active_device(battery).unwrap().site_meter, Some(house));
+		assert_noop!(set_site(OWNER, battery, Some(house)), Error::<Test>::Unchanged);
+
+		// Moving leaves the old site.
+		assert_ok!(set_site(OWNER, battery, Some(garage)));
+		assert_eq!(SiteDevices::<Test>::get(house).into_inner(), vec![pending]);
+		assert_eq!(SiteDevices::<Test>::get(garage).into_inner(), vec![battery]);
+		// Behind no meter; an emptied site is removed.
+		assert_ok!(set_site(OWNER, battery, None));
+		assert_ok!(set_site(OWNER, pending, None));
+		assert!(!SiteDevices::<Test>::contains_key(house));
+		assert!(!SiteDevices::<Test>::contains_key(garage));
+		assert_eq!(DeviceRegistry::active_device(battery).unwrap().site_meter, None);
+		assert_noop!(set_site(OWNER, battery, None), Error::<Test>::Unchanged);
+	});
+}
+
+#[test]
+fn a_site_is_one_owners_meter_in_the_devices_region() {
+	run_test(|| {
+		let house = meter(OWNER, "house");
+		let other_meter = meter(OTHER, "other");
+		let battery = register_active(OWNER, "battery");
+		let second = register_active(OWNER, "second");
+		let third = register_active(OWNER, "third");
+		let fourth = register_active(OWNER, "fourth");
+
+		assert_noop!(set_site(OTHER, battery, Some(other_meter)), Error::<Test>::NotOwner);
+		assert_noop!(set_site(OWNER, battery, Some(other_meter)), Error::<Test>::NotOwner);
+		assert_noop!(set_site(OWNER, battery, Some(99)), Error::<Test>::UnknownDevice);
+		assert_noop!(set_site(OWNER, 99, Some(house)), Error::<Test>::UnknownDevice);
+		assert_noop!(set_site(OWNER, battery, Some(second)), Error::<Test>::NotAMeter);
+		let garage = meter(OWNER, "garage");
+		assert_noop!(set_site(OWNER, garage, Some(house)), Error::<Test>::MeterCannotBeBehindMeter);
+
+		let pair = key("far-meter");
+		let far = NextDeviceId::<Test>::get();
+		assert_ok!(DeviceRegistry::register_device(
+			RuntimeOrigin::signed(OWNER),
+			DeviceKind::SmartMeter,
+			Capability { rated_power_w: 40_000, ..Default::default() },
+			region("NL-TENNET"),
+			metadata(),
+			ComfortLimits::default(),
+			GATEWAY,
+			pair.public().into(),
+			sign_proof(&pair, OWNER, KeyProofPurpose::Register),
+		));
+		assert_noop!(set_site(OWNER, battery, Some(far)), Error::<Test>::SiteRegionMismatch);
+
+		// A device in a demand-response event stays where it is until the event is over.
+		set_committed(battery, true);
+		assert_noop!(set_site(OWNER, battery, Some(house)), Error::<Test>::DeviceCommitted);
+		set_committed(battery, false);
+
+		// Three devices at most behind one meter in the mock.
+		assert_ok!(set_site(OWNER, battery, Some(house)));
+		assert_ok!(set_site(OWNER, second, Some(house)));
+		assert_ok!(set_site(OWNER, third, Some(house)));
+		assert_noop!(set_site(OWNER, fourth, Some(house)), Error::<Test>::SiteFull);
+	});
+}
+
+#[test]
+fn devices_leave_their_site_when_retired_or_sold_and_a_meter_goes_last() {
+	run_test(|| {
+		let house = meter(OWNER, "house");
+		let battery = register_active(OWNER, "battery");
+		let solar = register_active(OWNER, "solar");
+		assert_ok!(set_site(OWNER, battery, Some(house)));
+		assert_ok!(set_site(OWNER, solar, Some(house)));
+
+		// The meter cannot go while devices sit behind it.
+		assert_noop!(
+			DeviceRegistry::retire_device(RuntimeOrigin::signed(OWNER), house),
+			Error::<Test>::SiteNotEmpty
+		);
+		assert_noop!(
+			DeviceRegistry::offer_ownership(RuntimeOrigin::signed(OWNER), house, OTHER),
+			Error::<Test>::SiteNotEmpty
+		);
+
+		assert_ok!(DeviceRegistry::retire_device(RuntimeOrigin::signed(OWNER), battery));
+		assert_eq!(SiteDevices::<Test>::get(house).into_inner(), vec![solar]);
+
+		// A sold device leaves the seller's site.
+		assert_ok!(DeviceRegistry::offer_ownership(RuntimeOrigin::signed(OWNER), solar, OTHER));
+		assert_ok!(DeviceRegistry::accept_ownership(RuntimeOrigin::signed(OTHER), solar));
+		assert_eq!(Devices::<Test>::get(solar).unwrap().site_meter, None);
+		assert!(!SiteDevices::<Test>::contains_key(house));
+		assert!(System::events().iter().any(|record| record.event
+			== Event::SiteMeterChanged { device_id: solar, meter: None }.into()));
+
+		// An offer made while the site was empty cannot be accepted once it is not.
+		assert_ok!(DeviceRegistry::offer_ownership(RuntimeOrigin::signed(OWNER), house, OTHER));
+		let heat_pump = register_active(OWNER, "heat-pump");
+		assert_ok!(set_site(OWNER, heat_pump, Some(house)));
+		assert_noop!(
+			DeviceRegistry::accept_ownership(RuntimeOrigin::signed(OTHER), house),
+			Error::<Test>::SiteNotEmpty
+		);
+		assert_ok!(set_site(OWNER, heat_pump, None));
+		assert_ok!(DeviceRegistry::accept_ownership(RuntimeOrigin::signed(OTHER), house));
+		assert_ok!(DeviceRegistry::retire_device(RuntimeOrigin::signed(OTHER), house));
+	});
+}
+
+#[test]
+fn genesis_devices_may_sit_behind_a_genesis_meter_listed_after_them() {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: vec![(OWNER, START_BALANCE)],
+		..Default::default()
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
+	let device = |kind, capability, seed: &str, site_meter| GenesisDevice {
+		owner: OWNER,
+		gateway: GATEWAY,
+		kind,
+		capability,
+		region: "DE-TENNET".into(),
+		attestation_key: key(seed).public().into(),
+		comfort: ComfortLimits::default(),
+		manufacturer: String::new(),
+		model: String::new(),
+		serial_number: String::new(),
+		firmware_version: String::new(),
+		site_meter,
+	};
+	crate::GenesisConfig::<Test> {
+		verifiers: vec![],
+		devices: vec![
+			device(DeviceKind::HomeBattery, battery(), "battery", Some(2)),
+			device(
+				DeviceKind::SmartMeter,
+				Capability { rated_power_w: 40_000, ..Default::default() },
+				"meter",
+				None,
+			),
+		],
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
+	sp_io::TestExternalities::new(storage).execute_with(|| {
+		assert_eq!(Devices::<Test>::get(1).unwrap().site_meter, Some(2));
+		assert_eq!(SiteDevices::<Test>::get(2).into_inner(), vec![1]);
 		DeviceRegistry::do_try_state().unwrap();
 	});
 }

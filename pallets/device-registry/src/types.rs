@@ -6,7 +6,7 @@ use frame_support::{
 	BoundedVec, CloneNoBound, DebugNoBound, DefaultNoBound, EqNoBound, PartialEqNoBound,
 };
 use openvpp_primitives::{
-	AttestationKey, BasisPoints, Capability, ComfortLimits, DeviceKind, DeviceStatus,
+	AttestationKey, BasisPoints, Capability, ComfortLimits, DeviceId, DeviceKind, DeviceStatus,
 	Participation, RegionCode, ReputationReason, TelemetryTotals, UnixSeconds, WattHours,
 };
 use scale_info::TypeInfo;
@@ -197,6 +197,9 @@ pub struct DeviceRecord<T: Config> {
 	pub credit: CreditRecord<T::ReputationHistoryLen>,
 	/// The deposit held from the owner for this record, released on retirement.
 	pub deposit: BalanceOf<T>,
+	/// The smart meter at the grid connection the device sits behind (its site), as the owner
+	/// declared it.
+	pub site_meter: Option<DeviceId>,
 }
 
 /// Active devices and their capacity in one region, for one device kind.
@@ -261,4 +264,8 @@ pub struct GenesisDevice<AccountId> {
 	pub serial_number: alloc::string::String,
 	#[serde(default)]
 	pub firmware_version: alloc::string::String,
+	/// The smart meter this device sits behind, by its genesis device id (genesis devices are
+	/// numbered from 1 in list order).
+	#[serde(default)]
+	pub site_meter: Option<DeviceId>,
 }

@@ -3,7 +3,7 @@
 //!
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-11-25
+//! CLI VERSION 64.0.0, DATE 2026-11-30
 //! STEPS `20`, REPEAT `10`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
@@ -61,6 +61,7 @@ pub trait WeightInfo {
 	fn update_metadata() -> Weight;
 	fn update_comfort_limits() -> Weight;
 	fn add_verifier() -> Weight;
+	fn set_site_meter() -> Weight;
 	fn remove_verifier() -> Weight;
 }
 
@@ -78,7 +79,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(67), added: 2542, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DeviceCount` (r:1 w:1)
@@ -88,100 +89,106 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::DevicesByOwner` (r:0 w:1)
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:0 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	fn register_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `629`
+		//  Measured:  `667`
 		//  Estimated: `3593`
-		// Minimum execution time: 187_129_000 picoseconds.
-		Weight::from_parts(287_616_000, 3593)
+		// Minimum execution time: 210_794_000 picoseconds.
+		Weight::from_parts(280_595_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:0)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	fn approve_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1161`
-		//  Estimated: `4296`
-		// Minimum execution time: 62_567_000 picoseconds.
-		Weight::from_parts(98_243_000, 4296)
+		//  Measured:  `1173`
+		//  Estimated: `4301`
+		// Minimum execution time: 65_703_000 picoseconds.
+		Weight::from_parts(106_009_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:0)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	fn reject_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1063`
-		//  Estimated: `4296`
-		// Minimum execution time: 38_222_000 picoseconds.
-		Weight::from_parts(47_719_000, 4296)
+		//  Measured:  `1075`
+		//  Estimated: `4301`
+		// Minimum execution time: 44_153_000 picoseconds.
+		Weight::from_parts(88_486_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:0)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	fn suspend_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7958`
+		//  Measured:  `7979`
 		//  Estimated: `9913`
-		// Minimum execution time: 84_748_000 picoseconds.
-		Weight::from_parts(132_197_000, 9913)
+		// Minimum execution time: 96_431_000 picoseconds.
+		Weight::from_parts(128_711_000, 9913)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:0)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	fn reinstate_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1298`
-		//  Estimated: `4296`
-		// Minimum execution time: 57_967_000 picoseconds.
-		Weight::from_parts(98_743_000, 4296)
+		//  Measured:  `1310`
+		//  Estimated: `4301`
+		// Minimum execution time: 63_680_000 picoseconds.
+		Weight::from_parts(93_976_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
-	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
-	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::SiteDevices` (r:2 w:1)
+	/// Proof: `DeviceRegistry::SiteDevices` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(67), added: 2542, mode: `MaxEncodedLen`)
-	/// Storage: `DeviceRegistry::DeviceCount` (r:1 w:1)
-	/// Proof: `DeviceRegistry::DeviceCount` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
+	/// Storage: `DemandResponse::Enrolments` (r:1 w:1)
+	/// Proof: `DemandResponse::Enrolments` (`max_values`: None, `max_size`: Some(272), added: 2747, mode: `MaxEncodedLen`)
+	/// Storage: `DemandResponse::HourlyHistory` (r:24 w:24)
+	/// Proof: `DemandResponse::HourlyHistory` (`max_values`: None, `max_size`: Some(154), added: 2629, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
+	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::DeviceCount` (r:1 w:1)
+	/// Proof: `DeviceRegistry::DeviceCount` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DeviceByAttestationKey` (r:0 w:1)
 	/// Proof: `DeviceRegistry::DeviceByAttestationKey` (`max_values`: None, `max_size`: Some(54), added: 2529, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DevicesByGateway` (r:0 w:1)
@@ -190,67 +197,71 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn retire_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `8121`
-		//  Estimated: `9913`
-		// Minimum execution time: 142_877_000 picoseconds.
-		Weight::from_parts(189_434_000, 9913)
-			.saturating_add(T::DbWeight::get().reads(8_u64))
-			.saturating_add(T::DbWeight::get().writes(10_u64))
+		//  Measured:  `9849`
+		//  Estimated: `64086`
+		// Minimum execution time: 298_689_000 picoseconds.
+		Weight::from_parts(351_959_000, 64086)
+			.saturating_add(T::DbWeight::get().reads(35_u64))
+			.saturating_add(T::DbWeight::get().writes(36_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::SiteDevices` (r:1 w:0)
+	/// Proof: `DeviceRegistry::SiteDevices` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	fn offer_ownership() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `971`
-		//  Estimated: `4296`
-		// Minimum execution time: 28_954_000 picoseconds.
-		Weight::from_parts(39_223_000, 4296)
-			.saturating_add(T::DbWeight::get().reads(1_u64))
+		//  Measured:  `1048`
+		//  Estimated: `4301`
+		// Minimum execution time: 38_963_000 picoseconds.
+		Weight::from_parts(53_530_000, 4301)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	fn cancel_ownership_offer() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1003`
-		//  Estimated: `4296`
-		// Minimum execution time: 29_145_000 picoseconds.
-		Weight::from_parts(38_802_000, 4296)
+		//  Measured:  `1004`
+		//  Estimated: `4301`
+		// Minimum execution time: 30_367_000 picoseconds.
+		Weight::from_parts(35_196_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::SiteDevices` (r:2 w:1)
+	/// Proof: `DeviceRegistry::SiteDevices` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(67), added: 2542, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DevicesByOwner` (r:0 w:2)
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn accept_ownership() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1406`
+		//  Measured:  `1806`
 		//  Estimated: `6196`
-		// Minimum execution time: 146_413_000 picoseconds.
-		Weight::from_parts(214_409_000, 6196)
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().writes(7_u64))
+		// Minimum execution time: 207_689_000 picoseconds.
+		Weight::from_parts(239_238_000, 6196)
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DevicesByGateway` (r:0 w:2)
 	/// Proof: `DeviceRegistry::DevicesByGateway` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn rebind_gateway() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `971`
-		//  Estimated: `4296`
-		// Minimum execution time: 36_027_000 picoseconds.
-		Weight::from_parts(67_626_000, 4296)
+		//  Measured:  `972`
+		//  Estimated: `4301`
+		// Minimum execution time: 37_630_000 picoseconds.
+		Weight::from_parts(57_638_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DeviceByAttestationKey` (r:1 w:2)
 	/// Proof: `DeviceRegistry::DeviceByAttestationKey` (`max_values`: None, `max_size`: Some(54), added: 2529, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
@@ -259,32 +270,32 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::RegistrationNonces` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn rotate_attestation_key() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1286`
-		//  Estimated: `4296`
-		// Minimum execution time: 107_361_000 picoseconds.
-		Weight::from_parts(146_513_000, 4296)
+		//  Measured:  `1287`
+		//  Estimated: `4301`
+		// Minimum execution time: 121_107_000 picoseconds.
+		Weight::from_parts(157_815_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	fn update_metadata() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `971`
-		//  Estimated: `4296`
-		// Minimum execution time: 29_685_000 picoseconds.
-		Weight::from_parts(42_699_000, 4296)
+		//  Measured:  `972`
+		//  Estimated: `4301`
+		// Minimum execution time: 32_862_000 picoseconds.
+		Weight::from_parts(63_569_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	fn update_comfort_limits() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `971`
-		//  Estimated: `4296`
-		// Minimum execution time: 29_586_000 picoseconds.
-		Weight::from_parts(39_033_000, 4296)
+		//  Measured:  `972`
+		//  Estimated: `4301`
+		// Minimum execution time: 33_593_000 picoseconds.
+		Weight::from_parts(70_423_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -292,21 +303,40 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	fn add_verifier() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `228`
+		//  Measured:  `239`
 		//  Estimated: `3513`
-		// Minimum execution time: 21_670_000 picoseconds.
-		Weight::from_parts(32_060_000, 3513)
+		// Minimum execution time: 21_440_000 picoseconds.
+		Weight::from_parts(24_686_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	/// Storage: `DeviceRegistry::Devices` (r:2 w:1)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
+	/// Storage: `DemandResponse::Enrolments` (r:1 w:0)
+	/// Proof: `DemandResponse::Enrolments` (`max_values`: None, `max_size`: Some(272), added: 2747, mode: `MaxEncodedLen`)
+	/// Storage: `Timestamp::Now` (r:1 w:0)
+	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `DemandResponse::Events` (r:4 w:0)
+	/// Proof: `DemandResponse::Events` (`max_values`: None, `max_size`: Some(314), added: 2789, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::SiteDevices` (r:2 w:2)
+	/// Proof: `DeviceRegistry::SiteDevices` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
+	fn set_site_meter() -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `2286`
+		//  Estimated: `12146`
+		// Minimum execution time: 164_478_000 picoseconds.
+		Weight::from_parts(214_441_000, 12146)
+			.saturating_add(T::DbWeight::get().reads(10_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
 	fn remove_verifier() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `265`
+		//  Measured:  `276`
 		//  Estimated: `3513`
-		// Minimum execution time: 21_340_000 picoseconds.
-		Weight::from_parts(31_759_000, 3513)
+		// Minimum execution time: 21_771_000 picoseconds.
+		Weight::from_parts(25_938_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -315,77 +345,82 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register_device() -> Weight {
-		Weight::from_parts(287_616_000, 3593)
+		Weight::from_parts(280_595_000, 3593)
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn approve_device() -> Weight {
-		Weight::from_parts(98_243_000, 4296)
+		Weight::from_parts(106_009_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn reject_device() -> Weight {
-		Weight::from_parts(47_719_000, 4296)
+		Weight::from_parts(88_486_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn suspend_device() -> Weight {
-		Weight::from_parts(132_197_000, 9913)
+		Weight::from_parts(128_711_000, 9913)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn reinstate_device() -> Weight {
-		Weight::from_parts(98_743_000, 4296)
+		Weight::from_parts(93_976_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn retire_device() -> Weight {
-		Weight::from_parts(189_434_000, 9913)
-			.saturating_add(ParityDbWeight::get().reads(8_u64))
-			.saturating_add(ParityDbWeight::get().writes(10_u64))
+		Weight::from_parts(351_959_000, 64086)
+			.saturating_add(ParityDbWeight::get().reads(35_u64))
+			.saturating_add(ParityDbWeight::get().writes(36_u64))
 	}
 	fn offer_ownership() -> Weight {
-		Weight::from_parts(39_223_000, 4296)
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
+		Weight::from_parts(53_530_000, 4301)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn cancel_ownership_offer() -> Weight {
-		Weight::from_parts(38_802_000, 4296)
+		Weight::from_parts(35_196_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn accept_ownership() -> Weight {
-		Weight::from_parts(214_409_000, 6196)
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().writes(7_u64))
+		Weight::from_parts(239_238_000, 6196)
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
+			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn rebind_gateway() -> Weight {
-		Weight::from_parts(67_626_000, 4296)
+		Weight::from_parts(57_638_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn rotate_attestation_key() -> Weight {
-		Weight::from_parts(146_513_000, 4296)
+		Weight::from_parts(157_815_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn update_metadata() -> Weight {
-		Weight::from_parts(42_699_000, 4296)
+		Weight::from_parts(63_569_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn update_comfort_limits() -> Weight {
-		Weight::from_parts(39_033_000, 4296)
+		Weight::from_parts(70_423_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn add_verifier() -> Weight {
-		Weight::from_parts(32_060_000, 3513)
+		Weight::from_parts(24_686_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
+	fn set_site_meter() -> Weight {
+		Weight::from_parts(214_441_000, 12146)
+			.saturating_add(ParityDbWeight::get().reads(10_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+	}
 	fn remove_verifier() -> Weight {
-		Weight::from_parts(31_759_000, 3513)
+		Weight::from_parts(25_938_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}

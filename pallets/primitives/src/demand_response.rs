@@ -187,6 +187,22 @@ pub struct Flexibility {
 	pub energy_wh: Option<WattHours>,
 }
 
+/// The energy storage of `capacity_wh` at `soc_bp` can give towards `direction` (Wh): above the
+/// owner's reserve when discharging (`Up`), up to full when charging (`Down`).
+pub fn storage_energy_wh(
+	capacity_wh: WattHours,
+	soc_bp: BasisPoints,
+	reserve_bp: BasisPoints,
+	direction: Direction,
+) -> WattHours {
+	let soc = soc_bp.min(FULL_BP);
+	let share = match direction {
+		Direction::Up => soc.saturating_sub(reserve_bp),
+		Direction::Down => FULL_BP.saturating_sub(soc),
+	};
+	u64::try_from(bp_of(capacity_wh.into(), share.into())).unwrap_or(u64::MAX)
+}
+
 /// The flexibility of a device towards `direction`.
 ///
 /// `Up`: what it draws now (it can stop) plus, for storage above its reserve, its maximum
@@ -226,29 +242,23 @@ pub fn flexibility(
 		};
 		return Flexibility { power_w, energy_wh: None };
 	}
-	let soc = reading.soc_bp.map(|s| s.min(FULL_BP));
 	let capacity = capability.storage_capacity_wh.unwrap_or(0);
-	let reserve = comfort.min_reserve_soc_bp;
-	match direction {
+	// Without a state of charge, storage has nothing it can be counted on for.
+	let energy_wh = reading
+		.soc_bp
+		.map(|soc| storage_energy_wh(capacity, soc, comfort.min_reserve_soc_bp, direction))
+		.unwrap_or(0);
+	let power_w = match direction {
 		Direction::Up => {
-			let above_reserve = soc.map(|s| s.saturating_sub(reserve)).unwrap_or(0);
-			let energy_wh = bp_of(capacity.into(), above_reserve.into());
-			let discharge = if above_reserve > 0 { max_discharge_w } else { 0 };
-			Flexibility {
-				power_w: drawing_w.saturating_add(discharge),
-				energy_wh: Some(u64::try_from(energy_wh).unwrap_or(u64::MAX)),
-			}
+			let discharge = if energy_wh > 0 { max_discharge_w } else { 0 };
+			drawing_w.saturating_add(discharge)
 		}
 		Direction::Down => {
-			let room = soc.map(|s| FULL_BP.saturating_sub(s)).unwrap_or(0);
-			let energy_wh = bp_of(capacity.into(), room.into());
-			let charge = if room > 0 { max_charge_w.saturating_sub(drawing_w) } else { 0 };
-			Flexibility {
-				power_w: delivering_w.saturating_add(charge),
-				energy_wh: Some(u64::try_from(energy_wh).unwrap_or(u64::MAX)),
-			}
+			let charge = if energy_wh > 0 { max_charge_w.saturating_sub(drawing_w) } else { 0 };
+			delivering_w.saturating_add(charge)
 		}
-	}
+	};
+	Flexibility { power_w, energy_wh: Some(energy_wh) }
 }
 
 /// Whether one of the owner's dispatch windows covers the whole of `[start, start + duration)`

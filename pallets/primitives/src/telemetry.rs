@@ -13,8 +13,8 @@
 //! imported and what was exported separately.
 
 use crate::{
-	plausibility::bp_of, AttestationSignature, BasisPoints, Capability, ComfortLimits, DeviceId,
-	DeviceKind, UnixSeconds, WattHours, Watts, FULL_BP,
+	AttestationSignature, BasisPoints, Capability, ComfortLimits, DeviceId, DeviceKind,
+	UnixSeconds, WattHours, Watts, FULL_BP,
 };
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
@@ -305,6 +305,12 @@ pub struct LiveFigures {
 }
 
 impl LiveFigures {
+	/// The figures of a device behind a site meter: the meter counts its grid exchange (as part
+	/// of the site's), so the device adds only itself, its storage and its flexibility.
+	pub fn behind_site_meter(self) -> Self {
+		LiveFigures { generation_w: 0, consumption_w: 0, ..self }
+	}
+
 	/// Adds another set of figures.
 	pub fn add(&mut self, other: &LiveFigures) {
 		self.devices = self.devices.saturating_add(other.devices);
@@ -352,10 +358,12 @@ pub fn live_figures(
 
 	let soc = report.soc_bp.filter(|_| kind.has_storage()).map(|s| s.min(FULL_BP));
 	let storage_available_wh = match (soc, capability.storage_capacity_wh) {
-		(Some(soc), Some(capacity)) => {
-			let above_reserve = soc.saturating_sub(comfort.min_reserve_soc_bp);
-			u64::try_from(bp_of(capacity.into(), above_reserve.into())).unwrap_or(u64::MAX)
-		}
+		(Some(soc), Some(capacity)) => crate::demand_response::storage_energy_wh(
+			capacity,
+			soc,
+			comfort.min_reserve_soc_bp,
+			crate::demand_response::Direction::Up,
+		),
 		_ => 0,
 	};
 

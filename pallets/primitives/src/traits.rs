@@ -25,6 +25,9 @@ pub struct DeviceInfo<AccountId> {
 	/// When the device was last made active (approved or reinstated, Unix seconds): no report
 	/// may cover time before it.
 	pub counting_since: UnixSeconds,
+	/// The smart meter at the grid connection this device sits behind, if its owner declared
+	/// one: that meter measures the device's grid exchange again, as part of the site's.
+	pub site_meter: Option<DeviceId>,
 }
 
 /// Why a device could not be used.
@@ -135,6 +138,24 @@ pub trait DeviceRegistry<AccountId> {
 		delta_bp: i32,
 		reason: ReputationReason,
 	) -> Result<BasisPoints, DeviceLookupError>;
+
+	/// The devices declared behind the smart meter `meter` (at most the registry's
+	/// `MaxDevicesPerSite`; empty for any other device).
+	fn devices_behind(meter: DeviceId) -> alloc::vec::Vec<DeviceId>;
+}
+
+/// Whether a device is committed to work it must not be moved away from: the registry asks
+/// before it puts a device behind a site meter, since an event that measures the device and
+/// one that measures its site at the same time would pay the same energy twice.
+pub trait DeviceCommitments {
+	/// The device is scheduled in a demand-response event that has not ended.
+	fn is_committed(id: DeviceId) -> bool;
+}
+
+impl DeviceCommitments for () {
+	fn is_committed(_: DeviceId) -> bool {
+		false
+	}
 }
 
 /// Notifications the device registry sends when a device stops counting, so that pallets

@@ -111,6 +111,16 @@ impl DeviceRegistry<AccountId> for MockRegistry {
 		})
 	}
 
+	fn devices_behind(meter: DeviceId) -> Vec<DeviceId> {
+		DEVICES.with(|d| {
+			d.borrow()
+				.iter()
+				.filter(|(_, device)| device.info.site_meter == Some(meter))
+				.map(|(id, _)| *id)
+				.collect()
+		})
+	}
+
 	fn record_telemetry(id: DeviceId, totals: &TelemetryTotals) -> Result<(), DeviceLookupError> {
 		DEVICES.with(|d| {
 			let mut devices = d.borrow_mut();
@@ -169,6 +179,7 @@ impl openvpp_primitives::DeviceRegistryBenchmarkHelper<AccountId> for MockRegist
 				comfort: Default::default(),
 				reputation_bp: 5_000,
 				counting_since: 0,
+				site_meter: None,
 			},
 		);
 		id

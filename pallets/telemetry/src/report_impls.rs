@@ -481,13 +481,21 @@ impl<T: Config> Pallet<T> {
 			let entry = LiveEntry {
 				region: device.region.clone(),
 				kind: device.kind,
-				figures: live_figures(
-					report,
-					device.kind,
-					&device.capability,
-					&device.comfort,
-					context.minute_of_day,
-				),
+				figures: {
+					let figures = live_figures(
+						report,
+						device.kind,
+						&device.capability,
+						&device.comfort,
+						context.minute_of_day,
+					);
+					// A site's grid exchange is counted once, at its meter.
+					if device.site_meter.is_some() {
+						figures.behind_site_meter()
+					} else {
+						figures
+					}
+				},
 				expires_at: Self::expiry_of(report),
 			};
 			map.deposit(&entry);

@@ -44,6 +44,7 @@ fn add_device(id: DeviceId, kind: DeviceKind, capability: Capability, zone: &str
 			comfort: ComfortLimits::default(),
 			reputation_bp: 5_000,
 			counting_since: 0,
+			site_meter: None,
 		},
 	);
 }
@@ -1053,6 +1054,46 @@ fn what_a_kind_cannot_do_is_not_counted() {
 		assert_eq!(wallbox.epoch.exported_wh, 0);
 		let meter = DeviceTelemetry::<Test>::get(6).unwrap().epoch;
 		assert_eq!((meter.exported_wh, meter.produced_wh), (1_000, 0));
+	});
+}
+
+#[test]
+fn a_sites_grid_exchange_is_counted_once_at_its_meter() {
+	run_test(|| {
+		add_solar(2, "DE-TENNET");
+		add_device(
+			3,
+			DeviceKind::SmartMeter,
+			Capability { rated_power_w: 20_000, ..Default::default() },
+			"DE-TENNET",
+		);
+		// The solar sits behind the meter, which sees the house export 2 kW of its 3 kW.
+		MockRegistry::add(
+			2,
+			DeviceInfo {
+				site_meter: Some(3),
+				..<MockRegistry as openvpp_primitives::DeviceRegistry<AccountId>>::active_device(2)
+					.expect("just added")
+			},
+		);
+		let meter = IntervalReport {
+			energy_exported_wh: 500,
+			cumulative_exported_wh: 50_500,
+			average_power_w: 2_000,
+			peak_power_w: 2_500,
+			..solar_report(3, 0)
+		};
+		set_time(after_interval(0));
+		submit(vec![sign(solar_report(2, 0)), sign(meter)]);
+		assert_eq!(last_batch(), (2, 0, 0));
+
+		// The solar counts as a device, with no grid exchange of its own in the map.
+		let solar = figures("DE-TENNET", DeviceKind::RooftopSolar);
+		assert_eq!((solar.devices, solar.generation_w, solar.consumption_w), (1, 0, 0));
+		let site = figures("DE-TENNET", DeviceKind::SmartMeter);
+		assert_eq!((site.devices, site.generation_w), (1, 2_000));
+		// Its own record still has what it produced.
+		assert_eq!(DeviceTelemetry::<Test>::get(2).unwrap().epoch.produced_wh, 750);
 	});
 }
 

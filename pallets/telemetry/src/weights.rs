@@ -3,14 +3,14 @@
 //!
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-11-25
+//! CLI VERSION 64.0.0, DATE 2026-11-30
 //! STEPS `20`, REPEAT `10`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
 //! WASM-EXECUTION `Compiled`, CHAIN `Some("dev")`, DB CACHE `1024`
 
 // Executed command:
-// /root/.cache/openvpp/target/release/openvpp-node
+// /tmp/openvpp-node-bench
 // benchmark
 // pallet
 // --chain
@@ -71,21 +71,23 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:1000)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1000 w:1000)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
+	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::FeeFreeWeight` (r:1 w:1)
+	/// Proof: `Telemetry::FeeFreeWeight` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `6812 + n * (548 ±0)`
+		//  Measured:  `6812 + n * (590 ±0)`
 		//  Estimated: `20887 + n * (8923 ±0)`
-		// Minimum execution time: 153_898_000 picoseconds.
-		Weight::from_parts(161_511_000, 20887)
-			// Standard Error: 1_710_920
-			.saturating_add(Weight::from_parts(120_069_309, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+		// Minimum execution time: 286_486_000 picoseconds.
+		Weight::from_parts(298_769_000, 20887)
+			// Standard Error: 1_884_067
+			.saturating_add(Weight::from_parts(132_633_488, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
@@ -100,21 +102,23 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:1000)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
+	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::FeeFreeWeight` (r:1 w:1)
+	/// Proof: `Telemetry::FeeFreeWeight` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_one_region(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7223 + n * (307 ±0)`
+		//  Measured:  `7265 + n * (307 ±0)`
 		//  Estimated: `20887 + n * (3306 ±0)`
-		// Minimum execution time: 155_640_000 picoseconds.
-		Weight::from_parts(156_481_000, 20887)
-			// Standard Error: 1_202_697
-			.saturating_add(Weight::from_parts(87_607_142, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(5_u64))
+		// Minimum execution time: 186_048_000 picoseconds.
+		Weight::from_parts(2_777_099_992, 20887)
+			// Standard Error: 3_488_782
+			.saturating_add(Weight::from_parts(94_538_224, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
@@ -129,21 +133,23 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
+	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::FeeFreeWeight` (r:1 w:1)
+	/// Proof: `Telemetry::FeeFreeWeight` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7223 + n * (307 ±0)`
+		//  Measured:  `7265 + n * (307 ±0)`
 		//  Estimated: `20887 + n * (3306 ±0)`
-		// Minimum execution time: 135_253_000 picoseconds.
-		Weight::from_parts(145_952_000, 20887)
-			// Standard Error: 1_281_021
-			.saturating_add(Weight::from_parts(86_453_228, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(5_u64))
+		// Minimum execution time: 253_996_000 picoseconds.
+		Weight::from_parts(455_776_499, 20887)
+			// Standard Error: 2_813_709
+			.saturating_add(Weight::from_parts(90_455_069, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
@@ -158,21 +164,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(225), added: 2700, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_bad_signature(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `850 + n * (307 ±0)`
+		//  Measured:  `892 + n * (307 ±0)`
 		//  Estimated: `20887 + n * (3306 ±0)`
-		// Minimum execution time: 142_556_000 picoseconds.
-		Weight::from_parts(225_240_000, 20887)
-			// Standard Error: 1_192_600
-			.saturating_add(Weight::from_parts(88_021_105, 0).saturating_mul(n.into()))
+		// Minimum execution time: 157_385_000 picoseconds.
+		Weight::from_parts(1_227_009_832, 20887)
+			// Standard Error: 2_896_755
+			.saturating_add(Weight::from_parts(90_628_994, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
@@ -184,42 +189,41 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::BatchDigests` (r:1 w:1)
+	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_unverified(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `656 + n * (259 ±0)`
 		//  Estimated: `20887 + n * (3306 ±0)`
-		// Minimum execution time: 56_045_000 picoseconds.
-		Weight::from_parts(56_665_000, 20887)
-			// Standard Error: 260_362
-			.saturating_add(Weight::from_parts(12_903_349, 0).saturating_mul(n.into()))
+		// Minimum execution time: 73_468_000 picoseconds.
+		Weight::from_parts(75_291_000, 20887)
+			// Standard Error: 210_317
+			.saturating_add(Weight::from_parts(13_560_471, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	fn verify_ed25519() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 47_719_000 picoseconds.
-		Weight::from_parts(63_709_000, 0)
+		// Minimum execution time: 50_385_000 picoseconds.
+		Weight::from_parts(59_671_000, 0)
 	}
 	fn verify_sr25519() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 50_454_000 picoseconds.
-		Weight::from_parts(54_401_000, 0)
+		// Minimum execution time: 51_556_000 picoseconds.
+		Weight::from_parts(66_635_000, 0)
 	}
 	fn verify_ecdsa() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 47_448_000 picoseconds.
-		Weight::from_parts(51_666_000, 0)
+		// Minimum execution time: 51_075_000 picoseconds.
+		Weight::from_parts(56_065_000, 0)
 	}
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:0 w:1)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
@@ -227,8 +231,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 8_636_000 picoseconds.
-		Weight::from_parts(11_862_000, 0)
+		// Minimum execution time: 9_568_000 picoseconds.
+		Weight::from_parts(15_519_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Telemetry::BatchDigests` (r:0 w:1)
@@ -237,8 +241,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 2_625_000 picoseconds.
-		Weight::from_parts(3_847_000, 0)
+		// Minimum execution time: 3_196_000 picoseconds.
+		Weight::from_parts(4_168_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 }
@@ -246,64 +250,62 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn submit_reports(n: u32, ) -> Weight {
-		Weight::from_parts(161_511_000, 20887)
-			.saturating_add(Weight::from_parts(120_069_309, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
+		Weight::from_parts(298_769_000, 20887)
+			.saturating_add(Weight::from_parts(132_633_488, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 8923).saturating_mul(n.into()))
 	}
 	fn submit_reports_one_region(n: u32, ) -> Weight {
-		Weight::from_parts(156_481_000, 20887)
-			.saturating_add(Weight::from_parts(87_607_142, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
+		Weight::from_parts(2_777_099_992, 20887)
+			.saturating_add(Weight::from_parts(94_538_224, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
-		Weight::from_parts(145_952_000, 20887)
-			.saturating_add(Weight::from_parts(86_453_228, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
+		Weight::from_parts(455_776_499, 20887)
+			.saturating_add(Weight::from_parts(90_455_069, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	fn submit_reports_bad_signature(n: u32, ) -> Weight {
-		Weight::from_parts(225_240_000, 20887)
-			.saturating_add(Weight::from_parts(88_021_105, 0).saturating_mul(n.into()))
+		Weight::from_parts(1_227_009_832, 20887)
+			.saturating_add(Weight::from_parts(90_628_994, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	fn submit_reports_unverified(n: u32, ) -> Weight {
-		Weight::from_parts(56_665_000, 20887)
-			.saturating_add(Weight::from_parts(12_903_349, 0).saturating_mul(n.into()))
+		Weight::from_parts(75_291_000, 20887)
+			.saturating_add(Weight::from_parts(13_560_471, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
 	}
 	fn verify_ed25519() -> Weight {
-		Weight::from_parts(63_709_000, 0)
+		Weight::from_parts(59_671_000, 0)
 	}
 	fn verify_sr25519() -> Weight {
-		Weight::from_parts(54_401_000, 0)
+		Weight::from_parts(66_635_000, 0)
 	}
 	fn verify_ecdsa() -> Weight {
-		Weight::from_parts(51_666_000, 0)
+		Weight::from_parts(56_065_000, 0)
 	}
 	fn set_min_interval_length() -> Weight {
-		Weight::from_parts(11_862_000, 0)
+		Weight::from_parts(15_519_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn prune_digests() -> Weight {
-		Weight::from_parts(3_847_000, 0)
+		Weight::from_parts(4_168_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 }

@@ -68,12 +68,15 @@ impl pallet_device_registry::Config for Runtime {
 	type UnixTime = Timestamp;
 	// Telemetry first: it closes the device's open epoch while the registry still knows it.
 	type LifecycleHooks = (Telemetry, DemandResponse);
+	type Commitments = DemandResponse;
 	#[cfg(feature = "runtime-benchmarks")]
 	type LifecycleBenchmarkHelper = (Telemetry, DemandResponse);
 	type MaxMetadataLen = ConstU32<64>;
 	type MaxReasonLen = ConstU32<128>;
 	type InitialReputationBp = ConstU16<5_000>;
 	type ReputationHistoryLen = ConstU32<8>;
+	/// A house or a business site: PV, storage, chargers, heat pumps and loads behind one meter.
+	type MaxDevicesPerSite = ConstU32<16>;
 	type WeightInfo = pallet_device_registry::weights::SubstrateWeight<Runtime>;
 }
 
@@ -159,6 +162,8 @@ impl pallet_demand_response::Config for Runtime {
 	/// Gateways report an interval within seconds of its end; ten minutes covers a short
 	/// outage. Reports later than that no longer change the event's settlement.
 	type SettlementGraceS = ConstU64<600>;
+	/// A month to look an event's participants up; its on-chain events stay in the blocks.
+	type EventRetentionS = ConstU64<{ 30 * 86_400 }>;
 	type DeliveryToleranceBp = ConstU16<1_000>;
 	type ReputationPivotBp = ConstU16<8_000>;
 	type MinBaselineDays = ConstU32<3>;
@@ -217,6 +222,21 @@ impl pallet_demand_response::benchmarking::BenchmarkHelper<AccountId>
 
 	fn set_unix_time(seconds: u64) {
 		<BenchmarkClock as openvpp_primitives::BenchmarkClock>::set_unix_time(seconds);
+	}
+
+	#[allow(clippy::expect_used)]
+	fn put_behind_meter(
+		owner: AccountId,
+		device: openvpp_primitives::DeviceId,
+		meter: openvpp_primitives::DeviceId,
+	) {
+		DeviceRegistry::set_site_meter(crate::RuntimeOrigin::signed(owner), device, Some(meter))
+			.expect("the benchmark's devices share an owner and a region");
+	}
+
+	fn max_devices_per_site() -> u32 {
+		use frame_support::traits::Get;
+		<Runtime as pallet_device_registry::Config>::MaxDevicesPerSite::get()
 	}
 }
 

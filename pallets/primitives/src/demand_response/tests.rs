@@ -191,3 +191,14 @@ fn dispatch_windows_must_cover_the_whole_event() {
 	// No windows: any time.
 	assert!(comfort_allows(&reserve(0), at(3, 0), 3_600));
 }
+
+#[test]
+fn storage_energy_is_above_the_reserve_or_up_to_full() {
+	// 13.5 kWh at 60 % with a 20 % reserve: 5.4 kWh to give, 5.4 kWh of room.
+	assert_eq!(storage_energy_wh(13_500, 6_000, 2_000, Direction::Up), 5_400);
+	assert_eq!(storage_energy_wh(13_500, 6_000, 2_000, Direction::Down), 5_400);
+	// At or below the reserve nothing; a reading above 100 % counts as full.
+	assert_eq!(storage_energy_wh(13_500, 1_500, 2_000, Direction::Up), 0);
+	assert_eq!(storage_energy_wh(13_500, 12_000, 2_000, Direction::Down), 0);
+	assert_eq!(storage_energy_wh(13_500, 12_000, 2_000, Direction::Up), 10_800);
+}
