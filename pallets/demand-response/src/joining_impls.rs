@@ -52,10 +52,7 @@ impl<T: Config> Pallet<T> {
 		let enrolment = Enrolments::<T>::get(device).ok_or(Error::<T>::NotEnrolled)?;
 		let now = Self::now();
 		ensure!(
-			!enrolment
-				.schedule
-				.iter()
-				.any(|entry| entry.end > now && Self::event_is_live(entry.event)),
+			!enrolment.schedule.iter().any(|entry| Self::still_scheduled(entry, now)),
 			Error::<T>::StillScheduled
 		);
 		Self::forget_device(device);
@@ -104,6 +101,12 @@ impl<T: Config> Pallet<T> {
 		Events::<T>::get(id).is_some_and(|event| !event.status.is_final())
 	}
 
+	/// Whether a schedule entry still binds its device: its event has not ended and is neither
+	/// settled nor cancelled.
+	fn still_scheduled(entry: &ScheduledEvent, now: UnixSeconds) -> bool {
+		entry.end > now && Self::event_is_live(entry.event)
+	}
+
 	pub(crate) fn do_join(
 		who: T::AccountId,
 		id: EventId,
@@ -139,7 +142,7 @@ impl<T: Config> Pallet<T> {
 
 		// One event at a time; entries of events that ended or were called off make room.
 		let (start, end) = (event.spec.start, event.end());
-		enrolment.schedule.retain(|entry| entry.end > now && Self::event_is_live(entry.event));
+		enrolment.schedule.retain(|entry| Self::still_scheduled(entry, now));
 		ensure!(
 			!enrolment.schedule.iter().any(|entry| entry.event == id),
 			Error::<T>::AlreadyJoined
@@ -299,6 +302,6 @@ impl<T: Config> DeviceCommitments for Pallet<T> {
 	fn is_committed(device: DeviceId) -> bool {
 		let Some(enrolment) = Enrolments::<T>::get(device) else { return false };
 		let now = Self::now();
-		enrolment.schedule.iter().any(|entry| entry.end > now && Self::event_is_live(entry.event))
+		enrolment.schedule.iter().any(|entry| Self::still_scheduled(entry, now))
 	}
 }
