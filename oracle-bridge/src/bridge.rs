@@ -32,6 +32,7 @@ use crate::{
 	chain::{ss58, Chain, ChainError},
 	config::{BridgeConfig, DeviceConfig, SourceConfig},
 	device_watch::DeviceGate,
+	dispatch::{responses::ResponseLog, Dispatcher},
 	keystore::{self, Keystore, KeystoreError},
 	mapping::Update,
 	metrics::Metrics,
@@ -288,6 +289,8 @@ pub struct Prepared {
 	/// The devices' attestation keys on chain at start (empty after an offline start): what
 	/// the reports of devices that sign their own are checked with.
 	chain_keys: BTreeMap<DeviceId, openvpp_primitives::AttestationKey>,
+	/// What the dispatcher had each device do for the grid, for the reports' `grid_response`.
+	responses: ResponseLog,
 }
 
 /// The gateway account's key: `gateway_seed`, or `gateway_seed_file` (refused, like the
@@ -401,6 +404,7 @@ pub async fn prepare(
 		chain_tls,
 		gate,
 		chain_keys,
+		responses: ResponseLog::default(),
 	}))
 }
 
@@ -660,7 +664,14 @@ impl Prepared {
 		for aggregator in aggregators.values_mut() {
 			let progress = self.progress.entry(aggregator.device_id()).or_default();
 			let (closed, skip) = close_ended(aggregator, progress, now_ms);
-			reports.extend(closed);
+			reports.extend(closed.into_iter().map(|(mut report, progress)| {
+				report.grid_response = self.responses.during(
+					report.device_id,
+					report.interval_start.saturating_mul(1_000),
+					report.interval_end().saturating_mul(1_000),
+				);
+				(report, progress)
+			}));
 			if skip {
 				skipped.push(aggregator.device_id());
 			}
@@ -781,9 +792,21 @@ impl Prepared {
 		}
 		drop(events_tx);
 
-		// The submitter.
+		// The submitter, and the dispatcher whose calls it signs.
 		let wake = Arc::new(Notify::new());
 		let (submit_stop_tx, submit_stop) = watch::channel(false);
+		let (calls_tx, calls) = mpsc::channel(64);
+		let dispatcher = Dispatcher::from_config(
+			&config,
+			self.chain_tls.clone(),
+			self.mqtt_secrets.clone(),
+			calls_tx,
+			wake.clone(),
+			self.responses.clone(),
+			self.metrics.clone(),
+		);
+		let (dispatch_stop_tx, dispatch_stop) = watch::channel(false);
+		let dispatcher_task = dispatcher.map(|d| tokio::spawn(d.run(dispatch_stop)));
 		let submitter = Submitter {
 			config: SubmitterConfig {
 				url: config.chain.url.clone(),
@@ -809,6 +832,7 @@ impl Prepared {
 				.collect(),
 			wake: wake.clone(),
 			genesis: self.genesis,
+			calls: Some(calls),
 		};
 		let mut submitter_task = Some(tokio::spawn(submitter.run(submit_stop)));
 		wake.notify_one();
@@ -903,8 +927,12 @@ impl Prepared {
 		// Shutting down: stop reading, keep what was recorded, let the submitter finish what is
 		// in flight. The interval in progress is not reported; the next start reports it as
 		// offline.
-		tracing::info!("stopping: sources first, then the submitter");
+		tracing::info!("stopping: the dispatcher and sources first, then the submitter");
+		let _ = dispatch_stop_tx.send(true);
 		let _ = source_stop_tx.send(true);
+		if let Some(task) = dispatcher_task {
+			let _ = task.await;
+		}
 		// What the sources already sent still counts; then the channel goes, so that no source
 		// can wait on it while it is joined.
 		while let Ok(SourceEvent { device_id, update }) = events.try_recv() {
@@ -1170,6 +1198,7 @@ mod tests {
 			mqtt_secrets: MqttSecrets::default(),
 			chain_tls: None,
 			chain_keys: BTreeMap::new(),
+			responses: ResponseLog::default(),
 		}
 	}
 

@@ -34,6 +34,7 @@ use std::{
 	path::{Path, PathBuf},
 };
 
+use crate::dispatch::config::{ControlConfig, DispatchConfig};
 use openvpp_primitives::DeviceId;
 use serde::Deserialize;
 
@@ -68,6 +69,9 @@ pub struct BridgeConfig {
 	#[serde(default)]
 	pub metrics: MetricsConfig,
 	pub mqtt: Option<MqttConfig>,
+	/// Demand-response dispatch of the devices with a `control`.
+	#[serde(default)]
+	pub dispatch: DispatchConfig,
 	#[serde(default, rename = "device")]
 	pub devices: Vec<DeviceConfig>,
 }
@@ -251,6 +255,9 @@ pub struct DeviceConfig {
 	/// A name for logs and metrics.
 	pub name: String,
 	pub source: SourceConfig,
+	/// How the bridge commands the device in demand-response events; without it the bridge
+	/// only reports for the device.
+	pub control: Option<ControlConfig>,
 }
 
 /// Where a device's samples come from.
@@ -653,6 +660,9 @@ impl BridgeConfig {
 		if self.devices.is_empty() {
 			return Err(invalid("device", "no [[device]] configured"));
 		}
+		if self.dispatch.check_every_s == 0 || self.dispatch.check_every_s > 60 {
+			return Err(invalid("dispatch.check_every_s", "must be 1–60 s"));
+		}
 		let mut ids = BTreeSet::new();
 		let mut names = BTreeSet::new();
 		for (index, device) in self.devices.iter().enumerate() {
@@ -712,6 +722,15 @@ impl BridgeConfig {
 						));
 					}
 				}
+			}
+			if let Some(control) = &device.control {
+				if device.device_signs() {
+					return Err(invalid(
+						field("control"),
+						"the bridge commands only devices it reports for",
+					));
+				}
+				crate::dispatch::config::resolve(control, &device.source, &field("control"))?;
 			}
 		}
 		Ok(())

@@ -131,12 +131,16 @@ pub fn bridge_config_toml(options: &DemoConfig<'_>) -> String {
 		toml,
 		"[[device]]\nid = {EV}\nname = \"electric-vehicle\"\nsource = {{ type = \"mqtt\", format = \"single-value\", \
 		 power_topic = \"{EV_POWER_TOPIC}\", power_direction = \"import\", soc_topic = \"{EV_SOC_TOPIC}\", \
-		 imported_energy_topic = \"{EV_ENERGY_TOPIC}\", energy_unit = \"kwh\", availability_topic = \"{EV_STATUS_TOPIC}\" }}\n"
+		 imported_energy_topic = \"{EV_ENERGY_TOPIC}\", energy_unit = \"kwh\", availability_topic = \"{EV_STATUS_TOPIC}\" }}\n\
+		 control = {{ type = \"evcc-current\", set_topic = \"{EV_MAX_CURRENT_SET_TOPIC}\", state_topic = \"{EV_MAX_CURRENT_TOPIC}\", \
+		 watts_per_amp = {}, max_current_a = {} }}\n",
+		crate::sim::model::CHARGER_W_PER_A,
+		crate::sim::model::MAX_CHARGING_CURRENT_A,
 	);
 	let _ = writeln!(
 		toml,
 		"[[device]]\nid = {CHARGER}\nname = \"ev-charger\"\nsource = {{ type = \"mqtt\", format = \"openvpp-json\", \
-		 topic = \"{CHARGER_TOPIC}\", availability_topic = \"{CHARGER_STATUS_TOPIC}\" }}\n"
+		 topic = \"{CHARGER_TOPIC}\", availability_topic = \"{CHARGER_STATUS_TOPIC}\" }}\ncontrol = {{ type = \"openvpp-json\" }}\n"
 	);
 	for (id, name) in [
 		(HOME_BATTERY, "home-battery"),
@@ -146,14 +150,16 @@ pub fn bridge_config_toml(options: &DemoConfig<'_>) -> String {
 	] {
 		let _ = writeln!(
 			toml,
-			"[[device]]\nid = {id}\nname = \"{name}\"\nsource = {{ type = \"modbus\", address = \"{}\", unit_id = 1, poll_interval_ms = {} }}\n",
+			"[[device]]\nid = {id}\nname = \"{name}\"\nsource = {{ type = \"modbus\", address = \"{}\", unit_id = 1, poll_interval_ms = {} }}\n{}",
 			layout.modbus_address(id),
 			options.poll_interval_ms,
+			// The home battery serves SunSpec storage control (model 124).
+			if id == HOME_BATTERY { "control = { type = \"sunspec-storage\" }\n" } else { "" },
 		);
 	}
 	let _ = writeln!(
 		toml,
-		"[[device]]\nid = {EMS}\nname = \"energy-manager\"\nsource = {{ type = \"mqtt\", format = \"tasmota\", prefix = \"{EMS_PREFIX}\" }}"
+		"[[device]]\nid = {EMS}\nname = \"energy-manager\"\nsource = {{ type = \"mqtt\", format = \"tasmota\", prefix = \"{EMS_PREFIX}\" }}\ncontrol = {{ type = \"tasmota-relay\" }}"
 	);
 	toml
 }

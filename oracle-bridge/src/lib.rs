@@ -12,6 +12,10 @@
 //!  Modbus/SunSpec ► sources::modbus┘        interval reports        device key        batches, finality, events
 //! ```
 //!
+//! Beside it, the [`dispatch`]er follows the chain's demand-response events for the devices it
+//! controls, commands them at each event's start and gives them back at the end; what they did
+//! fills the `grid_response` of their reports.
+//!
 //! The same crate holds the device-fleet simulator (`openvpp-sim`, module [`sim`]).
 
 pub mod aggregator;
@@ -23,6 +27,8 @@ pub mod config;
 pub mod demo;
 pub mod device_command;
 pub mod device_watch;
+pub mod dispatch;
+pub mod gateway_call;
 pub mod keystore;
 pub mod mapping;
 pub mod metrics;

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use prometheus_endpoint::{
-	prometheus::{IntCounter, IntCounterVec, IntGauge},
+	prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge},
 	register, Opts, PrometheusError, Registry,
 };
 
@@ -51,6 +51,15 @@ pub struct Metrics {
 	pub device_stops: IntCounterVec,
 	/// Outbox rows that could not be read and were moved to the quarantine table.
 	pub outbox_quarantined: IntGauge,
+	/// Commands to devices in demand-response events, by device, command (hold, release,
+	/// read) and outcome (acknowledged, sent, refused, failed).
+	pub dispatch_commands: IntCounterVec,
+	/// Seconds from an event's start to its first command to a device.
+	pub dispatch_latency: Histogram,
+	/// Devices held for an event now.
+	pub devices_held: IntGauge,
+	/// Events joined for consenting owners, by device and outcome.
+	pub dispatch_joins: IntCounterVec,
 }
 
 impl Metrics {
@@ -139,6 +148,30 @@ impl Metrics {
 			outbox_quarantined: gauge(
 				"openvpp_bridge_outbox_quarantined",
 				"Outbox rows that could not be read and were moved to the quarantine table",
+			)?,
+			dispatch_commands: vec(
+				"openvpp_bridge_dispatch_commands_total",
+				"Commands to devices in demand-response events, by device, command and outcome",
+				&["device", "command", "outcome"],
+			)?,
+			dispatch_latency: register(
+				Histogram::with_opts(
+					HistogramOpts::new(
+						"openvpp_bridge_dispatch_latency_seconds",
+						"Seconds from an event's start to the first command to a device",
+					)
+					.buckets(vec![0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]),
+				)?,
+				&registry,
+			)?,
+			devices_held: gauge(
+				"openvpp_bridge_devices_held",
+				"Devices held for a demand-response event now",
+			)?,
+			dispatch_joins: vec(
+				"openvpp_bridge_dispatch_joins_total",
+				"Demand-response events joined for consenting owners, by device and outcome",
+				&["device", "outcome"],
 			)?,
 			registry,
 		})

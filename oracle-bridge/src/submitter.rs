@@ -40,7 +40,7 @@ use openvpp_runtime::{extrinsic, RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use sp_core::{sr25519, H256};
 use sp_runtime::BoundedVec;
 use tokio::{
-	sync::{watch, Notify},
+	sync::{mpsc, watch, Notify},
 	task::JoinSet,
 	time::Instant,
 };
@@ -48,6 +48,7 @@ use tokio::{
 use crate::{
 	chain::{Chain, ChainError, TxStatus},
 	device_watch::{assess, concerns_the_device, DeviceGate, StopReason, RECHECK_INACTIVE_EVERY},
+	gateway_call::{self, CallFailure, GatewayCall},
 	metrics::Metrics,
 	outbox::{Outbox, ReportKey},
 	sources::now_ms,
@@ -341,6 +342,9 @@ pub struct Submitter {
 	pub gate: DeviceGate,
 	/// Each device's attestation key in the keystore, to compare with the chain's.
 	pub keys: BTreeMap<DeviceId, AttestationKey>,
+	/// Other calls to sign with the gateway's nonce ([`crate::gateway_call`]); they go out
+	/// before the next batch.
+	pub calls: Option<mpsc::Receiver<GatewayCall>>,
 }
 
 struct Batch {
@@ -421,8 +425,9 @@ const POLL_EVERY: Duration = Duration::from_secs(2);
 impl Submitter {
 	/// Runs until `shutdown` turns true and in-flight batches are settled (or the grace period
 	/// ends); stops early, with the reason, when the node serves another chain or runtime.
-	pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), SubmitError> {
+	pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), SubmitError> {
 		let account = extrinsic::account_of(&self.gateway);
+		let mut calls = self.calls.take();
 		let mut pacing = Pacing::new(Instant::now());
 		let mut deferrals = Deferrals::default();
 		loop {
@@ -450,6 +455,7 @@ impl Submitter {
 					&mut shutdown,
 					&mut deferrals,
 					&mut pacing,
+					&mut calls,
 				)
 				.await;
 			match stopped {
@@ -510,6 +516,7 @@ impl Submitter {
 		shutdown: &mut watch::Receiver<bool>,
 		deferrals: &mut Deferrals,
 		pacing: &mut Pacing,
+		calls: &mut Option<mpsc::Receiver<GatewayCall>>,
 	) -> Result<Stop, SubmitError> {
 		let mut nonce = match chain.next_nonce(account).await {
 			Ok(nonce) => nonce,
@@ -527,6 +534,31 @@ impl Submitter {
 		recheck.tick().await;
 
 		loop {
+			// Gateway calls first: few, and each waits for a person's or an event's deadline.
+			while let Some(call) = calls.as_mut().and_then(|calls| calls.try_recv().ok()) {
+				if *shutdown.borrow() {
+					let _ = call.done.send(Err(CallFailure::NotIncluded("shutting down".into())));
+					continue;
+				}
+				let xt = extrinsic::sign(call.call, &self.gateway, nonce, chain.genesis);
+				match chain.submit_and_watch(&xt).await {
+					Ok(subscription) => {
+						nonce += 1;
+						let chain = chain.clone();
+						tokio::spawn(async move {
+							let outcome = gateway_call::watch(&chain, subscription, &xt).await;
+							let _ = call.done.send(outcome);
+						});
+					}
+					Err(error) => {
+						let _ = call.done.send(Err(CallFailure::NotIncluded(error.to_string())));
+						if let Ok(fresh) = chain.next_nonce(account).await {
+							nonce = fresh;
+						}
+					}
+				}
+			}
+
 			// Fill the pipeline.
 			while in_flight.len() < self.config.max_in_flight
 				&& !*shutdown.borrow()

@@ -46,7 +46,7 @@ pub struct ModbusDevice {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum PollError {
+pub enum PollError {
 	#[error("connection: {0}")]
 	Io(#[from] std::io::Error),
 	#[error("transport: {0}")]
@@ -60,7 +60,7 @@ enum PollError {
 }
 
 impl PollError {
-	fn kind(&self) -> &'static str {
+	pub(crate) fn kind(&self) -> &'static str {
 		match self {
 			PollError::Io(_) | PollError::Transport(_) => "connection",
 			PollError::Exception(_) => "modbus-exception",
@@ -74,7 +74,8 @@ impl PollError {
 	}
 }
 
-struct Connection {
+/// A Modbus TCP connection to one unit, every request with a timeout.
+pub(crate) struct Connection {
 	context: Context,
 	address: SocketAddr,
 	unit_id: u8,
@@ -82,12 +83,32 @@ struct Connection {
 }
 
 impl Connection {
-	async fn open(address: SocketAddr, unit_id: u8, timeout: Duration) -> Result<Self, PollError> {
+	pub(crate) async fn open(
+		address: SocketAddr,
+		unit_id: u8,
+		timeout: Duration,
+	) -> Result<Self, PollError> {
 		let context = connect(address, unit_id, timeout).await?;
 		Ok(Connection { context, address, unit_id, timeout })
 	}
 
-	async fn read_registers(&mut self, address: u16, count: u16) -> Result<Vec<u16>, PollError> {
+	/// Writes `values` from `address` on (function 0x10).
+	pub(crate) async fn write_registers(
+		&mut self,
+		address: u16,
+		values: &[u16],
+	) -> Result<(), PollError> {
+		timeout(self.timeout, self.context.write_multiple_registers(address, values))
+			.await
+			.map_err(|_| PollError::Timeout)??
+			.map_err(PollError::Exception)
+	}
+
+	pub(crate) async fn read_registers(
+		&mut self,
+		address: u16,
+		count: u16,
+	) -> Result<Vec<u16>, PollError> {
 		let mut out = Vec::with_capacity(usize::from(count));
 		let mut next = address;
 		let end = u32::from(address) + u32::from(count);

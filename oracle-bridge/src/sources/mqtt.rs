@@ -267,7 +267,7 @@ impl Subscriptions {
 	}
 }
 
-fn options(config: &MqttConfig, client_id: &str, secrets: &MqttSecrets) -> MqttOptions {
+pub(crate) fn options(config: &MqttConfig, client_id: &str, secrets: &MqttSecrets) -> MqttOptions {
 	let mut options = MqttOptions::new(client_id, config.host.clone(), config.port);
 	options
 		.set_keep_alive(Duration::from_secs(config.keep_alive_s.max(1)))

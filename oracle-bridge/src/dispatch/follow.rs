@@ -1,0 +1,165 @@
+//! What the dispatcher reads from the chain, at a finalized block: each controlled device's
+//! events and its part in them, the open events a gateway may join, and the facts a join is
+//! decided on.
+
+use std::collections::BTreeMap;
+
+use codec::Decode;
+use openvpp_primitives::{DeviceId, LatestDeviceReading, UnixSeconds};
+use openvpp_runtime::Runtime;
+use pallet_demand_response::{
+	baseline, Enrolment, EventOf, EventStatus, Events, OpenEvents, ParticipantOf, Participants,
+	Progress,
+};
+use sp_core::H256;
+
+use super::plan::{Assignment, DeviceFacts, EventFacts};
+use crate::chain::{Chain, ChainError};
+
+async fn read<T: Decode>(
+	chain: &Chain,
+	what: &'static str,
+	key: Vec<u8>,
+	at: H256,
+) -> Result<Option<T>, ChainError> {
+	chain
+		.storage_raw(key, Some(at))
+		.await?
+		.map(|bytes| {
+			T::decode(&mut &bytes[..])
+				.map_err(|e| ChainError::Decode { what, message: e.to_string() })
+		})
+		.transpose()
+}
+
+pub async fn enrolment(
+	chain: &Chain,
+	device: DeviceId,
+	at: H256,
+) -> Result<Option<Enrolment>, ChainError> {
+	let key = pallet_demand_response::Enrolments::<Runtime>::hashed_key_for(device);
+	read(chain, "enrolment", key, at).await
+}
+
+pub async fn event(
+	chain: &Chain,
+	id: u32,
+	at: H256,
+) -> Result<Option<EventOf<Runtime>>, ChainError> {
+	read(chain, "demand-response event", Events::<Runtime>::hashed_key_for(id), at).await
+}
+
+/// The events that are neither settled nor cancelled.
+pub async fn open_events(
+	chain: &Chain,
+	at: H256,
+) -> Result<Vec<(u32, EventOf<Runtime>)>, ChainError> {
+	let key = OpenEvents::<Runtime>::hashed_key().to_vec();
+	let ids: Vec<u32> = read(chain, "open events", key, at).await?.unwrap_or_default();
+	let mut events = Vec::with_capacity(ids.len());
+	for id in ids {
+		if let Some(event) = event(chain, id, at).await? {
+			events.push((id, event));
+		}
+	}
+	Ok(events)
+}
+
+/// A device's latest reading as the chain checks joins against it.
+pub async fn latest_reading(
+	chain: &Chain,
+	device: DeviceId,
+	at: H256,
+) -> Result<Option<LatestDeviceReading>, ChainError> {
+	Ok(chain.device_telemetry(device, Some(at)).await?.map(|state| LatestDeviceReading {
+		interval_end: state.last_interval_end,
+		average_power_w: state.latest.average_power_w,
+		soc_bp: state.latest.soc_bp,
+		device_state: state.latest.device_state,
+		plausible: state.latest.plausibility.is_plausible(),
+	}))
+}
+
+/// A device's events, and its baseline before the one in progress or next (W, positive =
+/// delivered), as the chain states them at `at`.
+pub struct Schedule {
+	pub assignments: Vec<Assignment>,
+	/// The meter-before baseline the chain measures the next or current event against; `None`
+	/// without intervals before it.
+	pub baseline_w: Option<i64>,
+}
+
+/// Reads a device's schedule; events are looked up once per block through `events`.
+pub async fn schedule(
+	chain: &Chain,
+	enrolment: &Enrolment,
+	at: H256,
+	events: &mut BTreeMap<u32, Option<EventOf<Runtime>>>,
+) -> Result<Schedule, ChainError> {
+	let mut assignments = Vec::new();
+	for entry in &enrolment.schedule {
+		if let std::collections::btree_map::Entry::Vacant(slot) = events.entry(entry.event) {
+			slot.insert(event(chain, entry.event, at).await?);
+		}
+		let Some(Some(record)) = events.get(&entry.event) else { continue };
+		let key = Participants::<Runtime>::hashed_key_for(entry.event, entry.rank);
+		let participant: Option<ParticipantOf<Runtime>> =
+			read(chain, "participant", key, at).await?;
+		let Some(participant) = participant else { continue };
+		let decided = !matches!(record.progress, Progress::OptIn | Progress::Selecting { .. });
+		assignments.push(Assignment {
+			event: entry.event,
+			kind: record.spec.kind,
+			start_s: entry.start,
+			end_s: entry.end,
+			committed_w: participant.committed_w,
+			selected: decided.then_some(participant.selected),
+			live: !matches!(record.status, EventStatus::Cancelled | EventStatus::Settled),
+		});
+	}
+	let next_start: Option<UnixSeconds> = assignments.iter().map(|a| a.start_s).min();
+	let baseline_w = next_start
+		.and_then(|start| baseline::meter_before(&enrolment.recent, start))
+		.map(|net_import_w| net_import_w.saturating_neg());
+	Ok(Schedule { assignments, baseline_w })
+}
+
+/// What the chain knows of a device for a join decision.
+pub async fn device_facts(
+	chain: &Chain,
+	device: DeviceId,
+	enrolment: Option<&Enrolment>,
+	at: H256,
+) -> Result<Option<DeviceFacts>, ChainError> {
+	let key = pallet_device_registry::Devices::<Runtime>::hashed_key_for(device);
+	let record: Option<pallet_device_registry::DeviceRecord<Runtime>> =
+		read(chain, "device record", key, at).await?;
+	let Some(record) = record else { return Ok(None) };
+	Ok(Some(DeviceFacts {
+		kind: record.kind,
+		region: record.region,
+		reputation_bp: record.credit.reputation_bp,
+		capability: record.capability,
+		comfort: record.comfort,
+		reading: latest_reading(chain, device, at).await?,
+		consent: enrolment.map(|e| (e.gateway_may_join, e.max_power_w)),
+		schedule: enrolment
+			.map(|e| e.schedule.iter().map(|s| (s.event, s.start, s.end)).collect())
+			.unwrap_or_default(),
+	}))
+}
+
+/// An event as a join decision for a device of `facts` sees it.
+pub fn event_facts(id: u32, event: &EventOf<Runtime>, facts: &DeviceFacts) -> EventFacts {
+	EventFacts {
+		id,
+		status: event.status,
+		kind: event.spec.kind,
+		regions: event.spec.regions.to_vec(),
+		eligible: event.spec.eligible_kinds.contains(facts.kind),
+		opt_in_deadline: event.spec.opt_in_deadline,
+		start: event.spec.start,
+		duration_s: event.spec.duration_s,
+		min_reputation_bp: event.spec.min_reputation_bp,
+	}
+}

@@ -1,0 +1,113 @@
+//! Calls the gateway account signs besides its report batches (joining demand-response events
+//! for consenting owners). They go through the submitter, which holds the account's running
+//! nonce: two tasks signing with one account would take each other's nonces.
+
+use openvpp_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
+use tokio::sync::oneshot;
+
+use crate::chain::{Chain, TxStatus};
+
+/// A call to sign and submit, and where its outcome goes: `Ok` once it succeeded in a
+/// finalized block, else why not.
+pub struct GatewayCall {
+	pub call: RuntimeCall,
+	pub done: oneshot::Sender<Result<(), CallFailure>>,
+}
+
+/// Why a gateway call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallFailure {
+	/// The chain ran it and refused it (a pallet error, by name where known).
+	#[error("refused by the chain: {0}")]
+	Refused(String),
+	/// It never made it into a finalized block; it may be tried again.
+	#[error("not included: {0}")]
+	NotIncluded(String),
+}
+
+/// How long a gateway call may take to be finalized.
+const FINALITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Waits for the call's finalization and reads its outcome from the block's events.
+pub async fn watch(
+	chain: &Chain,
+	mut subscription: jsonrpsee::core::client::Subscription<serde_json::Value>,
+	xt: &UncheckedExtrinsic,
+) -> Result<(), CallFailure> {
+	let finalized = tokio::time::timeout(FINALITY_TIMEOUT, async {
+		while let Some(status) = subscription.next().await {
+			let status = status.map_err(|e| CallFailure::NotIncluded(e.to_string()))?;
+			match TxStatus::from_json(&status) {
+				TxStatus::Finalized(block) => return Ok(block),
+				TxStatus::Failed(reason) => return Err(CallFailure::NotIncluded(reason)),
+				TxStatus::Pending => {}
+			}
+		}
+		Err(CallFailure::NotIncluded("the node closed the subscription".into()))
+	})
+	.await
+	.map_err(|_| CallFailure::NotIncluded("not finalized in time".into()))??;
+	let events = chain
+		.extrinsic_events(finalized, xt)
+		.await
+		.map_err(|e| CallFailure::NotIncluded(e.to_string()))?;
+	outcome(&events)
+}
+
+/// The outcome an extrinsic's events state.
+pub fn outcome(events: &[RuntimeEvent]) -> Result<(), CallFailure> {
+	for event in events {
+		if let RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
+			dispatch_error, ..
+		}) = event
+		{
+			return Err(CallFailure::Refused(describe(dispatch_error)));
+		}
+	}
+	Ok(())
+}
+
+/// A dispatch error by name: demand response's errors are decoded, others shown as they come.
+pub fn describe(error: &sp_runtime::DispatchError) -> String {
+	use codec::Decode;
+	use frame_support::traits::PalletInfoAccess;
+	if let sp_runtime::DispatchError::Module(module) = error {
+		if usize::from(module.index) == openvpp_runtime::DemandResponse::index() {
+			if let Ok(error) = pallet_demand_response::Error::<openvpp_runtime::Runtime>::decode(
+				&mut &module.error[..],
+			) {
+				return format!("DemandResponse::{error:?}");
+			}
+		}
+	}
+	format!("{error:?}")
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_refusal_is_named() {
+		use codec::Encode;
+		use frame_support::traits::PalletInfoAccess;
+		let error = pallet_demand_response::Error::<openvpp_runtime::Runtime>::BeyondFlexibility;
+		let mut bytes = [0u8; 4];
+		let encoded = error.encode();
+		bytes[..encoded.len()].copy_from_slice(&encoded);
+		let dispatch_error = sp_runtime::DispatchError::Module(sp_runtime::ModuleError {
+			index: openvpp_runtime::DemandResponse::index() as u8,
+			error: bytes,
+			message: None,
+		});
+		let failed = RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
+			dispatch_error,
+			dispatch_info: Default::default(),
+		});
+		assert_eq!(
+			outcome(&[failed]),
+			Err(CallFailure::Refused("DemandResponse::BeyondFlexibility".into()))
+		);
+		assert_eq!(outcome(&[]), Ok(()));
+	}
+}
