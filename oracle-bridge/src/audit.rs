@@ -38,7 +38,16 @@ pub struct AuditedReport {
 	pub average_power_w: i32,
 	pub soc_bp: Option<u16>,
 	pub online_s: u32,
+	#[serde(serialize_with = "grid_response_name")]
+	pub grid_response: openvpp_primitives::GridResponseStatus,
 	pub outcome: Outcome,
+}
+
+fn grid_response_name<S: serde::Serializer>(
+	status: &openvpp_primitives::GridResponseStatus,
+	serializer: S,
+) -> Result<S::Ok, S::Error> {
+	serializer.serialize_str(&format!("{status:?}").to_lowercase())
 }
 
 impl AuditedReport {
@@ -56,6 +65,7 @@ impl AuditedReport {
 			average_power_w: report.average_power_w,
 			soc_bp: report.soc_bp,
 			online_s: report.online_s,
+			grid_response: report.grid_response,
 			outcome,
 		}
 	}
@@ -207,6 +217,7 @@ mod tests {
 			average_power_w: 0,
 			soc_bp: None,
 			online_s: 60,
+			grid_response: Default::default(),
 			outcome: Outcome::Accepted,
 		}
 	}

@@ -346,27 +346,33 @@ impl Chain {
 		>>::final_prefix()
 		.to_vec();
 		let mut out = Vec::new();
+		for key in self.storage_keys(&prefix, at).await? {
+			if let Some(entry) = self.status_entry(&prefix, Bytes(key), at, now_s).await? {
+				out.push(entry);
+			}
+		}
+		Ok(out)
+	}
+
+	/// Every storage key that starts with `prefix` at block `at`, in key order.
+	pub async fn storage_keys(&self, prefix: &[u8], at: H256) -> Result<Vec<Vec<u8>>, ChainError> {
+		let mut out = Vec::new();
 		let mut start_key: Option<Bytes> = None;
 		loop {
 			let keys: Vec<Bytes> = self
 				.client
 				.request(
 					"state_getKeysPaged",
-					rpc_params![Bytes(prefix.clone()), STATUS_MAP_PAGE, start_key.clone(), at],
+					rpc_params![Bytes(prefix.to_vec()), KEYS_PAGE, start_key.clone(), at],
 				)
 				.await?;
-			let full_page = keys.len() == STATUS_MAP_PAGE as usize;
+			let full_page = keys.len() == KEYS_PAGE as usize;
 			start_key = keys.last().cloned();
-			for key in keys {
-				if let Some(entry) = self.status_entry(&prefix, key, at, now_s).await? {
-					out.push(entry);
-				}
-			}
+			out.extend(keys.into_iter().map(|key| key.0));
 			if !full_page {
-				break;
+				return Ok(out);
 			}
 		}
-		Ok(out)
 	}
 
 	async fn status_entry(
@@ -395,7 +401,7 @@ impl Chain {
 }
 
 /// Keys asked for per `state_getKeysPaged` call (nodes refuse more than 1 000).
-const STATUS_MAP_PAGE: u32 = 1_000;
+const KEYS_PAGE: u32 = 1_000;
 
 #[cfg(test)]
 mod tests {

@@ -17,9 +17,10 @@ pub struct GatewayCall {
 /// Why a gateway call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallFailure {
-	/// The chain ran it and refused it (a pallet error, by name where known).
-	#[error("refused by the chain: {0}")]
-	Refused(String),
+	/// The chain ran it and refused it (a pallet error, by name where known). `may_pass_later`:
+	/// the refusal depends on the device's latest reading, which the next report replaces.
+	#[error("refused by the chain: {reason}")]
+	Refused { reason: String, may_pass_later: bool },
 	/// It never made it into a finalized block; it may be tried again.
 	#[error("not included: {0}")]
 	NotIncluded(String),
@@ -61,26 +62,43 @@ pub fn outcome(events: &[RuntimeEvent]) -> Result<(), CallFailure> {
 			dispatch_error, ..
 		}) = event
 		{
-			return Err(CallFailure::Refused(describe(dispatch_error)));
+			return Err(CallFailure::Refused {
+				reason: describe(dispatch_error),
+				may_pass_later: depends_on_reading(dispatch_error),
+			});
 		}
 	}
 	Ok(())
 }
 
-/// A dispatch error by name: demand response's errors are decoded, others shown as they come.
-pub fn describe(error: &sp_runtime::DispatchError) -> String {
+/// Whether a refusal came from the device's latest reading (its flexibility, stored energy or
+/// freshness), which changes with every report.
+pub fn depends_on_reading(error: &sp_runtime::DispatchError) -> bool {
+	use pallet_demand_response::Error;
+	matches!(
+		demand_response_error(error),
+		Some(Error::BeyondFlexibility | Error::BeyondStoredEnergy | Error::NoFreshTelemetry)
+	)
+}
+
+fn demand_response_error(
+	error: &sp_runtime::DispatchError,
+) -> Option<pallet_demand_response::Error<openvpp_runtime::Runtime>> {
 	use codec::Decode;
 	use frame_support::traits::PalletInfoAccess;
-	if let sp_runtime::DispatchError::Module(module) = error {
-		if usize::from(module.index) == openvpp_runtime::DemandResponse::index() {
-			if let Ok(error) = pallet_demand_response::Error::<openvpp_runtime::Runtime>::decode(
-				&mut &module.error[..],
-			) {
-				return format!("DemandResponse::{error:?}");
-			}
-		}
+	let sp_runtime::DispatchError::Module(module) = error else { return None };
+	if usize::from(module.index) != openvpp_runtime::DemandResponse::index() {
+		return None;
 	}
-	format!("{error:?}")
+	pallet_demand_response::Error::decode(&mut &module.error[..]).ok()
+}
+
+/// A dispatch error by name: demand response's errors are decoded, others shown as they come.
+pub fn describe(error: &sp_runtime::DispatchError) -> String {
+	match demand_response_error(error) {
+		Some(error) => format!("DemandResponse::{error:?}"),
+		None => format!("{error:?}"),
+	}
 }
 
 #[cfg(test)]
@@ -106,7 +124,10 @@ mod tests {
 		});
 		assert_eq!(
 			outcome(&[failed]),
-			Err(CallFailure::Refused("DemandResponse::BeyondFlexibility".into()))
+			Err(CallFailure::Refused {
+				reason: "DemandResponse::BeyondFlexibility".into(),
+				may_pass_later: true
+			})
 		);
 		assert_eq!(outcome(&[]), Ok(()));
 	}

@@ -306,11 +306,27 @@ impl Control {
 							u16::try_from(revert_s).unwrap_or(u16::MAX),
 						);
 						if let Some(h) = ours {
-							return Ok(if same_points(&state.control, &desired) {
-								keep(GridResponseStatus::Responding)
+							// Another mode than ours: the owner (or the device) took over.
+							if state.control.stor_ctl_mod != desired.stor_ctl_mod {
+								return Ok(overridden(h));
+							}
+							if same_points(&state.control, &desired) {
+								return Ok(keep(GridResponseStatus::Responding));
+							}
+							// The target moved (the chain fixed the baseline): follow it.
+							let back = link.write(&desired).await?;
+							*sent_ms = Some(now_ms());
+							let status = if same_points(&back.control, &desired) {
+								GridResponseStatus::Responding
 							} else {
-								overridden(h)
-							});
+								GridResponseStatus::Overridden
+							};
+							let hold = if status == GridResponseStatus::Overridden {
+								HoldChange::Put(Held { overridden: true, ..*h })
+							} else {
+								HoldChange::Keep
+							};
+							return Ok(Step { status, hold, command: Some("adjust") });
 						}
 						let previous = match held {
 							Some(h) => h.previous,

@@ -49,6 +49,26 @@ pub async fn event(
 	read(chain, "demand-response event", Events::<Runtime>::hashed_key_for(id), at).await
 }
 
+/// An event's participants, in selection order.
+pub async fn participants(
+	chain: &Chain,
+	event: u32,
+	at: H256,
+) -> Result<Vec<ParticipantOf<Runtime>>, ChainError> {
+	use codec::Encode;
+	use frame_support::{storage::StoragePrefixedMap, StorageHasher, Twox64Concat};
+	// prefix | twox64(event) | event | rank (identity)
+	let mut prefix = Participants::<Runtime>::final_prefix().to_vec();
+	prefix.extend(Twox64Concat::hash(&event.encode()));
+	let mut out = Vec::new();
+	for key in chain.storage_keys(&prefix, at).await? {
+		if let Some(participant) = read(chain, "participant", key, at).await? {
+			out.push(participant);
+		}
+	}
+	Ok(out)
+}
+
 /// The events that are neither settled nor cancelled.
 pub async fn open_events(
 	chain: &Chain,
@@ -84,9 +104,12 @@ pub async fn latest_reading(
 /// delivered), as the chain states them at `at`.
 pub struct Schedule {
 	pub assignments: Vec<Assignment>,
-	/// The meter-before baseline the chain measures the next or current event against; `None`
+	/// The meter-before baseline of the next or current event: the one the chain fixed at the
+	/// device's first interval in it, else the one its recent intervals give now; `None`
 	/// without intervals before it.
 	pub baseline_w: Option<i64>,
+	/// Whether `baseline_w` is the one the chain fixed.
+	pub baseline_fixed: bool,
 }
 
 /// Reads a device's schedule; events are looked up once per block through `events`.
@@ -97,6 +120,7 @@ pub async fn schedule(
 	events: &mut BTreeMap<u32, Option<EventOf<Runtime>>>,
 ) -> Result<Schedule, ChainError> {
 	let mut assignments = Vec::new();
+	let mut fixed: BTreeMap<u32, i64> = BTreeMap::new();
 	for entry in &enrolment.schedule {
 		if let std::collections::btree_map::Entry::Vacant(slot) = events.entry(entry.event) {
 			slot.insert(event(chain, entry.event, at).await?);
@@ -106,6 +130,11 @@ pub async fn schedule(
 		let participant: Option<ParticipantOf<Runtime>> =
 			read(chain, "participant", key, at).await?;
 		let Some(participant) = participant else { continue };
+		if let Some(pallet_demand_response::Baseline::MeterBefore { net_import_w }) =
+			participant.measurement.baseline
+		{
+			fixed.insert(entry.event, net_import_w.saturating_neg());
+		}
 		let decided = !matches!(record.progress, Progress::OptIn | Progress::Selecting { .. });
 		assignments.push(Assignment {
 			event: entry.event,
@@ -117,11 +146,16 @@ pub async fn schedule(
 			live: !matches!(record.status, EventStatus::Cancelled | EventStatus::Settled),
 		});
 	}
-	let next_start: Option<UnixSeconds> = assignments.iter().map(|a| a.start_s).min();
-	let baseline_w = next_start
-		.and_then(|start| baseline::meter_before(&enrolment.recent, start))
-		.map(|net_import_w| net_import_w.saturating_neg());
-	Ok(Schedule { assignments, baseline_w })
+	let next: Option<&Assignment> = assignments.iter().min_by_key(|a| a.start_s);
+	let (baseline_w, baseline_fixed) = match next.and_then(|a| fixed.get(&a.event)) {
+		Some(fixed) => (Some(*fixed), true),
+		None => {
+			let start: Option<UnixSeconds> = next.map(|a| a.start_s);
+			let measured = start.and_then(|start| baseline::meter_before(&enrolment.recent, start));
+			(measured.map(|net_import_w| net_import_w.saturating_neg()), false)
+		}
+	};
+	Ok(Schedule { assignments, baseline_w, baseline_fixed })
 }
 
 /// What the chain knows of a device for a join decision.

@@ -62,6 +62,9 @@ pub struct Controlled {
 	/// What the chain said at the last look.
 	assignments: Vec<Assignment>,
 	baseline_w: Option<i64>,
+	/// The event in progress when `baseline_w` was taken: from then on it only changes to the
+	/// one the chain fixed, so that a hold does not move with the device's own response.
+	baseline_event: Option<u32>,
 	reserve_bp: BasisPoints,
 	/// When the last command went to it (Unix ms).
 	sent_ms: Option<u64>,
@@ -135,6 +138,7 @@ impl Dispatcher {
 				control,
 				assignments: Vec::new(),
 				baseline_w: None,
+				baseline_event: None,
 				reserve_bp: 0,
 				sent_ms: None,
 			});
@@ -267,9 +271,14 @@ impl Dispatcher {
 			};
 			let schedule = follow::schedule(chain, &enrolment, head, &mut events).await?;
 			device.assignments = schedule.assignments;
-			device.baseline_w = schedule.baseline_w;
-			let in_event = plan::in_progress(&device.assignments, now_s).is_some();
-			if !(joinable || in_event) {
+			let current = plan::in_progress(&device.assignments, now_s).map(|a| a.event);
+			let frozen = current.is_some() && device.baseline_event == current;
+			let update_baseline = schedule.baseline_fixed || !frozen;
+			if update_baseline {
+				device.baseline_w = schedule.baseline_w;
+				device.baseline_event = current;
+			}
+			if !(joinable || current.is_some()) {
 				continue;
 			}
 			let Some(facts) =
@@ -278,17 +287,20 @@ impl Dispatcher {
 				continue;
 			};
 			device.reserve_bp = facts.comfort.min_reserve_soc_bp;
-			if device.baseline_w.is_none() {
+			if update_baseline && device.baseline_w.is_none() {
 				// Loads are measured against their history ("10 of 10"); what they draw now is
 				// where a hold starts from.
 				device.baseline_w = facts.reading.map(|r| i64::from(r.average_power_w));
 			}
 			for (id, event) in &open {
-				if joins.contains_key(&(*id, device.id)) {
-					continue;
-				}
+				let attempt = match joins.get(&(*id, device.id)) {
+					None => 0,
+					Some(JoinState::Retry { attempts }) => *attempts,
+					Some(JoinState::Pending { .. } | JoinState::Done) => continue,
+				};
 				let event_facts = follow::event_facts(*id, event, &facts);
-				let Some(committed_w) = plan::join_commitment(&facts, &event_facts, now_s) else {
+				let Some(committed_w) = plan::join_commitment(&facts, &event_facts, now_s, attempt)
+				else {
 					continue;
 				};
 				let call = RuntimeCall::DemandResponse(pallet_demand_response::Call::join_event {
@@ -301,7 +313,7 @@ impl Dispatcher {
 					continue;
 				}
 				self.wake_submitter.notify_one();
-				joins.insert((*id, device.id), JoinState::Pending);
+				joins.insert((*id, device.id), JoinState::Pending { attempt });
 				tracing::info!(event = id, device = %device.name, committed_w, "joining an event for the device, within its owner's consent");
 				let outcomes = outcomes.clone();
 				let (event, device_id) = (*id, device.id);
@@ -333,9 +345,19 @@ impl Dispatcher {
 				joins.insert((event, device), JoinState::Done);
 				"joined"
 			}
-			Err(CallFailure::Refused(reason)) => {
-				tracing::warn!(event, device = name, %reason, "the chain refused the join; not tried again for this event");
-				joins.insert((event, device), JoinState::Done);
+			Err(CallFailure::Refused { reason, may_pass_later }) => {
+				let attempt = match joins.get(&(event, device)) {
+					Some(JoinState::Pending { attempt }) => *attempt,
+					_ => 0,
+				};
+				let attempts = attempt.saturating_add(1);
+				if *may_pass_later && attempts < plan::MAX_JOIN_ATTEMPTS {
+					tracing::info!(event, device = name, %reason, attempts, "the chain refused the join for the device's latest reading; tried again with a smaller commitment");
+					joins.insert((event, device), JoinState::Retry { attempts });
+				} else {
+					tracing::warn!(event, device = name, %reason, "the chain refused the join; not tried again for this event");
+					joins.insert((event, device), JoinState::Done);
+				}
 				"refused"
 			}
 			Err(CallFailure::NotIncluded(reason)) => {
@@ -412,6 +434,9 @@ impl Dispatcher {
 						self.metrics.dispatch_latency.observe(latency_s.max(0.0));
 						tracing::info!(device = %device.name, event, power_w, outcome, latency_ms = (latency_s * 1_000.0) as i64, "device held for the event");
 					}
+					(_, Target::Hold { power_w, event, .. }, _) => {
+						tracing::info!(device = %device.name, event, power_w, outcome, "hold adjusted to the baseline the chain fixed");
+					}
 					_ => tracing::info!(device = %device.name, "device given back its own setting"),
 				}
 			}
@@ -434,9 +459,13 @@ impl Dispatcher {
 	}
 }
 
-/// Where a join attempt stands.
+/// Where the joins of one event for one device stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum JoinState {
-	Pending,
+	/// Attempt `attempt` (from 0) is on its way.
+	Pending { attempt: u32 },
+	/// Refused for the device's reading after `attempts`: tried again at the next look.
+	Retry { attempts: u32 },
+	/// Joined, or refused for good.
 	Done,
 }

@@ -104,9 +104,14 @@ pub fn charger_current_a(power_w: i64, watts_per_amp: f64, max_a: f64) -> f64 {
 /// The least current (A) an IEC 61851 charging session runs at.
 pub const MIN_CHARGING_CURRENT_A: f64 = 6.0;
 
-/// Share of the device's flexibility the gateway commits (percent): the reading the chain
-/// checks a join against may be replaced by the next report before the join is included.
+/// Share of the device's flexibility the gateway commits (percent) at its first attempt: the
+/// reading the chain checks a join against may be replaced by the next report before the
+/// join is included (and a short interval's average power moves in steps of 1 Wh per
+/// interval). Each later attempt commits [`COMMIT_SHARE_STEP_PERCENT`] less.
 pub const COMMIT_SHARE_PERCENT: u64 = 90;
+pub const COMMIT_SHARE_STEP_PERCENT: u64 = 20;
+/// Attempts to join one event for one device, when the chain refuses for the reading's sake.
+pub const MAX_JOIN_ATTEMPTS: u32 = 3;
 
 /// How old (s, beyond its end) a device's latest reading may be for a join: the chain's rule.
 pub const FRESH_READING_S: u64 = 2 * 3_600;
@@ -143,12 +148,14 @@ pub struct EventFacts {
 /// The commitment (W) the gateway joins `event` with for a device, if it should: the owner
 /// consented to gateway joins, the event is open and targets the device, and the device can
 /// deliver something over the whole event now. The commitment is the least of the consent's
-/// limit and [`COMMIT_SHARE_PERCENT`] of the device's flexibility (power, and for storage the
-/// energy above its reserve spread over the event).
+/// limit and a share of the device's flexibility (power, and for storage the energy above its
+/// reserve spread over the event): [`COMMIT_SHARE_PERCENT`] at the first `attempt` (0), less
+/// at each later one.
 pub fn join_commitment(
 	device: &DeviceFacts,
 	event: &EventFacts,
 	now_s: UnixSeconds,
+	attempt: u32,
 ) -> Option<u32> {
 	let (gateway_may_join, max_power_w) = device.consent?;
 	let end = event.start.saturating_add(event.duration_s.into());
@@ -180,7 +187,10 @@ pub fn join_commitment(
 		let duration_s = u64::from(event.duration_s.max(1));
 		power_w = power_w.min(energy_wh.saturating_mul(3_600) / duration_s);
 	}
-	let committed = (power_w.saturating_mul(COMMIT_SHARE_PERCENT) / 100).min(max_power_w.into());
+	let share = COMMIT_SHARE_PERCENT
+		.saturating_sub(COMMIT_SHARE_STEP_PERCENT.saturating_mul(attempt.into()))
+		.max(10);
+	let committed = (power_w.saturating_mul(share) / 100).min(max_power_w.into());
 	u32::try_from(committed).ok().filter(|w| *w > 0)
 }
 
@@ -291,40 +301,42 @@ mod tests {
 	#[test]
 	fn the_gateway_commits_within_consent_power_and_stored_energy() {
 		// 5 kW of discharge, but consent stops at 4 kW.
-		assert_eq!(join_commitment(&battery(), &event(), 1_000), Some(4_000));
+		assert_eq!(join_commitment(&battery(), &event(), 1_000, 0), Some(4_000));
 		// 40 % of 20 kWh above the reserve over three hours is 2 666 W (rounded down); 90 % of it is committed.
 		let long = EventFacts { duration_s: 10_800, ..event() };
-		assert_eq!(join_commitment(&battery(), &long, 1_000), Some(2_399));
+		assert_eq!(join_commitment(&battery(), &long, 1_000, 0), Some(2_399));
+		// A later attempt commits less.
+		assert_eq!(join_commitment(&battery(), &long, 1_000, 1), Some(1_866));
 		// At the reserve there is nothing to give.
 		let mut empty = battery();
 		empty.reading = empty.reading.map(|r| LatestDeviceReading { soc_bp: Some(2_000), ..r });
-		assert_eq!(join_commitment(&empty, &event(), 1_000), None);
+		assert_eq!(join_commitment(&empty, &event(), 1_000, 0), None);
 	}
 
 	#[test]
 	fn the_gateway_stays_out_where_the_chain_would_refuse() {
 		let device = battery();
-		assert_eq!(join_commitment(&device, &event(), 1_200), None, "opt-in closed");
+		assert_eq!(join_commitment(&device, &event(), 1_200, 0), None, "opt-in closed");
 		let active = EventFacts { status: EventStatus::Active, ..event() };
-		assert_eq!(join_commitment(&device, &active, 1_000), None);
+		assert_eq!(join_commitment(&device, &active, 1_000, 0), None);
 		let elsewhere = EventFacts { regions: Vec::new(), ..event() };
-		assert_eq!(join_commitment(&device, &elsewhere, 1_000), None);
+		assert_eq!(join_commitment(&device, &elsewhere, 1_000, 0), None);
 		let ineligible = EventFacts { eligible: false, ..event() };
-		assert_eq!(join_commitment(&device, &ineligible, 1_000), None);
+		assert_eq!(join_commitment(&device, &ineligible, 1_000, 0), None);
 		let picky = EventFacts { min_reputation_bp: 6_000, ..event() };
-		assert_eq!(join_commitment(&device, &picky, 1_000), None);
+		assert_eq!(join_commitment(&device, &picky, 1_000, 0), None);
 		let no_consent = DeviceFacts { consent: Some((false, 4_000)), ..battery() };
-		assert_eq!(join_commitment(&no_consent, &event(), 1_000), None);
+		assert_eq!(join_commitment(&no_consent, &event(), 1_000, 0), None);
 		let not_enrolled = DeviceFacts { consent: None, ..battery() };
-		assert_eq!(join_commitment(&not_enrolled, &event(), 1_000), None);
+		assert_eq!(join_commitment(&not_enrolled, &event(), 1_000, 0), None);
 		// Already in it, or in one within an hour of it.
 		let joined = DeviceFacts { schedule: vec![(7, 1_800, 5_400)], ..battery() };
-		assert_eq!(join_commitment(&joined, &event(), 1_000), None);
+		assert_eq!(join_commitment(&joined, &event(), 1_000, 0), None);
 		let busy = DeviceFacts { schedule: vec![(3, 6_000, 7_000)], ..battery() };
-		assert_eq!(join_commitment(&busy, &event(), 1_000), None);
+		assert_eq!(join_commitment(&busy, &event(), 1_000, 0), None);
 		let later = DeviceFacts { schedule: vec![(3, 9_100, 9_900)], ..battery() };
-		assert_eq!(join_commitment(&later, &event(), 1_000), Some(4_000));
+		assert_eq!(join_commitment(&later, &event(), 1_000, 0), Some(4_000));
 		// A stale reading.
-		assert_eq!(join_commitment(&device, &event(), 900 + FRESH_READING_S + 1), None);
+		assert_eq!(join_commitment(&device, &event(), 900 + FRESH_READING_S + 1, 0), None);
 	}
 }

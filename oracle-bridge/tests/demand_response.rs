@@ -1,0 +1,299 @@
+//! Demand response end to end, with real processes: dev node, mosquitto, simulator and bridge.
+//!
+//! The owner of the demo house consents once for its battery and its energy manager; an
+//! operator announces two events; the bridge joins them for the owner, holds the devices at the
+//! start (the simulated battery discharges harder, the heat pump stops: both visible in what
+//! the simulator serves and in the devices' reports on chain), marks the reports as responding,
+//! and gives the devices back: the battery at the end of its event, the energy manager when
+//! its event is cancelled. The chain measures the battery's delivery against its meter-before
+//! baseline. (Payment and reputation come after the ten-minute settlement grace period:
+//! `scripts/dr-e2e.sh` runs that longer variant.)
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{metric_sum, Stack, StackOptions};
+use openvpp_bridge::{
+	chain::{Chain, TxStatus},
+	demo,
+	dispatch::follow,
+	testkit,
+};
+use openvpp_primitives::{DeviceKind, EventKind, GridResponseStatus, KindSet, RegionCode};
+use openvpp_runtime::{currency::OVPP, Runtime, RuntimeCall, RuntimeEvent};
+use pallet_demand_response::{EventSpec, EventStatus, JoinedBy, ParticipantOf};
+use sp_keyring::Sr25519Keyring;
+
+/// Signs `call` as `who`, waits for its finalized block and returns its events; panics if it
+/// failed.
+async fn submit(chain: &Chain, who: Sr25519Keyring, call: RuntimeCall) -> Vec<RuntimeEvent> {
+	let nonce = chain.next_nonce(&who.to_account_id()).await.unwrap();
+	let xt = openvpp_runtime::extrinsic::sign(call, &who.pair(), nonce, chain.genesis);
+	let mut statuses = chain.submit_and_watch(&xt).await.unwrap();
+	let block = loop {
+		let status = statuses.next().await.expect("status").expect("status");
+		match TxStatus::from_json(&status) {
+			TxStatus::Finalized(block) => break block,
+			TxStatus::Failed(reason) => panic!("extrinsic not included: {reason}"),
+			TxStatus::Pending => {}
+		}
+	};
+	let events = chain.extrinsic_events(block, &xt).await.unwrap();
+	if let Err(failure) = openvpp_bridge::gateway_call::outcome(&events) {
+		panic!("{failure}");
+	}
+	events
+}
+
+fn spec(kind: EventKind, device_kind: DeviceKind, start: u64) -> EventSpec<u128> {
+	EventSpec {
+		kind,
+		regions: vec![RegionCode::truncate_from(b"DE-TENNET".to_vec())].try_into().unwrap(),
+		eligible_kinds: KindSet::of(&[device_kind]),
+		opt_in_deadline: start - 30,
+		start,
+		duration_s: EVENT_S,
+		interval_length_s: 60,
+		target_power_w: 10_000,
+		price_per_kwh: OVPP,
+		min_reputation_bp: 0,
+		max_participants: 10,
+	}
+}
+
+const EVENT_S: u32 = 120;
+
+async fn create(chain: &Chain, spec: EventSpec<u128>) -> u32 {
+	let call = RuntimeCall::DemandResponse(pallet_demand_response::Call::create_event { spec });
+	let events = submit(chain, Sr25519Keyring::Charlie, call).await;
+	events
+		.iter()
+		.find_map(|e| match e {
+			RuntimeEvent::DemandResponse(pallet_demand_response::Event::EventCreated {
+				event,
+				..
+			}) => Some(*event),
+			_ => None,
+		})
+		.expect("EventCreated")
+}
+
+/// The participant record of `device` in `event`, if it joined.
+async fn participant(chain: &Chain, event: u32, device: u32) -> Option<ParticipantOf<Runtime>> {
+	let head = chain.finalized_head().await.ok()?;
+	let participants = follow::participants(chain, event, head).await.ok()?;
+	participants.into_iter().find(|p| p.device == device)
+}
+
+/// The home battery's `StorCtl_Mod`, read over Modbus as any client would.
+async fn storage_mode(stack: &Stack) -> Option<u16> {
+	use tokio_modbus::prelude::*;
+	let address = stack.layout.modbus_address(demo::HOME_BATTERY);
+	let mut context = tcp::connect_slave(address, Slave(1)).await.ok()?;
+	// The simulator's model 124 follows the common model and the inverter and battery models;
+	// find it by walking the chain from the marker at 40000.
+	let mut at = 40_002u16;
+	loop {
+		let header = context.read_holding_registers(at, 2).await.ok()?.ok()?;
+		if header[0] == 0xFFFF {
+			return None;
+		}
+		if header[0] == 124 {
+			let block = context.read_holding_registers(at, 26).await.ok()?.ok()?;
+			return Some(block[5]);
+		}
+		at = at.checked_add(2 + header[1])?;
+	}
+}
+
+fn now_s() -> u64 {
+	openvpp_bridge::sources::now_ms() / 1_000
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_measures_them() {
+	let stack = Stack::start(StackOptions::default()).await;
+	let chain = stack.chain().await;
+
+	// The chain measures a device from its reports: wait for the first ones.
+	testkit::wait_for(
+		"first reports of the battery and the energy manager",
+		Duration::from_secs(180),
+		|| async {
+			let battery = chain.device_telemetry(demo::HOME_BATTERY, None).await.ok()??;
+			let ems = chain.device_telemetry(demo::EMS, None).await.ok()??;
+			(battery.last_sequence > 0 && ems.last_sequence > 0).then_some(())
+		},
+	)
+	.await;
+
+	// Alice consents for her battery (up to 3 kW) and energy manager (up to 2 kW); root makes
+	// Charlie an operator.
+	for (device, max_power_w) in [(demo::HOME_BATTERY, 3_000), (demo::EMS, 2_000)] {
+		let call = RuntimeCall::DemandResponse(pallet_demand_response::Call::enrol {
+			device,
+			gateway_may_join: true,
+			max_power_w,
+		});
+		submit(&chain, Sr25519Keyring::Alice, call).await;
+	}
+	// The demo's energy manager may be dispatched 06:00–22:00 UTC; the test runs at any hour,
+	// so Alice allows any time.
+	let any_time =
+		RuntimeCall::DeviceRegistry(pallet_device_registry::Call::update_comfort_limits {
+			device_id: demo::EMS,
+			comfort: Default::default(),
+		});
+	submit(&chain, Sr25519Keyring::Alice, any_time).await;
+	let add = RuntimeCall::DemandResponse(pallet_demand_response::Call::add_operator {
+		operator: Sr25519Keyring::Charlie.to_account_id(),
+	});
+	let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(add) });
+	submit(&chain, Sr25519Keyring::Alice, sudo).await;
+
+	// Two events starting in 150 s (devices join until 30 s before): a discharge for home
+	// batteries, a load reduction for energy managers.
+	let start = now_s() + 150;
+	let end = start + u64::from(EVENT_S);
+	let discharge =
+		create(&chain, spec(EventKind::DischargeStorage, DeviceKind::HomeBattery, start)).await;
+	let shed =
+		create(&chain, spec(EventKind::ReduceLoad, DeviceKind::EnergyManagementSystem, start))
+			.await;
+
+	// The gateway joins both for Alice, within her consent.
+	let (battery, ems) =
+		testkit::wait_for("the gateway's joins", Duration::from_secs(start - now_s()), || async {
+			let battery = participant(&chain, discharge, demo::HOME_BATTERY).await?;
+			let ems = participant(&chain, shed, demo::EMS).await?;
+			Some((battery, ems))
+		})
+		.await;
+	assert_eq!(battery.joined_by, JoinedBy::Gateway);
+	assert_eq!(ems.joined_by, JoinedBy::Gateway);
+	assert!(battery.committed_w > 0 && battery.committed_w <= 3_000, "{battery:?}");
+	assert!(ems.committed_w > 0 && ems.committed_w <= 2_000, "{ems:?}");
+
+	// Before the start the battery runs on its own.
+	assert_eq!(storage_mode(&stack).await, Some(0));
+
+	// At the start the bridge holds both: the battery's storage control is set, and the heat
+	// pump stops (the energy manager draws its 30 W standby).
+	let held = testkit::wait_for(
+		"the battery's storage control set",
+		Duration::from_secs(start - now_s() + 30),
+		|| async { (storage_mode(&stack).await? == 3).then_some(now_s()) },
+	)
+	.await;
+	assert!(held >= start, "held before the start");
+	testkit::wait_for("the heat pump off", Duration::from_secs(30), || async {
+		let trace = stack.trace();
+		let last = trace.iter().rev().find(|l| l.device == demo::EMS)?;
+		(last.t_ms / 1_000 > start && last.power_w > -100).then_some(())
+	})
+	.await;
+
+	// The operator calls the load reduction off mid-event: escrow refunded, the heat pump back.
+	let cancel_at = start + 70;
+	tokio::time::sleep(Duration::from_secs(cancel_at.saturating_sub(now_s()))).await;
+	let cancel =
+		RuntimeCall::DemandResponse(pallet_demand_response::Call::cancel_event { event: shed });
+	let events = submit(&chain, Sr25519Keyring::Charlie, cancel).await;
+	assert!(events.iter().any(|e| matches!(
+		e,
+		RuntimeEvent::DemandResponse(pallet_demand_response::Event::EventCancelled { event, .. }) if *event == shed
+	)));
+	let cancelled_at = now_s();
+	testkit::wait_for("the heat pump back on", Duration::from_secs(60), || async {
+		let trace = stack.trace();
+		let last = trace.iter().rev().find(|l| l.device == demo::EMS)?;
+		(last.t_ms / 1_000 > cancelled_at && last.power_w < -300).then_some(())
+	})
+	.await;
+
+	// After the end the battery is given back its own mode.
+	testkit::wait_for(
+		"the battery given back",
+		Duration::from_secs(end - now_s() + 60),
+		|| async { (storage_mode(&stack).await? == 0).then_some(()) },
+	)
+	.await;
+
+	// On chain: the battery's reports inside the event say it responded, and it delivered
+	// more than its baseline: the chain measured energy for it.
+	let reports = stack
+		.wait_for_reports_since(1, &[demo::HOME_BATTERY], end, 1, Duration::from_secs(120))
+		.await;
+	let in_event: Vec<_> = reports
+		.iter()
+		.filter(|r| {
+			r.device_id == demo::HOME_BATTERY
+				&& r.interval_start >= start
+				&& r.interval_start + u64::from(r.interval_length_s) <= end
+		})
+		.collect();
+	assert!(!in_event.is_empty());
+	assert!(
+		in_event.iter().all(|r| r.grid_response == GridResponseStatus::Responding),
+		"{in_event:?}"
+	);
+	let before: Vec<_> = reports
+		.iter()
+		.filter(|r| r.device_id == demo::HOME_BATTERY && r.interval_start + 60 < start)
+		.collect();
+	assert!(before.iter().all(|r| r.grid_response == GridResponseStatus::Idle), "{before:?}");
+	let measured = participant(&chain, discharge, demo::HOME_BATTERY).await.expect("participant");
+	assert!(measured.selected, "{measured:?}");
+	assert!(measured.measurement.responding_intervals > 0, "{measured:?}");
+	assert!(measured.measurement.delivered_wh > 0, "{measured:?}");
+	let committed_wh = u64::from(battery.committed_w) * u64::from(EVENT_S) / 3_600;
+	println!(
+		"battery: committed {} W ({committed_wh} Wh over the event), baseline {:?}, delivered {} Wh",
+		battery.committed_w, measured.measurement.baseline, measured.measurement.delivered_wh
+	);
+
+	// The relay confirmed the heat pump off: the energy manager's reports between the start and
+	// the cancellation say it responded.
+	let ems: Vec<_> = reports
+		.iter()
+		.filter(|r| {
+			r.device_id == demo::EMS
+				&& r.interval_start >= start + 10
+				&& r.interval_start + u64::from(r.interval_length_s) <= cancel_at
+		})
+		.collect();
+	assert!(!ems.is_empty());
+	assert!(ems.iter().all(|r| r.grid_response == GridResponseStatus::Responding), "{ems:?}");
+
+	// The cancelled event is cancelled; its escrow went back.
+	let head = chain.finalized_head().await.unwrap();
+	let record = follow::event(&chain, shed, head).await.unwrap().unwrap();
+	assert_eq!(record.status, EventStatus::Cancelled);
+
+	// Every command was counted, with the latency from the start.
+	let metrics = stack.metrics().await;
+	assert!(
+		metric_sum(
+			&metrics,
+			"openvpp_bridge_dispatch_commands_total",
+			"command=\"hold\",device=\"home-battery\",outcome=\"acknowledged\""
+		) >= 1.0,
+		"{metrics}"
+	);
+	assert!(
+		metric_sum(&metrics, "openvpp_bridge_dispatch_commands_total", "command=\"release\"")
+			>= 2.0,
+		"{metrics}"
+	);
+	assert!(
+		metric_sum(&metrics, "openvpp_bridge_dispatch_latency_seconds_count", "") >= 2.0,
+		"{metrics}"
+	);
+	assert_eq!(metric_sum(&metrics, "openvpp_bridge_devices_held", ""), 0.0, "{metrics}");
+	for line in stack.bridge.log().lines().filter(|l| l.contains("device held for the event")) {
+		println!("{line}");
+	}
+}
