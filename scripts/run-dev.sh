@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: a development chain on 127.0.0.1:9944 with the simulated device fleet and the
-# oracle bridge, and a live view of the chain's energy status map.
+# oracle bridge, a demand-response event a few minutes into the run, and a live view of the
+# chain's energy status map and events.
 #
 #   scripts/run-dev.sh [--rpc-port PORT] [--interval-s SECONDS]
 #
@@ -74,16 +75,26 @@ config="$("$bin/openvpp-bridge" demo-config --out "$run_dir/bridge" --url "ws://
 "$bin/openvpp-bridge" run --config "$config" >"$run_dir/bridge.log" 2>&1 &
 pids+=($!)
 
+# A demand-response event: once the home battery has reported, Alice lets the gateway join for
+# it, Charlie becomes an operator and announces a ten-minute discharge starting three minutes
+# later. The bridge joins, holds the battery during the event and gives it back at the end.
+"$bin/openvpp-bridge" demo-event --url "ws://127.0.0.1:$rpc_port" --start-in-s 180 \
+	>"$run_dir/demo-event.log" 2>&1 &
+pids+=($!)
+
 cat <<MSG
 
 OpenVPP dev chain running: JSON-RPC and WebSocket on 127.0.0.1:$rpc_port
   polkadot.js Apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A$rpc_port#/explorer
   Dev accounts //Alice … //Ferdie hold 1,000,000 OVPP each; //Alice is sudo, //Dave a verifier.
   The demo fleet (devices 1–7) reports every $interval_s s through the bridge (gateway //Ferdie).
-  Logs: $run_dir/{node,sim,bridge}.log
+  Logs: $run_dir/{node,sim,bridge,demo-event}.log
   Ctrl-C stops everything (the chain's state is discarded).
 
-The first reports reach the chain after the first full interval.
+The first reports reach the chain after the first full interval. Once the home battery has
+reported, a demand-response event is announced (log: $run_dir/demo-event.log); it starts three
+minutes later and runs for ten, then settles after the ten-minute grace period. The view below
+shows its target against what the chain measured, and the battery's performance.
 MSG
 
 # The live view, read from the chain, until Ctrl-C.

@@ -25,6 +25,7 @@ pub mod bridge;
 pub mod chain;
 pub mod config;
 pub mod demo;
+pub mod demo_event;
 pub mod device_command;
 pub mod device_watch;
 pub mod dispatch;

@@ -1,8 +1,11 @@
-//! A compact live view of the energy status map, read from the chain.
+//! A compact live view of the energy status map and the latest demand-response events, read
+//! from the chain.
 
 use std::{collections::BTreeMap, fmt::Write, time::Duration};
 
 use openvpp_primitives::LiveFigures;
+use openvpp_runtime::Runtime;
+use pallet_demand_response::{EventOf, EventStatus, ParticipantOf};
 use tokio::sync::watch;
 
 use crate::{
@@ -52,6 +55,103 @@ pub fn render(block: u32, map: &[RegionStatus]) -> String {
 	out
 }
 
+/// An event with its participants, as the view shows it.
+pub type EventView = (u32, EventOf<Runtime>, Vec<ParticipantOf<Runtime>>);
+
+/// How many of the latest events the view shows.
+const EVENTS_SHOWN: u32 = 3;
+
+/// The latest events (at most [`EVENTS_SHOWN`]) at block `at`.
+pub async fn latest_events(chain: &Chain, at: sp_core::H256) -> Result<Vec<EventView>, ChainError> {
+	use codec::Decode;
+	let key = pallet_demand_response::NextEventId::<Runtime>::hashed_key().to_vec();
+	let next = match chain.storage_raw(key, Some(at)).await? {
+		Some(bytes) => u32::decode(&mut &bytes[..])
+			.map_err(|e| ChainError::Decode { what: "next event id", message: e.to_string() })?,
+		None => 0,
+	};
+	let mut out = Vec::new();
+	for id in next.saturating_sub(EVENTS_SHOWN)..next {
+		if let Some(event) = crate::dispatch::follow::event(chain, id, at).await? {
+			let participants = crate::dispatch::follow::participants(chain, id, at).await?;
+			out.push((id, event, participants));
+		}
+	}
+	Ok(out)
+}
+
+/// Renders events: each one's target against what the chain measured so far, and each
+/// participant's commitment, delivery and performance.
+pub fn render_events(events: &[EventView], now_s: u64) -> String {
+	let mut out = String::new();
+	if events.is_empty() {
+		return out;
+	}
+	let _ = writeln!(out, "demand-response events (from the chain)");
+	for (id, event, participants) in events {
+		let spec = &event.spec;
+		let end = event.end();
+		let elapsed_s = now_s.clamp(spec.start, end).saturating_sub(spec.start);
+		let due_wh = event.selected_w.saturating_mul(elapsed_s) / 3_600;
+		let delivered_wh: u64 = participants.iter().map(|p| p.measurement.delivered_wh).sum();
+		let when = if now_s < spec.start {
+			format!("starts in {} s", spec.start - now_s)
+		} else if now_s < end {
+			format!("{} s of {} s", elapsed_s, spec.duration_s)
+		} else {
+			"ended".to_string()
+		};
+		let _ = writeln!(
+			out,
+			"event #{id} {:?} {:?} ({when}): target {} kW, {} joined, {} selected ({} kW)",
+			spec.kind,
+			event.status,
+			kw(spec.target_power_w),
+			event.joined,
+			event.selected,
+			kw(event.selected_w),
+		);
+		if event.status != EventStatus::Scheduled && event.status != EventStatus::Cancelled {
+			let _ = writeln!(
+				out,
+				"  measured so far {delivered_wh} Wh of {due_wh} Wh committed to date; paid {} of {} OVPP held",
+				ovpp(event.paid),
+				ovpp(event.escrow)
+			);
+		}
+		for p in participants {
+			let m = &p.measurement;
+			let performance = match &p.settlement {
+				Some(settlement) => format!("performance {} %", settlement.performance_bp / 100),
+				None => {
+					let due = u64::from(p.committed_w).saturating_mul(elapsed_s) / 3_600;
+					m.delivered_wh
+						.saturating_mul(100)
+						.checked_div(due)
+						.map(|percent| format!("{percent} % so far"))
+						.unwrap_or_default()
+				}
+			};
+			let _ = writeln!(
+				out,
+				"  device {:>4} {:>7} W {:<8} delivered {:>6} Wh  intervals responding {} overridden {} idle {}  {performance}",
+				p.device,
+				p.committed_w,
+				if p.selected { "selected" } else { "" },
+				m.delivered_wh,
+				m.responding_intervals,
+				m.overridden_intervals,
+				m.idle_intervals,
+			);
+		}
+	}
+	out
+}
+
+fn ovpp(planck: u128) -> String {
+	format!("{:.3}", planck as f64 / openvpp_runtime::currency::OVPP as f64)
+}
+
 /// Prints the status map every `every` until `shutdown` (or once).
 pub async fn watch(
 	url: &str,
@@ -80,7 +180,13 @@ pub async fn watch(
 				let head = chain.finalized_head().await?;
 				let number = chain.block(head).await?.number;
 				let map = chain.status_map(head).await?;
-				Ok::<_, ChainError>(render(number, &map))
+				let now_s = chain.timestamp_ms(Some(head)).await? / 1_000;
+				let events = latest_events(&chain, head).await?;
+				Ok::<_, ChainError>(format!(
+					"{}{}",
+					render(number, &map),
+					render_events(&events, now_s)
+				))
 			}
 			.await;
 			match shown {
@@ -127,5 +233,59 @@ mod tests {
 		assert!(tennet.contains(" 2 ") && tennet.contains("8.5"), "{tennet}");
 		assert!(text.contains("  RooftopSolar"));
 		assert!(render(1, &[]).contains("no device has reported yet"));
+	}
+
+	#[test]
+	fn an_event_shows_its_target_against_what_was_measured() {
+		use openvpp_primitives::{EventKind, KindSet};
+		use pallet_demand_response::{
+			DrEvent, EventSpec, JoinedBy, Measurement, Participant, Progress,
+		};
+		let spec = EventSpec {
+			kind: EventKind::DischargeStorage,
+			regions: Default::default(),
+			eligible_kinds: KindSet::of(&[DeviceKind::HomeBattery]),
+			opt_in_deadline: 900,
+			start: 1_000,
+			duration_s: 600,
+			interval_length_s: 300,
+			target_power_w: 3_000,
+			price_per_kwh: 1,
+			min_reputation_bp: 0,
+			max_participants: 10,
+		};
+		let event = DrEvent {
+			operator: sp_core::crypto::AccountId32::new([0; 32]),
+			spec,
+			status: EventStatus::Active,
+			progress: Progress::Selected,
+			escrow: 2 * openvpp_runtime::currency::OVPP,
+			paid: 0,
+			joined: 1,
+			joined_w: 3_000,
+			selected: 1,
+			selected_w: 3_000,
+			delivered_wh: 0,
+		};
+		let participant = Participant {
+			device: 3,
+			joined_by: JoinedBy::Gateway,
+			committed_w: 3_000,
+			storage: None,
+			selected: true,
+			measurement: Measurement {
+				delivered_wh: 120,
+				responding_intervals: 1,
+				..Default::default()
+			},
+			settlement: None,
+		};
+		// Three minutes in: 150 Wh committed to date, 120 Wh measured.
+		let text = render_events(&[(4, event, vec![participant])], 1_180);
+		assert!(text.contains("event #4 DischargeStorage Active (180 s of 600 s)"), "{text}");
+		assert!(text.contains("measured so far 120 Wh of 150 Wh committed to date"), "{text}");
+		assert!(text.contains("paid 0.000 of 2.000 OVPP"), "{text}");
+		assert!(text.contains("delivered    120 Wh") && text.contains("80 % so far"), "{text}");
+		assert_eq!(render_events(&[], 0), "");
 	}
 }

@@ -16,12 +16,7 @@ mod common;
 use std::time::Duration;
 
 use common::{metric_sum, Stack, StackOptions};
-use openvpp_bridge::{
-	chain::{Chain, TxStatus},
-	demo,
-	dispatch::follow,
-	testkit,
-};
+use openvpp_bridge::{chain::Chain, demo, dispatch::follow, testkit};
 use openvpp_primitives::{DeviceKind, EventKind, GridResponseStatus, KindSet, RegionCode};
 use openvpp_runtime::{currency::OVPP, Runtime, RuntimeCall, RuntimeEvent};
 use pallet_demand_response::{EventSpec, EventStatus, JoinedBy, ParticipantOf};
@@ -30,30 +25,18 @@ use sp_keyring::Sr25519Keyring;
 /// Signs `call` as `who`, waits for its finalized block and returns its events; panics if it
 /// failed.
 async fn submit(chain: &Chain, who: Sr25519Keyring, call: RuntimeCall) -> Vec<RuntimeEvent> {
-	let nonce = chain.next_nonce(&who.to_account_id()).await.unwrap();
-	let xt = openvpp_runtime::extrinsic::sign(call, &who.pair(), nonce, chain.genesis);
-	let mut statuses = chain.submit_and_watch(&xt).await.unwrap();
-	let block = loop {
-		let status = statuses.next().await.expect("status").expect("status");
-		match TxStatus::from_json(&status) {
-			TxStatus::Finalized(block) => break block,
-			TxStatus::Failed(reason) => panic!("extrinsic not included: {reason}"),
-			TxStatus::Pending => {}
-		}
-	};
-	let events = chain.extrinsic_events(block, &xt).await.unwrap();
-	if let Err(failure) = openvpp_bridge::gateway_call::outcome(&events) {
-		panic!("{failure}");
+	match openvpp_bridge::demo_event::submit_as(chain, who, call, "a test call").await {
+		Ok(events) => events,
+		Err(error) => panic!("{error}"),
 	}
-	events
 }
 
-fn spec(kind: EventKind, device_kind: DeviceKind, start: u64) -> EventSpec<u128> {
+fn spec(kind: EventKind, device_kind: DeviceKind, deadline: u64, start: u64) -> EventSpec<u128> {
 	EventSpec {
 		kind,
 		regions: vec![RegionCode::truncate_from(b"DE-TENNET".to_vec())].try_into().unwrap(),
 		eligible_kinds: KindSet::of(&[device_kind]),
-		opt_in_deadline: start - 30,
+		opt_in_deadline: deadline,
 		start,
 		duration_s: EVENT_S,
 		interval_length_s: 60,
@@ -67,18 +50,10 @@ fn spec(kind: EventKind, device_kind: DeviceKind, start: u64) -> EventSpec<u128>
 const EVENT_S: u32 = 120;
 
 async fn create(chain: &Chain, spec: EventSpec<u128>) -> u32 {
-	let call = RuntimeCall::DemandResponse(pallet_demand_response::Call::create_event { spec });
-	let events = submit(chain, Sr25519Keyring::Charlie, call).await;
-	events
-		.iter()
-		.find_map(|e| match e {
-			RuntimeEvent::DemandResponse(pallet_demand_response::Event::EventCreated {
-				event,
-				..
-			}) => Some(*event),
-			_ => None,
-		})
-		.expect("EventCreated")
+	match openvpp_bridge::demo_event::create_event(chain, Sr25519Keyring::Charlie, spec).await {
+		Ok(id) => id,
+		Err(error) => panic!("{error}"),
+	}
 }
 
 /// The participant record of `device` in `event`, if it joined.
@@ -113,12 +88,9 @@ fn now_s() -> u64 {
 	openvpp_bridge::sources::now_ms() / 1_000
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_measures_them() {
-	let stack = Stack::start(StackOptions::default()).await;
-	let chain = stack.chain().await;
-
-	// The chain measures a device from its reports: wait for the first ones.
+/// Waits for the battery's and the energy manager's first reports; Alice consents for both
+/// and lets the energy manager be dispatched at any hour; root makes Charlie an operator.
+async fn consent_and_operator(chain: &Chain) {
 	testkit::wait_for(
 		"first reports of the battery and the energy manager",
 		Duration::from_secs(180),
@@ -129,40 +101,57 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 		},
 	)
 	.await;
-
-	// Alice consents for her battery (up to 3 kW) and energy manager (up to 2 kW); root makes
-	// Charlie an operator.
+	// Alice consents for her battery (up to 3 kW) and energy manager (up to 2 kW).
 	for (device, max_power_w) in [(demo::HOME_BATTERY, 3_000), (demo::EMS, 2_000)] {
 		let call = RuntimeCall::DemandResponse(pallet_demand_response::Call::enrol {
 			device,
 			gateway_may_join: true,
 			max_power_w,
 		});
-		submit(&chain, Sr25519Keyring::Alice, call).await;
+		submit(chain, Sr25519Keyring::Alice, call).await;
 	}
-	// The demo's energy manager may be dispatched 06:00–22:00 UTC; the test runs at any hour,
+	// The demo's energy manager may be dispatched 06:00–22:00 UTC; the tests run at any hour,
 	// so Alice allows any time.
 	let any_time =
 		RuntimeCall::DeviceRegistry(pallet_device_registry::Call::update_comfort_limits {
 			device_id: demo::EMS,
 			comfort: Default::default(),
 		});
-	submit(&chain, Sr25519Keyring::Alice, any_time).await;
+	submit(chain, Sr25519Keyring::Alice, any_time).await;
 	let add = RuntimeCall::DemandResponse(pallet_demand_response::Call::add_operator {
 		operator: Sr25519Keyring::Charlie.to_account_id(),
 	});
 	let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(add) });
-	submit(&chain, Sr25519Keyring::Alice, sudo).await;
+	submit(chain, Sr25519Keyring::Alice, sudo).await;
+}
 
-	// Two events starting in 150 s (devices join until 30 s before): a discharge for home
-	// batteries, a load reduction for energy managers.
+/// Two events of Charlie's starting at `start`: a discharge for home batteries, which devices
+/// join until 30 s before (a scheduled start: the bridge knows its participants ahead), and a
+/// load reduction for energy managers that starts the moment its opt-in closes (the bridge
+/// learns its participants only once the selection is final).
+async fn two_events(chain: &Chain, start: u64) -> (u32, u32) {
+	let discharge = create(
+		chain,
+		spec(EventKind::DischargeStorage, DeviceKind::HomeBattery, start - 30, start),
+	)
+	.await;
+	let shed = create(
+		chain,
+		spec(EventKind::ReduceLoad, DeviceKind::EnergyManagementSystem, start, start),
+	)
+	.await;
+	(discharge, shed)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_measures_them() {
+	let stack = Stack::start(StackOptions::default()).await;
+	let chain = stack.chain().await;
+
+	consent_and_operator(&chain).await;
 	let start = now_s() + 150;
 	let end = start + u64::from(EVENT_S);
-	let discharge =
-		create(&chain, spec(EventKind::DischargeStorage, DeviceKind::HomeBattery, start)).await;
-	let shed =
-		create(&chain, spec(EventKind::ReduceLoad, DeviceKind::EnergyManagementSystem, start))
-			.await;
+	let (discharge, shed) = two_events(&chain, start).await;
 
 	// The gateway joins both for Alice, within her consent.
 	let (battery, ems) =
@@ -189,10 +178,10 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 	)
 	.await;
 	assert!(held >= start, "held before the start");
-	testkit::wait_for("the heat pump off", Duration::from_secs(30), || async {
+	let shed_at = testkit::wait_for("the heat pump off", Duration::from_secs(60), || async {
 		let trace = stack.trace();
 		let last = trace.iter().rev().find(|l| l.device == demo::EMS)?;
-		(last.t_ms / 1_000 > start && last.power_w > -100).then_some(())
+		(last.t_ms / 1_000 > start && last.power_w > -100).then_some(last.t_ms / 1_000)
 	})
 	.await;
 
@@ -261,7 +250,7 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 		.iter()
 		.filter(|r| {
 			r.device_id == demo::EMS
-				&& r.interval_start >= start + 10
+				&& r.interval_start >= shed_at
 				&& r.interval_start + u64::from(r.interval_length_s) <= cancel_at
 		})
 		.collect();
@@ -296,4 +285,78 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 	for line in stack.bridge.log().lines().filter(|l| l.contains("device held for the event")) {
 		println!("{line}");
 	}
+
+	// The live view shows both events and the battery's delivery.
+	let output = std::process::Command::new(common::BRIDGE)
+		.args(["watch", "--once", "--url", &stack.url()])
+		.output()
+		.unwrap();
+	let view = String::from_utf8_lossy(&output.stdout);
+	assert!(output.status.success(), "{view}");
+	assert!(view.contains(&format!("event #{discharge} DischargeStorage")), "{view}");
+	assert!(view.contains(&format!("event #{shed} ReduceLoad Cancelled")), "{view}");
+	assert!(view.contains("measured so far"), "{view}");
+	println!("{view}");
+}
+
+/// The longer variant (`scripts/dr-e2e.sh`): the events run to their settlement, after the
+/// ten-minute grace period. The energy manager's owner overrides every command (the simulator's
+/// `--override`): it joins, does nothing, earns nothing and loses reputation; the battery is
+/// paid for what it delivered, and the rest of the escrow goes back to the operator.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "runs for about 20 minutes; scripts/dr-e2e.sh runs it"]
+async fn settlement_pays_the_battery_and_an_owner_who_overrides_earns_nothing() {
+	let stack =
+		Stack::start(StackOptions { override_devices: vec![demo::EMS], ..Default::default() })
+			.await;
+	let chain = stack.chain().await;
+	consent_and_operator(&chain).await;
+	let reputation_before = chain.device(demo::EMS).await.unwrap().unwrap().credit.reputation_bp;
+	let start = now_s() + 150;
+	let end = start + u64::from(EVENT_S);
+	let (discharge, shed) = two_events(&chain, start).await;
+
+	// Both settle after the end plus the grace period.
+	let settled = |id: u32| {
+		let chain = &chain;
+		async move {
+			let head = chain.finalized_head().await.ok()?;
+			let event = follow::event(chain, id, head).await.ok()??;
+			(event.status == EventStatus::Settled).then_some(event)
+		}
+	};
+	let grace = 600;
+	let wait = Duration::from_secs(end + grace - now_s() + 180);
+	let battery_event =
+		testkit::wait_for("the discharge settled", wait, || settled(discharge)).await;
+	let shed_event =
+		testkit::wait_for("the load reduction settled", Duration::from_secs(120), || settled(shed))
+			.await;
+
+	// The battery delivered and was paid for it from the escrow, at the event's price.
+	let battery = participant(&chain, discharge, demo::HOME_BATTERY).await.expect("battery");
+	let paid = battery.settlement.expect("settled").paid;
+	assert!(battery.measurement.delivered_wh > 0, "{battery:?}");
+	assert!(paid > 0, "{battery:?}");
+	assert_eq!(battery_event.paid, paid);
+	let paid_wh = u128::from(battery.measurement.delivered_wh);
+	assert!(paid <= paid_wh * OVPP / 1_000 + 1, "paid {paid} for {paid_wh} Wh");
+
+	// The energy manager's owner overrode: recorded, nothing delivered, nothing paid, and its
+	// reputation went down.
+	let ems = participant(&chain, shed, demo::EMS).await.expect("energy manager");
+	assert!(ems.measurement.overridden_intervals > 0, "{ems:?}");
+	assert_eq!(ems.measurement.delivered_wh, 0, "{ems:?}");
+	assert_eq!(ems.settlement.expect("settled").paid, 0);
+	assert_eq!(shed_event.paid, 0);
+	let record = chain.device(demo::EMS).await.unwrap().unwrap();
+	assert!(record.credit.reputation_bp < reputation_before, "{:?}", record.credit);
+	let battery_record = chain.device(demo::HOME_BATTERY).await.unwrap().unwrap();
+	println!(
+		"battery: delivered {} Wh, paid {paid} planck, reputation {} bp; energy manager: overridden {} intervals, reputation {reputation_before} → {} bp",
+		battery.measurement.delivered_wh,
+		battery_record.credit.reputation_bp,
+		ems.measurement.overridden_intervals,
+		record.credit.reputation_bp,
+	);
 }

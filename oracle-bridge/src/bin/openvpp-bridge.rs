@@ -107,6 +107,25 @@ enum Command {
 		#[arg(long)]
 		node_pid: Option<u32>,
 	},
+	/// On a development chain: Alice lets the gateway join events for her home battery, Charlie
+	/// becomes an operator and announces a discharge event for home batteries in DE-TENNET.
+	/// Prints the event's id. Uses the dev accounts' public keys: development chains only.
+	DemoEvent {
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		/// Seconds from now to the start (devices join until a minute before; at least 60).
+		#[arg(long, default_value_t = 180)]
+		start_in_s: u64,
+		/// The event's length (s), a multiple of --interval-length-s.
+		#[arg(long, default_value_t = 600)]
+		duration_s: u32,
+		/// The intervals the event is measured in (s, 60–3600).
+		#[arg(long, default_value_t = 300)]
+		interval_length_s: u32,
+		/// Wait this long (s) for the battery's first report.
+		#[arg(long, default_value_t = 600)]
+		wait_s: u64,
+	},
 	/// Write a bridge configuration and keystore for the demo fleet served by openvpp-sim.
 	DemoConfig {
 		/// Directory to write bridge.toml and keystore.json to.
@@ -142,6 +161,17 @@ async fn main() -> anyhow::Result<()> {
 			Ok(())
 		}
 		Command::CheckConfig { config, offline } => check_config(&config, offline).await,
+		Command::DemoEvent { url, start_in_s, duration_s, interval_length_s, wait_s } => {
+			use openvpp_bridge::demo_event::{self, DemoEvent};
+			let chain =
+				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
+			chain.check_versions().await?;
+			let event =
+				DemoEvent { start_in_s, duration_s, interval_length_s, ..Default::default() };
+			let (id, start) = demo_event::run(&chain, event, Duration::from_secs(wait_s)).await?;
+			println!("demand-response event #{id} starts at {start} (Unix s)");
+			Ok(())
+		}
 		Command::Watch { url, every_s, once } => {
 			let shutdown = openvpp_bridge::shutdown_on_signals();
 			view::watch(&url, Duration::from_secs(every_s.max(1)), once, shutdown).await?;

@@ -85,6 +85,11 @@ pub struct Dispatcher {
 	pub holds_path: PathBuf,
 }
 
+/// The ids the MQTT source derives its client id from.
+fn mqtt_device_ids(config: &BridgeConfig) -> impl Iterator<Item = DeviceId> + '_ {
+	config.devices.iter().filter(|d| matches!(d.source, SourceConfig::Mqtt(_))).map(|d| d.id)
+}
+
 /// Where the holds file goes: next to the outbox.
 pub fn holds_path(config: &BridgeConfig) -> PathBuf {
 	config.storage.outbox.with_extension("dispatch.json")
@@ -147,10 +152,8 @@ impl Dispatcher {
 			return None;
 		}
 		let mqtt = config.mqtt.clone().map(|mqtt| {
-			let client_id = format!(
-				"{}-dispatch",
-				mqtt.effective_client_id(config.devices.iter().map(|d| d.id))
-			);
+			let client_id =
+				format!("{}-dispatch", mqtt.effective_client_id(mqtt_device_ids(config)));
 			(mqtt, mqtt_secrets, client_id)
 		});
 		Some(Dispatcher {

@@ -19,13 +19,20 @@ pub const BRIDGE: &str = env!("CARGO_BIN_EXE_openvpp-bridge");
 
 pub struct StackOptions {
 	pub bogus_modbus: Vec<u32>,
+	/// Devices whose simulated owners override every command.
+	pub override_devices: Vec<u32>,
 	pub garbage_mqtt_every: u32,
 	pub interval_s: u32,
 }
 
 impl Default for StackOptions {
 	fn default() -> Self {
-		StackOptions { bogus_modbus: Vec::new(), garbage_mqtt_every: 0, interval_s: 10 }
+		StackOptions {
+			bogus_modbus: Vec::new(),
+			override_devices: Vec::new(),
+			garbage_mqtt_every: 0,
+			interval_s: 10,
+		}
 	}
 }
 
@@ -211,6 +218,10 @@ pub fn start_sim(
 	if !options.bogus_modbus.is_empty() {
 		let ids: Vec<String> = options.bogus_modbus.iter().map(u32::to_string).collect();
 		command.args(["--bogus-modbus", &ids.join(",")]);
+	}
+	if !options.override_devices.is_empty() {
+		let ids: Vec<String> = options.override_devices.iter().map(u32::to_string).collect();
+		command.args(["--override", &ids.join(",")]);
 	}
 	Process::spawn("sim", command, dir.join(format!("sim-{}.log", layout.mqtt_port)))
 }
