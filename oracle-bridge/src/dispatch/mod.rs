@@ -62,8 +62,8 @@ pub struct Controlled {
 	/// What the chain said at the last look.
 	assignments: Vec<Assignment>,
 	baseline_w: Option<i64>,
-	/// The event in progress when `baseline_w` was taken: from then on it only changes to the
-	/// one the chain fixed, so that a hold does not move with the device's own response.
+	/// The event `baseline_w` is for: once that event is in progress the baseline only changes
+	/// to the one the chain fixed, so that a hold does not move with the device's own response.
 	baseline_event: Option<u32>,
 	reserve_bp: BasisPoints,
 	/// When the last command went to it (Unix ms).
@@ -275,13 +275,19 @@ impl Dispatcher {
 			let schedule = follow::schedule(chain, &enrolment, head, &mut events).await?;
 			device.assignments = schedule.assignments;
 			let current = plan::in_progress(&device.assignments, now_s).map(|a| a.event);
-			let frozen = current.is_some() && device.baseline_event == current;
+			let next = device.assignments.iter().min_by_key(|a| a.start_s).map(|a| a.event);
+			// Taken at the last look before the start, then kept (a bridge started mid-event
+			// takes it once).
+			let frozen = current.is_some() && device.baseline_event == next;
 			let update_baseline = schedule.baseline_fixed || !frozen;
 			if update_baseline {
 				device.baseline_w = schedule.baseline_w;
-				device.baseline_event = current;
+				device.baseline_event = next;
 			}
-			if !(joinable || current.is_some()) {
+			// A load's baseline comes from its latest reading, below.
+			let needs_reading =
+				update_baseline && device.baseline_w.is_none() && !device.assignments.is_empty();
+			if !(joinable || current.is_some() || needs_reading) {
 				continue;
 			}
 			let Some(facts) =
