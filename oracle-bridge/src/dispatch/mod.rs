@@ -198,6 +198,7 @@ impl Dispatcher {
 		let mut chain: Option<Chain> = None;
 		let mut backoff = Backoff::new();
 		let mut next_look = tokio::time::Instant::now();
+		let mut looked = false;
 		tracing::info!(
 			devices = self.devices.len(),
 			auto_join = self.auto_join,
@@ -222,13 +223,20 @@ impl Dispatcher {
 					};
 				}
 				if let Some(connected) = &chain {
-					if let Err(error) = self.look(connected, &mut joins, &outcomes_tx).await {
-						self.metrics.chain_errors.with_label_values(&["dispatch"]).inc();
-						tracing::warn!(%error, "dispatcher could not read the chain; devices keep to what it knew");
+					match self.look(connected, &mut joins, &outcomes_tx).await {
+						Ok(()) => looked = true,
+						Err(error) => {
+							self.metrics.chain_errors.with_label_values(&["dispatch"]).inc();
+							tracing::warn!(%error, "dispatcher could not read the chain; devices keep to what it knew");
+						}
 					}
 				}
 			}
-			self.act(&mut holds, mqtt.as_ref()).await;
+			// Until the chain was read once, a device held by the last run may still be in its
+			// event: it is neither given back nor commanded.
+			if looked {
+				self.act(&mut holds, mqtt.as_ref()).await;
+			}
 
 			let now_s = now_ms() / 1_000;
 			let next_change = self
