@@ -76,6 +76,39 @@ impl TxStatus {
 	}
 }
 
+/// Why a watched transaction reached no finalized block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FinalityError {
+	/// The pool gave up on it (`invalid`, `dropped`, `usurped`, `finalityTimeout`).
+	#[error("not included: {0}")]
+	NotIncluded(String),
+	#[error("the status subscription ended: {0}")]
+	Subscription(String),
+	#[error("not finalized within {0:?}")]
+	Timeout(Duration),
+}
+
+/// Follows a transaction's status notifications (from [`Chain::submit_and_watch`]) until a
+/// finalized block includes it, for at most `timeout`.
+pub async fn wait_finalized(
+	mut statuses: Subscription<serde_json::Value>,
+	timeout: Duration,
+) -> Result<H256, FinalityError> {
+	tokio::time::timeout(timeout, async {
+		while let Some(status) = statuses.next().await {
+			let status = status.map_err(|e| FinalityError::Subscription(e.to_string()))?;
+			match TxStatus::from_json(&status) {
+				TxStatus::Finalized(block) => return Ok(block),
+				TxStatus::Failed(reason) => return Err(FinalityError::NotIncluded(reason)),
+				TxStatus::Pending => {}
+			}
+		}
+		Err(FinalityError::Subscription("the node closed it".into()))
+	})
+	.await
+	.map_err(|_| FinalityError::Timeout(timeout))?
+}
+
 /// An account in the chain's SS58 format (prefix [`openvpp_runtime::SS58_PREFIX`]), whatever
 /// the process-wide default.
 pub fn ss58(account: &AccountId32) -> String {

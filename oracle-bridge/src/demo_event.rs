@@ -12,7 +12,7 @@ use pallet_demand_response::EventSpec;
 use sp_keyring::Sr25519Keyring;
 
 use crate::{
-	chain::{Chain, ChainError, TxStatus},
+	chain::{wait_finalized, Chain, ChainError},
 	demo,
 	gateway_call::{self, CallFailure},
 	sources::now_ms,
@@ -41,21 +41,10 @@ pub async fn submit_as(
 	let failed = |failure| DemoEventError::Call { what, failure };
 	let nonce = chain.next_nonce(&who.to_account_id()).await?;
 	let xt = openvpp_runtime::extrinsic::sign(call, &who.pair(), nonce, chain.genesis);
-	let mut statuses = chain.submit_and_watch(&xt).await?;
-	let block = loop {
-		let status = statuses
-			.next()
-			.await
-			.ok_or_else(|| {
-				failed(CallFailure::NotIncluded("the node closed the subscription".into()))
-			})?
-			.map_err(|e| failed(CallFailure::NotIncluded(e.to_string())))?;
-		match TxStatus::from_json(&status) {
-			TxStatus::Finalized(block) => break block,
-			TxStatus::Failed(reason) => return Err(failed(CallFailure::NotIncluded(reason))),
-			TxStatus::Pending => {}
-		}
-	};
+	let statuses = chain.submit_and_watch(&xt).await?;
+	let block = wait_finalized(statuses, gateway_call::FINALITY_TIMEOUT)
+		.await
+		.map_err(|e| failed(CallFailure::NotIncluded(e.to_string())))?;
 	let events = chain.extrinsic_events(block, &xt).await?;
 	gateway_call::outcome(&events).map_err(failed)?;
 	Ok(events)

@@ -5,7 +5,7 @@
 use openvpp_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use tokio::sync::oneshot;
 
-use crate::chain::{Chain, TxStatus};
+use crate::chain::{wait_finalized, Chain};
 
 /// A call to sign and submit, and where its outcome goes: `Ok` once it succeeded in a
 /// finalized block, else why not.
@@ -27,27 +27,17 @@ pub enum CallFailure {
 }
 
 /// How long a gateway call may take to be finalized.
-const FINALITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+pub const FINALITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Waits for the call's finalization and reads its outcome from the block's events.
 pub async fn watch(
 	chain: &Chain,
-	mut subscription: jsonrpsee::core::client::Subscription<serde_json::Value>,
+	subscription: jsonrpsee::core::client::Subscription<serde_json::Value>,
 	xt: &UncheckedExtrinsic,
 ) -> Result<(), CallFailure> {
-	let finalized = tokio::time::timeout(FINALITY_TIMEOUT, async {
-		while let Some(status) = subscription.next().await {
-			let status = status.map_err(|e| CallFailure::NotIncluded(e.to_string()))?;
-			match TxStatus::from_json(&status) {
-				TxStatus::Finalized(block) => return Ok(block),
-				TxStatus::Failed(reason) => return Err(CallFailure::NotIncluded(reason)),
-				TxStatus::Pending => {}
-			}
-		}
-		Err(CallFailure::NotIncluded("the node closed the subscription".into()))
-	})
-	.await
-	.map_err(|_| CallFailure::NotIncluded("not finalized in time".into()))??;
+	let finalized = wait_finalized(subscription, FINALITY_TIMEOUT)
+		.await
+		.map_err(|e| CallFailure::NotIncluded(e.to_string()))?;
 	let events = chain
 		.extrinsic_events(finalized, xt)
 		.await

@@ -46,7 +46,7 @@ use tokio::{
 };
 
 use crate::{
-	chain::{Chain, ChainError, TxStatus},
+	chain::{wait_finalized, Chain, ChainError, FinalityError},
 	device_watch::{assess, concerns_the_device, DeviceGate, StopReason, RECHECK_INACTIVE_EVERY},
 	gateway_call::{self, CallFailure, GatewayCall},
 	metrics::Metrics,
@@ -889,24 +889,16 @@ pub fn batch_extrinsic(
 /// Waits for a batch's finalization and reads its outcome.
 async fn watch_batch(
 	chain: &Chain,
-	mut subscription: jsonrpsee::core::client::Subscription<serde_json::Value>,
+	subscription: jsonrpsee::core::client::Subscription<serde_json::Value>,
 	xt: &UncheckedExtrinsic,
 	keys: &[ReportKey],
 	timeout: Duration,
 ) -> Result<BatchOutcome, BatchError> {
-	let finalized = tokio::time::timeout(timeout, async {
-		while let Some(status) = subscription.next().await {
-			let status = status.map_err(|e| BatchError::Subscription(e.to_string()))?;
-			match TxStatus::from_json(&status) {
-				TxStatus::Finalized(block) => return Ok(block),
-				TxStatus::Failed(reason) => return Err(BatchError::NotIncluded(reason)),
-				TxStatus::Pending => {}
-			}
-		}
-		Err(BatchError::Subscription("the node closed it".into()))
-	})
-	.await
-	.map_err(|_| BatchError::Timeout(timeout))??;
+	let finalized = wait_finalized(subscription, timeout).await.map_err(|e| match e {
+		FinalityError::NotIncluded(status) => BatchError::NotIncluded(status),
+		FinalityError::Subscription(why) => BatchError::Subscription(why),
+		FinalityError::Timeout(timeout) => BatchError::Timeout(timeout),
+	})?;
 	let events = chain.extrinsic_events(finalized, xt).await?;
 	batch_outcome(keys, &events)
 }

@@ -88,6 +88,14 @@ fn now_s() -> u64 {
 	openvpp_bridge::sources::now_ms() / 1_000
 }
 
+/// The energy manager's simulated power (W, negative = drawn) and when (s), once the simulator
+/// has served it after `after_s`.
+fn ems_power_after(stack: &Stack, after_s: u64) -> Option<(i64, u64)> {
+	let trace = stack.trace();
+	let last = trace.iter().rev().find(|l| l.device == demo::EMS)?;
+	(last.t_ms / 1_000 > after_s).then_some((last.power_w, last.t_ms / 1_000))
+}
+
 /// Waits for the battery's and the energy manager's first reports; Alice consents for both
 /// and lets the energy manager be dispatched at any hour; root makes Charlie an operator.
 async fn consent_and_operator(chain: &Chain) {
@@ -179,9 +187,7 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 	.await;
 	assert!(held >= start, "held before the start");
 	let shed_at = testkit::wait_for("the heat pump off", Duration::from_secs(60), || async {
-		let trace = stack.trace();
-		let last = trace.iter().rev().find(|l| l.device == demo::EMS)?;
-		(last.t_ms / 1_000 > start && last.power_w > -100).then_some(last.t_ms / 1_000)
+		ems_power_after(&stack, start).filter(|(power_w, _)| *power_w > -100).map(|(_, at)| at)
 	})
 	.await;
 
@@ -197,9 +203,7 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 	)));
 	let cancelled_at = now_s();
 	testkit::wait_for("the heat pump back on", Duration::from_secs(60), || async {
-		let trace = stack.trace();
-		let last = trace.iter().rev().find(|l| l.device == demo::EMS)?;
-		(last.t_ms / 1_000 > cancelled_at && last.power_w < -300).then_some(())
+		ems_power_after(&stack, cancelled_at).filter(|(power_w, _)| *power_w < -300).map(|_| ())
 	})
 	.await;
 

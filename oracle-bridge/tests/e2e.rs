@@ -15,8 +15,9 @@ use codec::Decode;
 use common::*;
 use openvpp_bridge::{
 	audit,
-	chain::{Chain, TxStatus},
+	chain::{wait_finalized, Chain},
 	demo,
+	gateway_call::FINALITY_TIMEOUT,
 	sim::TraceLine,
 };
 use openvpp_primitives::{RejectionReason, SignedReport};
@@ -114,15 +115,8 @@ async fn the_fleet_reaches_the_chain_with_the_values_it_served_and_bad_input_is_
 
 /// Submits `xt` and waits for the block that finalizes it.
 async fn finalized(chain: &Chain, xt: &openvpp_runtime::UncheckedExtrinsic) -> sp_core::H256 {
-	let mut statuses = chain.submit_and_watch(xt).await.unwrap();
-	loop {
-		let status = statuses.next().await.expect("status").expect("status");
-		match TxStatus::from_json(&status) {
-			TxStatus::Finalized(block) => return block,
-			TxStatus::Failed(reason) => panic!("extrinsic not included: {reason}"),
-			TxStatus::Pending => {}
-		}
-	}
+	let statuses = chain.submit_and_watch(xt).await.unwrap();
+	wait_finalized(statuses, FINALITY_TIMEOUT).await.expect("the extrinsic is finalized")
 }
 
 /// Registers a new ed25519 rooftop-PV device as Eve with the output of `key-proof`.

@@ -20,8 +20,9 @@ use std::{path::Path, sync::Arc, time::Duration};
 use codec::{Decode, Encode};
 use common::{metric_sum, metrics_at, start_bridge, wait_for_chain};
 use openvpp_bridge::{
-	chain::{Chain, TxStatus},
+	chain::{wait_finalized, Chain},
 	demo,
+	gateway_call::FINALITY_TIMEOUT,
 	testkit::{self, Process},
 };
 use openvpp_primitives::{
@@ -176,15 +177,8 @@ fn meter_report(genesis: sp_core::H256, sequence: u64, start: u64) -> SignedRepo
 async fn submit_as(chain: &Chain, signer: Sr25519Keyring, call: RuntimeCall) {
 	let nonce = chain.next_nonce(&signer.to_account_id()).await.unwrap();
 	let xt = openvpp_runtime::extrinsic::sign(call, &signer.pair(), nonce, chain.genesis);
-	let mut statuses = chain.submit_and_watch(&xt).await.unwrap();
-	loop {
-		let status = statuses.next().await.expect("status").expect("status");
-		match TxStatus::from_json(&status) {
-			TxStatus::Finalized(_) => return,
-			TxStatus::Failed(reason) => panic!("not included: {reason}"),
-			TxStatus::Pending => {}
-		}
-	}
+	let statuses = chain.submit_and_watch(&xt).await.unwrap();
+	wait_finalized(statuses, FINALITY_TIMEOUT).await.expect("the extrinsic is finalized");
 }
 
 /// Fees of the batches finalized in blocks `from..`.

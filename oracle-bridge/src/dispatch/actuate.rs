@@ -313,34 +313,30 @@ impl Control {
 							if same_points(&state.control, &desired) {
 								return Ok(keep(GridResponseStatus::Responding));
 							}
-							// The target moved (the chain fixed the baseline): follow it.
-							let back = link.write(&desired).await?;
-							*sent_ms = Some(now_ms());
-							let status = if same_points(&back.control, &desired) {
-								GridResponseStatus::Responding
-							} else {
-								GridResponseStatus::Overridden
-							};
-							let hold = if status == GridResponseStatus::Overridden {
-								HoldChange::Put(Held { overridden: true, ..*h })
-							} else {
-								HoldChange::Keep
-							};
-							return Ok(Step { status, hold, command: Some("adjust") });
 						}
-						let previous = match held {
-							Some(h) => h.previous,
-							None => Previous::Storage {
-								stor_ctl_mod: state.control.stor_ctl_mod,
-								out_w_rte: state.control.out_w_rte,
-								in_w_rte: state.control.in_w_rte,
-								revert_s: state.control.revert_s,
-							},
+						// First command, or the target moved (the chain fixed the baseline).
+						let (previous, command) = match (ours, held) {
+							(Some(h), _) => (h.previous, "adjust"),
+							(None, Some(h)) => (h.previous, "hold"),
+							(None, None) => (
+								Previous::Storage {
+									stor_ctl_mod: state.control.stor_ctl_mod,
+									out_w_rte: state.control.out_w_rte,
+									in_w_rte: state.control.in_w_rte,
+									revert_s: state.control.revert_s,
+								},
+								"hold",
+							),
 						};
 						let back = link.write(&desired).await?;
 						*sent_ms = Some(now_ms());
 						let accepted = same_points(&back.control, &desired);
-						Ok(commanded(event, previous, accepted, accepted))
+						let mut step = commanded(event, previous, accepted, accepted);
+						step.command = Some(command);
+						if ours.is_some() && accepted {
+							step.hold = HoldChange::Keep;
+						}
+						Ok(step)
 					}
 					Control::Json { topic } => {
 						if ours.is_some() {

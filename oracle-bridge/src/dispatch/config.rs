@@ -1,8 +1,11 @@
 //! How the bridge commands each device in demand-response events (`control` of a
 //! `[[device]]`), and the dispatcher's own settings (`[dispatch]`).
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
+use super::actuate::{Control, StorageLink};
 use crate::{
 	config::{ConfigError, MqttMapping, SourceConfig},
 	device_command::command_topic,
@@ -67,32 +70,31 @@ fn default_max_current_a() -> f64 {
 	16.0
 }
 
-/// A control's topics or address, resolved against the device's source.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ResolvedControl {
-	Storage,
-	Json { topic: String },
-	Current { set_topic: String, state_topic: String, watts_per_amp: f64, max_current_a: f64 },
-	Relay { command_topic: String, state_topic: String },
-}
-
-/// Checks a device's control against its source; `field` names it in errors.
+/// Checks a device's control against its source and resolves its topics or Modbus link;
+/// `field` names it in errors.
 pub fn resolve(
 	control: &ControlConfig,
 	source: &SourceConfig,
 	field: &str,
-) -> Result<ResolvedControl, ConfigError> {
+) -> Result<Control, ConfigError> {
 	let invalid = |message: &str| ConfigError::Invalid {
 		field: field.to_string(),
 		message: message.to_string(),
 	};
 	match (control, source) {
-		(ControlConfig::SunspecStorage, SourceConfig::Modbus(_)) => Ok(ResolvedControl::Storage),
+		(ControlConfig::SunspecStorage, SourceConfig::Modbus(modbus)) => {
+			Ok(Control::Storage(StorageLink::new(
+				modbus.address,
+				modbus.unit_id,
+				Duration::from_millis(modbus.timeout_ms),
+				modbus.sunspec_base,
+			)))
+		}
 		(ControlConfig::SunspecStorage, _) => Err(invalid("sunspec-storage needs a modbus source")),
 		(
 			ControlConfig::OpenvppJson,
 			SourceConfig::Mqtt(MqttMapping::OpenvppJson { topic, .. }),
-		) => Ok(ResolvedControl::Json { topic: command_topic(topic) }),
+		) => Ok(Control::Json { topic: command_topic(topic) }),
 		(ControlConfig::OpenvppJson, _) => {
 			Err(invalid("openvpp-json control needs an openvpp-json MQTT source"))
 		}
@@ -111,7 +113,7 @@ pub fn resolve(
 			if !(max_current_a.is_finite() && *max_current_a >= 6.0) {
 				return Err(invalid("max_current_a must be at least 6 A"));
 			}
-			Ok(ResolvedControl::Current {
+			Ok(Control::Current {
 				set_topic: set_topic.clone(),
 				state_topic: state_topic.clone(),
 				watts_per_amp: *watts_per_amp,
@@ -126,7 +128,7 @@ pub fn resolve(
 			let device = device.ok_or_else(|| {
 				invalid("tasmota-relay needs the source prefix in the form tele/<device>")
 			})?;
-			Ok(ResolvedControl::Relay {
+			Ok(Control::Relay {
 				command_topic: format!("cmnd/{device}/POWER"),
 				state_topic: format!("stat/{device}/POWER"),
 			})
@@ -171,21 +173,19 @@ mod tests {
 
 	#[test]
 	fn controls_resolve_against_their_sources() {
-		assert_eq!(
+		assert!(matches!(
 			resolve(&ControlConfig::SunspecStorage, &modbus(), "c").unwrap(),
-			ResolvedControl::Storage
-		);
-		assert_eq!(
+			Control::Storage(_)
+		));
+		assert!(matches!(
 			resolve(&ControlConfig::OpenvppJson, &json(), "c").unwrap(),
-			ResolvedControl::Json { topic: "openvpp/devices/charger/set".into() }
-		);
-		assert_eq!(
+			Control::Json { topic } if topic == "openvpp/devices/charger/set"
+		));
+		assert!(matches!(
 			resolve(&ControlConfig::TasmotaRelay, &tasmota("tele/ems"), "c").unwrap(),
-			ResolvedControl::Relay {
-				command_topic: "cmnd/ems/POWER".into(),
-				state_topic: "stat/ems/POWER".into()
-			}
-		);
+			Control::Relay { command_topic, state_topic }
+				if command_topic == "cmnd/ems/POWER" && state_topic == "stat/ems/POWER"
+		));
 	}
 
 	#[test]
@@ -196,7 +196,9 @@ mod tests {
 			(ControlConfig::TasmotaRelay, json()),
 			(ControlConfig::TasmotaRelay, tasmota("ems")),
 		] {
-			let error = resolve(&control, &source, "device[2] (x).control").unwrap_err();
+			let Err(error) = resolve(&control, &source, "device[2] (x).control") else {
+				panic!("{control:?} accepted");
+			};
 			assert!(error.to_string().contains("device[2] (x).control"), "{error}");
 		}
 		let bad_current = ControlConfig::EvccCurrent {

@@ -40,8 +40,7 @@ use openvpp_runtime::RuntimeCall;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use self::{
-	actuate::{Control, HoldChange, MqttLink, StorageLink},
-	config::ResolvedControl,
+	actuate::{Control, HoldChange, MqttLink},
 	holds::Holds,
 	plan::{Assignment, Target},
 	responses::ResponseLog,
@@ -65,7 +64,9 @@ pub struct Controlled {
 	/// The event `baseline_w` is for: once that event is in progress the baseline only changes
 	/// to the one the chain fixed, so that a hold does not move with the device's own response.
 	baseline_event: Option<u32>,
+	/// The owner's state-of-charge reserve, and the event it was read for.
 	reserve_bp: BasisPoints,
+	reserve_event: Option<u32>,
 	/// When the last command went to it (Unix ms).
 	sent_ms: Option<u64>,
 }
@@ -110,32 +111,8 @@ impl Dispatcher {
 		for device in &config.devices {
 			let Some(control) = &device.control else { continue };
 			// Checked when the configuration was loaded.
-			let Ok(resolved) = config::resolve(control, &device.source, &device.name) else {
+			let Ok(control) = config::resolve(control, &device.source, &device.name) else {
 				continue;
-			};
-			let control = match (resolved, &device.source) {
-				(ResolvedControl::Storage, SourceConfig::Modbus(modbus)) => {
-					Control::Storage(StorageLink::new(
-						modbus.address,
-						modbus.unit_id,
-						Duration::from_millis(modbus.timeout_ms),
-						modbus.sunspec_base,
-					))
-				}
-				(ResolvedControl::Storage, _) => continue,
-				(ResolvedControl::Json { topic }, _) => Control::Json { topic },
-				(
-					ResolvedControl::Current {
-						set_topic,
-						state_topic,
-						watts_per_amp,
-						max_current_a,
-					},
-					_,
-				) => Control::Current { set_topic, state_topic, watts_per_amp, max_current_a },
-				(ResolvedControl::Relay { command_topic, state_topic }, _) => {
-					Control::Relay { command_topic, state_topic }
-				}
 			};
 			devices.push(Controlled {
 				id: device.id,
@@ -145,6 +122,7 @@ impl Dispatcher {
 				baseline_w: None,
 				baseline_event: None,
 				reserve_bp: 0,
+				reserve_event: None,
 				sent_ms: None,
 			});
 		}
@@ -295,7 +273,10 @@ impl Dispatcher {
 			// A load's baseline comes from its latest reading, below.
 			let needs_reading =
 				update_baseline && device.baseline_w.is_none() && !device.assignments.is_empty();
-			if !(joinable || current.is_some() || needs_reading) {
+			// The owner's reserve is read once per event: it is enforced against the device's
+			// own state of charge, not the chain's.
+			let needs_reserve = current.is_some() && device.reserve_event != current;
+			if !(joinable || needs_reserve || needs_reading) {
 				continue;
 			}
 			let Some(facts) =
@@ -304,6 +285,7 @@ impl Dispatcher {
 				continue;
 			};
 			device.reserve_bp = facts.comfort.min_reserve_soc_bp;
+			device.reserve_event = current;
 			if update_baseline && device.baseline_w.is_none() {
 				// Loads are measured against their history ("10 of 10"); what they draw now is
 				// where a hold starts from.
