@@ -58,11 +58,18 @@ pub fn start_block(number: u32, unix_s: u64) {
 
 /// Signs `call` with `signer` at its current nonce and applies it like a block author does.
 pub fn apply(signer: Sr25519Keyring, call: RuntimeCall) -> sp_runtime::DispatchResult {
-	let nonce = System::account_nonce(signer.to_account_id());
-	let xt = extrinsic::sign(call, &signer.pair(), nonce, System::block_hash(0));
+	try_apply(&signer.pair(), call).expect("the transaction is valid")
+}
+
+/// Signs `call` with `signer` at its current nonce and offers it to the block being built: the
+/// outer error is the transaction's refusal (a full block, a bad nonce), the inner one its
+/// dispatch result.
+pub fn try_apply(signer: &sr25519::Pair, call: RuntimeCall) -> sp_runtime::ApplyExtrinsicResult {
+	let nonce = System::account_nonce(openvpp_runtime::AccountId::from(signer.public()));
+	let xt = extrinsic::sign(call, signer, nonce, System::block_hash(0));
 	// Round-trip through the wire format, as a node receives it.
 	let xt = openvpp_runtime::UncheckedExtrinsic::decode_all_from(&xt.encode());
-	Executive::apply_extrinsic(xt).expect("the transaction is valid")
+	Executive::apply_extrinsic(xt)
 }
 
 pub trait DecodeAll: Sized {
