@@ -6,7 +6,8 @@
 #
 #   scripts/test.sh
 #
-# OPENVPP_NODE_OUTAGE_S shortens the ten-minute node outage of the bridge's fault test.
+# The bridge's fault test stops the node for 90 s here; scripts/outage.sh runs it with a
+# ten-minute outage (OPENVPP_NODE_OUTAGE_S sets it).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
