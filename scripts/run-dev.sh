@@ -3,7 +3,10 @@
 # oracle bridge, a demand-response event a few minutes into the run, and a live view of the
 # chain's energy status map and events.
 #
-#   scripts/run-dev.sh [--rpc-port PORT] [--interval-s SECONDS]
+#   scripts/run-dev.sh [--rpc-port PORT] [--interval-s SECONDS] [--fleet N]
+#
+# --fleet N also simulates N home batteries of the larger fleet (up to 2 000) in DE-50HERTZ,
+# registers them for the run and announces a discharge event for them beside the battery's.
 #
 # Ctrl-C stops everything it started.
 set -euo pipefail
@@ -14,13 +17,16 @@ interval_s=30
 mqtt_port=18830
 modbus_base_port=15020
 metrics_port=9616
+fleet=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--rpc-port) rpc_port="${2:?--rpc-port needs a value}"; shift 2 ;;
 		--interval-s) interval_s="${2:?--interval-s needs a value}"; shift 2 ;;
-		*) die "unknown argument '$1' (expected --rpc-port PORT or --interval-s SECONDS)" ;;
+		--fleet) fleet="${2:?--fleet needs a value}"; shift 2 ;;
+		*) die "unknown argument '$1' (expected --rpc-port PORT, --interval-s SECONDS or --fleet N)" ;;
 	esac
 done
+[[ "$fleet" =~ ^[0-9]+$ ]] && [ "$fleet" -le 2000 ] || die "--fleet takes 0 to 2000 batteries, not '$fleet'"
 
 "$OPENVPP_ROOT/scripts/setup.sh"
 
@@ -65,21 +71,39 @@ rpc_ready || die "the node does not answer on 127.0.0.1:$rpc_port"
 
 step "starting the device simulator (embedded MQTT broker on 127.0.0.1:$mqtt_port, Modbus TCP on $((modbus_base_port + 3))–$((modbus_base_port + 6)))"
 "$bin/openvpp-sim" --embedded-broker --mqtt-port "$mqtt_port" --modbus-base-port "$modbus_base_port" \
-	>"$run_dir/sim.log" 2>&1 &
+	--fleet "$fleet" >"$run_dir/sim.log" 2>&1 &
 pids+=($!)
+
+if [ "$fleet" -gt 0 ]; then
+	# The bridge refuses devices the chain does not know: the larger fleet is registered first
+	# (Eve owns it, Dave approves it).
+	step "registering the larger fleet: $fleet home batteries in DE-50HERTZ"
+	"$bin/openvpp-bridge" fleet --url "ws://127.0.0.1:$rpc_port" --count "$fleet" \
+		>"$run_dir/fleet.log" 2>&1 || { tail -n 20 "$run_dir/fleet.log" >&2; die "registering the fleet failed"; }
+fi
 
 step "starting the oracle bridge (interval ${interval_s} s, metrics on 127.0.0.1:$metrics_port/metrics)"
 config="$("$bin/openvpp-bridge" demo-config --out "$run_dir/bridge" --url "ws://127.0.0.1:$rpc_port" \
 	--mqtt-port "$mqtt_port" --modbus-base-port "$modbus_base_port" --interval-s "$interval_s" \
-	--metrics "127.0.0.1:$metrics_port")"
+	--metrics "127.0.0.1:$metrics_port" --fleet "$fleet")"
 "$bin/openvpp-bridge" run --config "$config" >"$run_dir/bridge.log" 2>&1 &
 pids+=($!)
 
 # A demand-response event: once the home battery has reported, Alice lets the gateway join for
 # it, Charlie becomes an operator and announces a ten-minute discharge starting three minutes
 # later. The bridge joins, holds the battery during the event and gives it back at the end.
-"$bin/openvpp-bridge" demo-event --url "ws://127.0.0.1:$rpc_port" --start-in-s 180 \
-	>"$run_dir/demo-event.log" 2>&1 &
+# With --fleet, Eve first consents for each fleet battery once it has reported, and the fleet
+# gets its own event at the same time.
+if [ "$fleet" -gt 0 ]; then
+	{
+		"$bin/openvpp-bridge" fleet --url "ws://127.0.0.1:$rpc_port" --count "$fleet" --consent &&
+			exec "$bin/openvpp-bridge" demo-event --url "ws://127.0.0.1:$rpc_port" --start-in-s 180 \
+				--fleet "$fleet"
+	} >"$run_dir/demo-event.log" 2>&1 &
+else
+	"$bin/openvpp-bridge" demo-event --url "ws://127.0.0.1:$rpc_port" --start-in-s 180 \
+		>"$run_dir/demo-event.log" 2>&1 &
+fi
 pids+=($!)
 
 cat <<MSG
@@ -88,6 +112,12 @@ OpenVPP dev chain running: JSON-RPC and WebSocket on 127.0.0.1:$rpc_port
   polkadot.js Apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A$rpc_port#/explorer
   Dev accounts //Alice … //Ferdie hold 1,000,000 OVPP each; //Alice is sudo, //Dave a verifier.
   The demo fleet (devices 1–7) reports every $interval_s s through the bridge (gateway //Ferdie).
+$(if [ "$fleet" -gt 0 ]; then
+	echo "  The larger fleet: $fleet home batteries in DE-50HERTZ (devices 8 and up, owned by //Eve),"
+	echo "  registered now; they report from the first full interval and get their own event."
+else
+	echo "  scripts/run-dev.sh --fleet 200 adds 200 home batteries in DE-50HERTZ with their own event."
+fi)
   Logs: $run_dir/{node,sim,bridge,demo-event}.log
   Ctrl-C stops everything (the chain's state is discarded).
 

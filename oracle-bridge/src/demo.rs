@@ -11,6 +11,10 @@
 //! | 5 rooftop solar | Modbus TCP, SunSpec 1 + 103 | `127.0.0.1:<base>+5` |
 //! | 6 smart meter | Modbus TCP, SunSpec 1 + 203 | `127.0.0.1:<base>+6` |
 //! | 7 energy manager | MQTT, Tasmota | `tele/openvpp-ems/{SENSOR,LWT}`; commands `cmnd/openvpp-ems/POWER` (answer on `stat/openvpp-ems/POWER`) |
+//! | 8 … 7 + n: the larger fleet's home batteries (optional) | MQTT, OpenVPP JSON | `openvpp/fleet/battery-<i>/state`; commands `…/set` |
+//!
+//! The larger fleet is not in the genesis: `openvpp-bridge fleet` registers it on a development
+//! chain, where its ids follow the demo fleet's (battery `i` is device 8 + `i`).
 
 use std::{fmt::Write, net::SocketAddr, path::Path};
 
@@ -62,15 +66,82 @@ pub const ALL_DEVICES: [DeviceId; 7] = [EV, CHARGER, HOME_BATTERY, CI_BATTERY, S
 /// The devices served over Modbus.
 pub const MODBUS_DEVICES: [DeviceId; 4] = [HOME_BATTERY, CI_BATTERY, SOLAR, METER];
 
+/// The larger fleet's first device id: the ids after the demo fleet's.
+pub const FLEET_FIRST_ID: DeviceId = 8;
+/// The larger fleet sits in another control area than the demo fleet, so that events for one
+/// do not draw on the other.
+pub const FLEET_REGION: &str = "DE-50HERTZ";
+/// The larger fleet's command topics, as the simulator subscribes to them.
+pub const FLEET_COMMAND_FILTER: &str = "openvpp/fleet/+/set";
+/// The largest fleet the tools make.
+pub const MAX_FLEET: u32 = 2_000;
+
+/// One home battery of the larger fleet: what its owner registers and what the simulator runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FleetBattery {
+	/// Its index in the fleet, from 0.
+	pub index: u32,
+	pub capacity_wh: u32,
+	/// Its inverter's rating, charging and discharging (W).
+	pub max_power_w: u32,
+	/// The owner's reserve, also the simulator's floor for its own behaviour.
+	pub reserve_soc_bp: u16,
+	/// Its state of charge when the simulator starts.
+	pub initial_soc: f64,
+}
+
+impl FleetBattery {
+	/// Battery `index`: 5–15 kWh, 2.5–5 kW, starting at 35–74 %, spread over the fleet.
+	pub fn new(index: u32) -> FleetBattery {
+		FleetBattery {
+			index,
+			capacity_wh: 5_000 + (index * 7 % 11) * 1_000,
+			max_power_w: 2_500 + (index * 3 % 6) * 500,
+			reserve_soc_bp: 2_000,
+			initial_soc: 0.35 + f64::from(index * 13 % 40) / 100.0,
+		}
+	}
+
+	pub fn device_id(&self) -> DeviceId {
+		FLEET_FIRST_ID + self.index
+	}
+
+	pub fn name(&self) -> String {
+		format!("fleet-battery-{}", self.index)
+	}
+
+	/// The topic its readings come on.
+	pub fn state_topic(&self) -> String {
+		format!("openvpp/fleet/battery-{}/state", self.index)
+	}
+
+	/// The secret URI of its attestation key (sr25519; public, for development chains only).
+	pub fn seed(&self) -> String {
+		format!("//OpenVPP-Fleet//battery-{}", self.index)
+	}
+
+	/// Its attestation key pair, from [`FleetBattery::seed`].
+	pub fn key(&self) -> Result<sp_core::sr25519::Pair, sp_core::crypto::SecretStringError> {
+		use sp_core::Pair;
+		sp_core::sr25519::Pair::from_string(&self.seed(), None)
+	}
+
+	/// The battery a command topic (`openvpp/fleet/battery-<i>/set`) is for.
+	pub fn from_command_topic(topic: &str) -> Option<u32> {
+		topic.strip_prefix("openvpp/fleet/battery-")?.strip_suffix("/set")?.parse().ok()
+	}
+}
+
 impl DemoLayout {
 	pub fn modbus_address(&self, device: DeviceId) -> SocketAddr {
 		SocketAddr::from(([127, 0, 0, 1], self.modbus_base_port.saturating_add(device as u16)))
 	}
 }
 
-/// The keystore JSON of the demo fleet (keys from the documented public seeds).
-pub fn keystore_json() -> String {
-	let entries: Vec<String> = demo_fleet::demo_fleet()
+/// The keystore JSON of the demo fleet and the first `fleet` batteries of the larger fleet
+/// (keys from the documented public seeds).
+pub fn keystore_json(fleet: u32) -> String {
+	let mut entries: Vec<String> = demo_fleet::demo_fleet()
 		.iter()
 		.enumerate()
 		.map(|(index, device)| {
@@ -86,6 +157,13 @@ pub fn keystore_json() -> String {
 			)
 		})
 		.collect();
+	entries.extend((0..fleet).map(FleetBattery::new).map(|battery| {
+		format!(
+			r#"    {{ "device_id": {}, "scheme": "sr25519", "secret": "{}" }}"#,
+			battery.device_id(),
+			battery.seed()
+		)
+	}));
 	format!("{{\n  \"devices\": [\n{}\n  ]\n}}\n", entries.join(",\n"))
 }
 
@@ -98,6 +176,8 @@ pub struct DemoConfig<'a> {
 	pub outbox: &'a Path,
 	pub metrics_listen: Option<SocketAddr>,
 	pub poll_interval_ms: u64,
+	/// How many batteries of the larger fleet the bridge serves.
+	pub fleet: u32,
 }
 
 /// The bridge configuration for the demo fleet on the simulator.
@@ -161,6 +241,15 @@ pub fn bridge_config_toml(options: &DemoConfig<'_>) -> String {
 		toml,
 		"[[device]]\nid = {EMS}\nname = \"energy-manager\"\nsource = {{ type = \"mqtt\", format = \"tasmota\", prefix = \"{EMS_PREFIX}\" }}\ncontrol = {{ type = \"tasmota-relay\" }}"
 	);
+	for battery in (0..options.fleet).map(FleetBattery::new) {
+		let _ = writeln!(
+			toml,
+			"\n[[device]]\nid = {}\nname = \"{}\"\nsource = {{ type = \"mqtt\", format = \"openvpp-json\", topic = \"{}\" }}\ncontrol = {{ type = \"openvpp-json\" }}",
+			battery.device_id(),
+			battery.name(),
+			battery.state_topic(),
+		);
+	}
 	toml
 }
 
@@ -171,11 +260,12 @@ pub fn write_demo_files(
 	layout: DemoLayout,
 	interval_s: u32,
 	metrics_listen: Option<SocketAddr>,
+	fleet: u32,
 ) -> std::io::Result<std::path::PathBuf> {
 	use std::os::unix::fs::PermissionsExt;
 	std::fs::create_dir_all(dir)?;
 	let keystore = dir.join("keystore.json");
-	std::fs::write(&keystore, keystore_json())?;
+	std::fs::write(&keystore, keystore_json(fleet))?;
 	std::fs::set_permissions(&keystore, std::fs::Permissions::from_mode(0o600))?;
 	let config = dir.join("bridge.toml");
 	let text = bridge_config_toml(&DemoConfig {
@@ -186,6 +276,7 @@ pub fn write_demo_files(
 		outbox: &dir.join("outbox.redb"),
 		metrics_listen,
 		poll_interval_ms: 1_000,
+		fleet,
 	});
 	std::fs::write(&config, text)?;
 	Ok(config)
@@ -200,13 +291,35 @@ mod tests {
 	fn the_demo_configuration_and_keystore_are_valid() {
 		let dir = tempfile::tempdir().unwrap();
 		let config =
-			write_demo_files(dir.path(), "ws://127.0.0.1:9944", DemoLayout::default(), 30, None)
+			write_demo_files(dir.path(), "ws://127.0.0.1:9944", DemoLayout::default(), 30, None, 3)
 				.unwrap();
 		let config = BridgeConfig::load(&config).unwrap();
-		assert_eq!(config.devices.len(), 7);
+		assert_eq!(config.devices.len(), 10);
 		let keystore = Keystore::load(&config.storage.keystore).unwrap();
 		for (index, device) in demo_fleet::demo_fleet().iter().enumerate() {
 			assert_eq!(keystore.get(index as u32 + 1).unwrap().public(), device.attestation_key);
 		}
+		let last = FleetBattery::new(2);
+		let key =
+			openvpp_primitives::AttestationKey::from(sp_core::Pair::public(&last.key().unwrap()));
+		assert_eq!(keystore.get(10).unwrap().public(), key);
+		assert_eq!(config.devices[9].name, "fleet-battery-2");
+	}
+
+	#[test]
+	fn fleet_batteries_are_spread_and_found_by_their_command_topics() {
+		let batteries: Vec<FleetBattery> = (0..200).map(FleetBattery::new).collect();
+		for battery in &batteries {
+			assert!((5_000..=15_000).contains(&battery.capacity_wh));
+			assert!((2_500..=5_000).contains(&battery.max_power_w));
+			assert!((0.35..0.75).contains(&battery.initial_soc));
+			let topic = crate::device_command::command_topic(&battery.state_topic());
+			assert_eq!(FleetBattery::from_command_topic(&topic), Some(battery.index));
+		}
+		let sizes: std::collections::BTreeSet<u32> =
+			batteries.iter().map(|b| b.capacity_wh).collect();
+		assert_eq!(sizes.len(), 11);
+		assert_eq!(FleetBattery::from_command_topic("openvpp/fleet/battery-x/set"), None);
+		assert_eq!(FleetBattery::from_command_topic("openvpp/fleet/battery-1/state"), None);
 	}
 }

@@ -126,6 +126,36 @@ pub async fn run(
 	Ok((id, start))
 }
 
+/// What each battery of the larger fleet is asked for on average in its demo event (W).
+pub const FLEET_TARGET_PER_BATTERY_W: u64 = 1_500;
+
+/// Creates a discharge event for the first `fleet` batteries of the larger fleet (in
+/// [`demo::FLEET_REGION`]), at the same time as the battery's: 1.5 kW a battery on average.
+/// Charlie must be an operator ([`run`] makes him one).
+pub async fn create_fleet_event(
+	chain: &Chain,
+	event: DemoEvent,
+	start: u64,
+	fleet: u32,
+) -> Result<u32, DemoEventError> {
+	let spec = EventSpec {
+		kind: EventKind::DischargeStorage,
+		regions: vec![RegionCode::truncate_from(demo::FLEET_REGION.as_bytes().to_vec())]
+			.try_into()
+			.unwrap_or_default(),
+		eligible_kinds: KindSet::of(&[DeviceKind::HomeBattery]),
+		opt_in_deadline: start - 60,
+		start,
+		duration_s: event.duration_s,
+		interval_length_s: event.interval_length_s,
+		target_power_w: u64::from(fleet) * FLEET_TARGET_PER_BATTERY_W,
+		price_per_kwh: OVPP / 4,
+		min_reputation_bp: 0,
+		max_participants: fleet,
+	};
+	create_event(chain, Sr25519Keyring::Charlie, spec).await
+}
+
 /// Creates an event as `operator`; returns its id.
 pub async fn create_event(
 	chain: &Chain,

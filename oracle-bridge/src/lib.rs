@@ -29,6 +29,7 @@ pub mod demo_event;
 pub mod device_command;
 pub mod device_watch;
 pub mod dispatch;
+pub mod fleet;
 pub mod gateway_call;
 pub mod keystore;
 pub mod mapping;

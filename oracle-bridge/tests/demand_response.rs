@@ -151,15 +151,61 @@ async fn two_events(chain: &Chain, start: u64) -> (u32, u32) {
 	(discharge, shed)
 }
 
+/// Batteries of the larger fleet in the short test; a tenth of their owners override.
+const FLEET: u32 = 40;
+const FLEET_OVERRIDE_PERCENT: u32 = 10;
+
+/// Consents for the larger fleet (registered by the stack) with `openvpp-bridge fleet
+/// --consent`, as a person would, once each battery has reported.
+async fn consent_for_fleet(url: String) {
+	let stdout = common::run_bridge_command(&[
+		"fleet",
+		"--url",
+		&url,
+		"--count",
+		&FLEET.to_string(),
+		"--consent",
+		"--wait-s",
+		"240",
+	])
+	.await;
+	assert!(stdout.contains(&format!("{FLEET} enrolled by this run")), "{stdout}");
+}
+
+/// The fleet battery's simulated power (W) at its last step at or before `at_s`.
+fn fleet_power_at(trace: &[openvpp_bridge::sim::TraceLine], device: u32, at_s: u64) -> Option<i64> {
+	trace.iter().rev().find(|l| l.device == device && l.t_ms / 1_000 <= at_s).map(|l| l.power_w)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_measures_them() {
-	let stack = Stack::start(StackOptions::default()).await;
+	let stack = Stack::start(StackOptions {
+		fleet: FLEET,
+		fleet_override_percent: FLEET_OVERRIDE_PERCENT,
+		..Default::default()
+	})
+	.await;
 	let chain = stack.chain().await;
 
+	let fleet_consented = tokio::spawn(consent_for_fleet(stack.url()));
 	consent_and_operator(&chain).await;
+	fleet_consented.await.unwrap();
 	let start = now_s() + 150;
 	let end = start + u64::from(EVENT_S);
 	let (discharge, shed) = two_events(&chain, start).await;
+	// And a discharge for the larger fleet in its own control area, 1.5 kW a battery.
+	let fleet_event = create(
+		&chain,
+		EventSpec {
+			regions: vec![RegionCode::truncate_from(demo::FLEET_REGION.as_bytes().to_vec())]
+				.try_into()
+				.unwrap(),
+			target_power_w: u64::from(FLEET) * 1_500,
+			max_participants: FLEET,
+			..spec(EventKind::DischargeStorage, DeviceKind::HomeBattery, start - 30, start)
+		},
+	)
+	.await;
 
 	// The gateway joins both for Alice, within her consent.
 	let (battery, ems) =
@@ -176,6 +222,18 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 
 	// Before the start the battery runs on its own.
 	assert_eq!(storage_mode(&stack).await, Some(0));
+	// Nearly every fleet battery joined (a join the chain refuses on a reading is retried).
+	let fleet_joined = testkit::wait_for(
+		"the fleet's joins",
+		Duration::from_secs((start - 30).saturating_sub(now_s()) + 15),
+		|| async {
+			let head = chain.finalized_head().await.ok()?;
+			let joined = follow::participants(&chain, fleet_event, head).await.ok()?;
+			(joined.len() as u32 * 10 >= FLEET * 9).then_some(joined)
+		},
+	)
+	.await;
+	assert!(fleet_joined.iter().all(|p| p.joined_by == JoinedBy::Gateway));
 
 	// At the start the bridge holds both: the battery's storage control is set, and the heat
 	// pump stops (the energy manager draws its 30 W standby).
@@ -215,6 +273,36 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 	)
 	.await;
 
+	// The fleet batteries selected for the event changed their power at the start (by at least
+	// 500 W towards discharging), except those whose owners override commands.
+	let head = chain.finalized_head().await.unwrap();
+	let selected: Vec<_> = follow::participants(&chain, fleet_event, head)
+		.await
+		.unwrap()
+		.into_iter()
+		.filter(|p| p.selected)
+		.collect();
+	assert!(!selected.is_empty());
+	let overriding =
+		openvpp_bridge::sim::fleet::FleetBatteries::new(FLEET, FLEET_OVERRIDE_PERCENT).overriding();
+	let trace = stack.trace();
+	let mut followed = 0;
+	for participant in &selected {
+		let before = fleet_power_at(&trace, participant.device, start - 5).expect("traced");
+		let during = fleet_power_at(&trace, participant.device, start + 30).expect("traced");
+		if overriding.contains(&participant.device) {
+			continue;
+		}
+		assert!(during >= before + 500, "device {}: {before} W → {during} W", participant.device);
+		followed += 1;
+	}
+	println!(
+		"fleet: {} of {FLEET} joined, {} selected, {followed} followed the hold, {} override",
+		fleet_joined.len(),
+		selected.len(),
+		selected.len() - followed
+	);
+
 	// On chain: the battery's reports inside the event say it responded, and it delivered
 	// more than its baseline: the chain measured energy for it.
 	let reports = stack
@@ -247,6 +335,18 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 		"battery: committed {} W ({committed_wh} Wh over the event), baseline {:?}, delivered {} Wh",
 		battery.committed_w, measured.measurement.baseline, measured.measurement.delivered_wh
 	);
+
+	// The chain measured energy delivered by every fleet battery that followed its hold.
+	testkit::wait_for("the fleet's delivery measured", Duration::from_secs(120), || async {
+		let head = chain.finalized_head().await.ok()?;
+		let participants = follow::participants(&chain, fleet_event, head).await.ok()?;
+		participants
+			.iter()
+			.filter(|p| p.selected && !overriding.contains(&p.device))
+			.all(|p| p.measurement.delivered_wh > 0)
+			.then_some(())
+	})
+	.await;
 
 	// The relay confirmed the heat pump off: the energy manager's reports between the start and
 	// the cancellation say it responded.

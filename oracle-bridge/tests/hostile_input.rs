@@ -257,7 +257,7 @@ async fn the_bridge_holds_up_against_hostile_input_and_devices_that_change() {
 	// The bridge: wss:// with the CA, MQTT with TLS, client certificate and password.
 	let metrics_port = testkit::free_port();
 	let keystore = path.join("keystore.json");
-	write_private(&keystore, &demo::keystore_json());
+	write_private(&keystore, &demo::keystore_json(0));
 	let mut config = format!(
 		"interval_s = {INTERVAL_S}\n\n[chain]\nurl = \"wss://127.0.0.1:{wss_port}\"\nca_file = \"ca.pem\"\ngateway_seed = \"{SEED}\"\n\n\
 		 [storage]\nkeystore = \"keystore.json\"\noutbox = \"outbox.redb\"\n\n\

@@ -125,6 +125,27 @@ enum Command {
 		/// Wait this long (s) for the battery's first report.
 		#[arg(long, default_value_t = 600)]
 		wait_s: u64,
+		/// Also announce a discharge event for the first N batteries of the larger fleet
+		/// (registered with `fleet`), at the same time.
+		#[arg(long, default_value_t = 0)]
+		fleet: u32,
+	},
+	/// On a development chain: register the first N home batteries of the larger simulated
+	/// fleet (devices 8 … 7 + N, owned by Eve, in DE-50HERTZ) and have Dave approve them, before
+	/// starting the bridge configured by `demo-config --fleet N`. With --consent, once the
+	/// bridge runs: wait for each battery's first report and let the gateway join events for it.
+	Fleet {
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: String,
+		#[arg(long)]
+		count: u32,
+		/// Consent for the registered batteries once they have reported, instead of
+		/// registering them.
+		#[arg(long)]
+		consent: bool,
+		/// With --consent: wait this long (s) for the batteries' first reports.
+		#[arg(long, default_value_t = 600)]
+		wait_s: u64,
 	},
 	/// Write a bridge configuration and keystore for the demo fleet served by openvpp-sim.
 	DemoConfig {
@@ -142,6 +163,9 @@ enum Command {
 		/// Serve Prometheus metrics here.
 		#[arg(long)]
 		metrics: Option<SocketAddr>,
+		/// Also serve the first N batteries of the larger fleet (see `fleet`).
+		#[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(demo::MAX_FLEET)))]
+		fleet: u32,
 	},
 }
 
@@ -161,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
 			Ok(())
 		}
 		Command::CheckConfig { config, offline } => check_config(&config, offline).await,
-		Command::DemoEvent { url, start_in_s, duration_s, interval_length_s, wait_s } => {
+		Command::DemoEvent { url, start_in_s, duration_s, interval_length_s, wait_s, fleet } => {
 			use openvpp_bridge::demo_event::{self, DemoEvent};
 			let chain =
 				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
@@ -170,6 +194,29 @@ async fn main() -> anyhow::Result<()> {
 				DemoEvent { start_in_s, duration_s, interval_length_s, ..Default::default() };
 			let (id, start) = demo_event::run(&chain, event, Duration::from_secs(wait_s)).await?;
 			println!("demand-response event #{id} starts at {start} (Unix s)");
+			if fleet > 0 {
+				let id = demo_event::create_fleet_event(&chain, event, start, fleet).await?;
+				println!(
+					"demand-response event #{id} for the larger fleet starts at {start} (Unix s)"
+				);
+			}
+			Ok(())
+		}
+		Command::Fleet { url, count, consent, wait_s } => {
+			use openvpp_bridge::fleet;
+			let chain =
+				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
+			chain.check_versions().await?;
+			if consent {
+				let enrolled = fleet::consent(&chain, count, Duration::from_secs(wait_s)).await?;
+				println!("larger fleet of {count}: {enrolled} enrolled by this run, every battery consented");
+			} else {
+				let done = fleet::register(&chain, count).await?;
+				println!(
+					"larger fleet of {count}: {} registered and {} approved by this run",
+					done.registered, done.approved
+				);
+			}
 			Ok(())
 		}
 		Command::Watch { url, every_s, once } => {
@@ -229,9 +276,17 @@ async fn main() -> anyhow::Result<()> {
 			println!("{}", bench::table(&results, devices));
 			Ok(())
 		}
-		Command::DemoConfig { out, url, mqtt_port, modbus_base_port, interval_s, metrics } => {
+		Command::DemoConfig {
+			out,
+			url,
+			mqtt_port,
+			modbus_base_port,
+			interval_s,
+			metrics,
+			fleet,
+		} => {
 			let layout = demo::DemoLayout { mqtt_port, modbus_base_port };
-			let path = demo::write_demo_files(&out, &url, layout, interval_s, metrics)
+			let path = demo::write_demo_files(&out, &url, layout, interval_s, metrics, fleet)
 				.with_context(|| format!("cannot write to {}", out.display()))?;
 			println!("{}", path.display());
 			Ok(())

@@ -37,6 +37,13 @@ struct Args {
 	/// Devices whose owners override every command sent to them (non-delivery testing).
 	#[arg(long = "override", value_delimiter = ',')]
 	override_devices: Vec<u32>,
+	/// Also simulate this many home batteries of the larger fleet (MQTT, openvpp-json; register
+	/// them with `openvpp-bridge fleet`).
+	#[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(openvpp_bridge::demo::MAX_FLEET)))]
+	fleet: u32,
+	/// The share of the larger fleet's owners who override every command (%).
+	#[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
+	fleet_override_percent: u32,
 }
 
 #[tokio::main]
@@ -54,6 +61,8 @@ async fn main() -> anyhow::Result<()> {
 		bogus_modbus: args.bogus_modbus,
 		garbage_mqtt_every: args.garbage_mqtt_every,
 		override_devices: args.override_devices,
+		fleet: args.fleet,
+		fleet_override_percent: args.fleet_override_percent,
 	};
 	sim::run(config, shutdown).await.context("simulator failed")
 }

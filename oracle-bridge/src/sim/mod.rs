@@ -18,7 +18,11 @@
 //! `cmnd/openvpp-ems/POWER` (`OFF` sheds the heat pump, `ON` gives it back; the relay answers
 //! on `stat/openvpp-ems/POWER`). An overriding owner's device ignores them (a relay answers
 //! `ON`; evcc shows its current limit unchanged).
+//!
+//! With `fleet` > 0 it also simulates that many home batteries of the larger fleet ([`fleet`]),
+//! published in `openvpp-json` and commanded like the charger.
 
+pub mod fleet;
 pub mod model;
 
 use std::{
@@ -44,6 +48,7 @@ use crate::{
 	sources::now_ms,
 	sunspec::{layout, RegisterMap},
 };
+use fleet::FleetBatteries;
 use model::{Fleet, Snapshot};
 
 /// How the simulator runs.
@@ -63,6 +68,10 @@ pub struct SimConfig {
 	pub garbage_mqtt_every: u32,
 	/// Devices whose owners override every command sent to them.
 	pub override_devices: Vec<DeviceId>,
+	/// How many batteries of the larger fleet to simulate (see [`fleet`]).
+	pub fleet: u32,
+	/// The share of the larger fleet's owners who override every command (%).
+	pub fleet_override_percent: u32,
 }
 
 /// One served value, as traced.
@@ -81,6 +90,9 @@ pub struct TraceLine {
 type Maps = Arc<Mutex<BTreeMap<DeviceId, RegisterMap>>>;
 /// When each Modbus device was last written to (ms since the Unix epoch).
 type Writes = Arc<Mutex<BTreeMap<DeviceId, u64>>>;
+
+/// The larger fleet's connection announces itself here.
+const FLEET_STATUS_TOPIC: &str = "openvpp/fleet/status";
 
 /// The home battery's maximum rate (W) as its model 124 block states it.
 const HOME_BATTERY_W_CHA_MAX: u16 = 5_000;
@@ -491,6 +503,7 @@ impl MqttCommands {
 async fn drive_commands(
 	port: u16,
 	commands: Arc<Mutex<MqttCommands>>,
+	fleet: Arc<Mutex<FleetBatteries>>,
 	overrides: Vec<DeviceId>,
 	mut shutdown: watch::Receiver<bool>,
 ) {
@@ -512,8 +525,18 @@ async fn drive_commands(
 				] {
 					let _ = client.try_subscribe(topic, QoS::AtLeastOnce);
 				}
+				if fleet.lock().is_ok_and(|fleet| !fleet.is_empty()) {
+					let _ = client.try_subscribe(demo::FLEET_COMMAND_FILTER, QoS::AtLeastOnce);
+				}
 			}
 			Ok(Event::Incoming(Packet::Publish(publish))) => {
+				if let Some(index) = demo::FleetBattery::from_command_topic(&publish.topic) {
+					tracing::debug!(topic = %publish.topic, "fleet command received");
+					if let Ok(mut fleet) = fleet.lock() {
+						fleet.command(index, &publish.payload, now_ms());
+					}
+					continue;
+				}
 				tracing::info!(topic = %publish.topic, payload = %String::from_utf8_lossy(&publish.payload), "command received");
 				let answer = match commands.lock() {
 					Ok(mut commands) => {
@@ -547,6 +570,7 @@ fn mqtt_device(
 	status_topic: &str,
 	online: &'static str,
 	offline: &'static str,
+	capacity: usize,
 ) -> (MqttDevice, rumqttc::EventLoop) {
 	let mut options =
 		MqttOptions::new(format!("openvpp-sim-{id}-{}", std::process::id()), "127.0.0.1", port);
@@ -554,7 +578,7 @@ fn mqtt_device(
 		.set_keep_alive(Duration::from_secs(5))
 		.set_clean_session(true)
 		.set_last_will(LastWill::new(status_topic, offline, QoS::AtLeastOnce, true));
-	let (client, eventloop) = AsyncClient::new(options, 64);
+	let (client, eventloop) = AsyncClient::new(options, capacity);
 	(
 		MqttDevice { client, status_topic: status_topic.to_string(), online_payload: online },
 		eventloop,
@@ -694,11 +718,33 @@ pub async fn run(config: SimConfig, mut shutdown: watch::Receiver<bool>) -> std:
 	}
 
 	let port = config.layout.mqtt_port;
-	let (ev, ev_loop) = mqtt_device(port, "ev", demo::EV_STATUS_TOPIC, "online", "offline");
+	let (ev, ev_loop) = mqtt_device(port, "ev", demo::EV_STATUS_TOPIC, "online", "offline", 64);
 	let (charger, charger_loop) =
-		mqtt_device(port, "charger", demo::CHARGER_STATUS_TOPIC, "online", "offline");
+		mqtt_device(port, "charger", demo::CHARGER_STATUS_TOPIC, "online", "offline", 64);
 	let ems_lwt = format!("{}/LWT", demo::EMS_PREFIX);
-	let (ems, ems_loop) = mqtt_device(port, "ems", &ems_lwt, "Online", "Offline");
+	let (ems, ems_loop) = mqtt_device(port, "ems", &ems_lwt, "Online", "Offline", 64);
+	// The larger fleet shares one connection, with room for a state of each battery per step.
+	let fleet_batteries =
+		Arc::new(Mutex::new(FleetBatteries::new(config.fleet, config.fleet_override_percent)));
+	let (fleet_link, fleet_loop) = mqtt_device(
+		port,
+		"fleet",
+		FLEET_STATUS_TOPIC,
+		"online",
+		"offline",
+		config.fleet as usize * 2 + 64,
+	);
+	let fleet_client = fleet_link.client.clone();
+	if config.fleet > 0 {
+		if let Ok(fleet) = fleet_batteries.lock() {
+			tracing::info!(
+				batteries = config.fleet,
+				overriding = ?fleet.overriding(),
+				"simulating the larger fleet"
+			);
+		}
+		tasks.spawn(drive_mqtt(fleet_link, fleet_loop, shutdown.clone()));
+	}
 	let (ev_client, charger_client, ems_client) =
 		(ev.client.clone(), charger.client.clone(), ems.client.clone());
 	tasks.spawn(drive_mqtt(ev, ev_loop, shutdown.clone()));
@@ -708,6 +754,7 @@ pub async fn run(config: SimConfig, mut shutdown: watch::Receiver<bool>) -> std:
 	tasks.spawn(drive_commands(
 		port,
 		commands.clone(),
+		fleet_batteries.clone(),
 		config.override_devices.clone(),
 		shutdown.clone(),
 	));
@@ -757,6 +804,17 @@ pub async fn run(config: SimConfig, mut shutdown: watch::Receiver<bool>) -> std:
 			now,
 			garbage,
 		));
+		if let Ok(mut fleet) = fleet_batteries.lock() {
+			if !fleet.is_empty() {
+				fleet.step(now as f64 / 1_000.0, dt.max(0.001), now);
+				for (topic, payload) in fleet.states() {
+					let _ = fleet_client.try_publish(topic, QoS::AtLeastOnce, false, payload);
+				}
+				if trace.is_some() {
+					lines.extend(fleet.trace(now));
+				}
+			}
+		}
 		if let Some(trace) = trace.as_mut() {
 			for line in lines {
 				if let Ok(json) = serde_json::to_string(&line) {

@@ -31,7 +31,7 @@ pub struct Counters {
 
 impl Counters {
 	/// Adds `power_w` flowing for `dt_s` seconds.
-	fn add(&mut self, power_w: f64, dt_s: f64) {
+	pub(crate) fn add(&mut self, power_w: f64, dt_s: f64) {
 		let wh = power_w.abs() * dt_s / HOUR;
 		if power_w >= 0.0 {
 			self.exported_wh += wh;
@@ -59,7 +59,7 @@ impl Battery {
 
 	/// Applies a requested power (positive = discharge) for `dt_s`, limited by power and state of
 	/// charge; returns the power actually delivered.
-	fn run(&mut self, requested_w: f64, dt_s: f64) -> f64 {
+	pub(crate) fn run(&mut self, requested_w: f64, dt_s: f64) -> f64 {
 		let requested = requested_w.clamp(-self.max_power_w, self.max_power_w);
 		if requested > 0.0 {
 			let available = (self.stored_wh - self.reserve_fraction * self.capacity_wh).max(0.0);

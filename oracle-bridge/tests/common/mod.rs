@@ -23,6 +23,10 @@ pub struct StackOptions {
 	pub override_devices: Vec<u32>,
 	pub garbage_mqtt_every: u32,
 	pub interval_s: u32,
+	/// Batteries of the larger fleet simulated and served (registered by the test).
+	pub fleet: u32,
+	/// The share of the larger fleet's owners who override every command (%).
+	pub fleet_override_percent: u32,
 }
 
 impl Default for StackOptions {
@@ -32,6 +36,8 @@ impl Default for StackOptions {
 			override_devices: Vec::new(),
 			garbage_mqtt_every: 0,
 			interval_s: 10,
+			fleet: 0,
+			fleet_override_percent: 0,
 		}
 	}
 }
@@ -74,12 +80,25 @@ impl Stack {
 			testkit::wait_for_port(layout.modbus_address(device).port(), Duration::from_secs(20))
 				.await;
 		}
+		// The bridge refuses devices the chain does not know: the larger fleet comes first.
+		if options.fleet > 0 {
+			let stdout = run_bridge_command(&[
+				"fleet",
+				"--url",
+				&url,
+				"--count",
+				&options.fleet.to_string(),
+			])
+			.await;
+			let all = format!("{0} registered and {0} approved", options.fleet);
+			assert!(stdout.contains(&all), "{stdout}");
+		}
 
 		let metrics_port = testkit::free_port();
 		let bridge_dir = dir.path().join("bridge");
 		std::fs::create_dir_all(&bridge_dir).unwrap();
 		let keystore = bridge_dir.join("keystore.json");
-		std::fs::write(&keystore, demo::keystore_json()).unwrap();
+		std::fs::write(&keystore, demo::keystore_json(options.fleet)).unwrap();
 		use std::os::unix::fs::PermissionsExt;
 		std::fs::set_permissions(&keystore, std::fs::Permissions::from_mode(0o600)).unwrap();
 		let config = bridge_dir.join("bridge.toml");
@@ -91,6 +110,7 @@ impl Stack {
 			outbox: &bridge_dir.join("outbox.redb"),
 			metrics_listen: Some(([127, 0, 0, 1], metrics_port).into()),
 			poll_interval_ms: 500,
+			fleet: options.fleet,
 		});
 		std::fs::write(&config, text).unwrap();
 		let bridge = start_bridge(&config, dir.path());
@@ -214,7 +234,9 @@ pub fn start_sim(
 		.args(["--tick-ms", "500", "--seed", "7"])
 		.arg("--trace")
 		.arg(trace)
-		.args(["--garbage-mqtt-every", &options.garbage_mqtt_every.to_string()]);
+		.args(["--garbage-mqtt-every", &options.garbage_mqtt_every.to_string()])
+		.args(["--fleet", &options.fleet.to_string()])
+		.args(["--fleet-override-percent", &options.fleet_override_percent.to_string()]);
 	if !options.bogus_modbus.is_empty() {
 		let ids: Vec<String> = options.bogus_modbus.iter().map(u32::to_string).collect();
 		command.args(["--bogus-modbus", &ids.join(",")]);
@@ -224,6 +246,19 @@ pub fn start_sim(
 		command.args(["--override", &ids.join(",")]);
 	}
 	Process::spawn("sim", command, dir.join(format!("sim-{}.log", layout.mqtt_port)))
+}
+
+/// Runs an `openvpp-bridge` command to its end; returns its output, or panics with it if the
+/// command failed.
+pub async fn run_bridge_command(args: &[&str]) -> String {
+	let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+	let output =
+		tokio::task::spawn_blocking(move || Command::new(BRIDGE).args(&args).output().unwrap())
+			.await
+			.unwrap();
+	let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+	assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+	stdout
 }
 
 pub fn start_bridge(config: &std::path::Path, dir: &std::path::Path) -> Process {
