@@ -82,6 +82,9 @@ pub async fn latest_events(chain: &Chain, at: sp_core::H256) -> Result<Vec<Event
 
 /// Renders events: each one's target against what the chain measured so far, and each
 /// participant's commitment, delivery and performance.
+/// Participants listed under an event; the rest are counted.
+const LISTED_PARTICIPANTS: usize = 10;
+
 pub fn render_events(events: &[EventView], now_s: u64) -> String {
 	let mut out = String::new();
 	if events.is_empty() {
@@ -119,7 +122,7 @@ pub fn render_events(events: &[EventView], now_s: u64) -> String {
 				ovpp(event.escrow)
 			);
 		}
-		for p in participants {
+		for p in participants.iter().take(LISTED_PARTICIPANTS) {
 			let m = &p.measurement;
 			let performance = match &p.settlement {
 				Some(settlement) => format!("performance {} %", settlement.performance_bp / 100),
@@ -142,6 +145,13 @@ pub fn render_events(events: &[EventView], now_s: u64) -> String {
 				m.responding_intervals,
 				m.overridden_intervals,
 				m.idle_intervals,
+			);
+		}
+		if participants.len() > LISTED_PARTICIPANTS {
+			let _ = writeln!(
+				out,
+				"  … and {} more participants",
+				participants.len() - LISTED_PARTICIPANTS
 			);
 		}
 	}
@@ -281,11 +291,16 @@ mod tests {
 			settlement: None,
 		};
 		// Three minutes in: 150 Wh committed to date, 120 Wh measured.
-		let text = render_events(&[(4, event, vec![participant])], 1_180);
+		let text = render_events(&[(4, event.clone(), vec![participant.clone()])], 1_180);
 		assert!(text.contains("event #4 DischargeStorage Active (180 s of 600 s)"), "{text}");
 		assert!(text.contains("measured so far 120 Wh of 150 Wh committed to date"), "{text}");
 		assert!(text.contains("paid 0.000 of 2.000 OVPP"), "{text}");
 		assert!(text.contains("delivered    120 Wh") && text.contains("80 % so far"), "{text}");
 		assert_eq!(render_events(&[], 0), "");
+		// A large event lists its first participants and counts the others.
+		let many = (0..25).map(|device| Participant { device, ..participant.clone() }).collect();
+		let text = render_events(&[(4, event, many)], 1_180);
+		assert_eq!(text.matches("  device ").count(), 10, "{text}");
+		assert!(text.contains("… and 15 more participants"), "{text}");
 	}
 }
