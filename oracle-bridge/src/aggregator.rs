@@ -41,6 +41,9 @@
 //!   bridge restart): the next interval with readings starts from its first reading and is
 //!   flagged `GAP`. The energy of the outage is not attributed to any interval; it stays visible
 //!   in the cumulative counters, which the chain allows to grow by more than the reported energy.
+//! - **First counters**: when this run reported zero counters for a device it had never read
+//!   (no reading in its first interval), the device's first counters are treated as a reset
+//!   (below): the chain re-bases on them instead of taking the jump from zero for energy.
 //! - **Counter reset**: a reading below the device's previous one (kept across restarts in
 //!   [`DeviceProgress::last_reading`]) flags `COUNTER_RESET`; that interval's energy is
 //!   integrated (`ESTIMATED`) and its cumulative counters are the device's new ones. Continuity
@@ -178,6 +181,8 @@ pub struct Aggregator {
 	/// The counters just before the latest decrease, until a reading reaches them again
 	/// ([`DeviceProgress::before_reset`]).
 	before_reset: Option<(u64, u64)>,
+	/// This run reported zero counters for a device whose counters it had never read.
+	zero_counters_reported: bool,
 	/// Integrated power, in W·ms, split by direction.
 	imported_w_ms: u128,
 	exported_w_ms: u128,
@@ -208,6 +213,7 @@ impl Aggregator {
 			first: None,
 			counter_reset: false,
 			before_reset: None,
+			zero_counters_reported: false,
 			imported_w_ms: 0,
 			exported_w_ms: 0,
 			integrated: false,
@@ -366,7 +372,15 @@ impl Aggregator {
 		if let (true, Some(reading)) = (first_went_back, self.prior.or(progress.last_reading)) {
 			raise(&mut self.before_reset, reading);
 		}
-		let reset = self.counter_reset || first_went_back;
+		// The device's first counters, after this run reported zero for them (its first interval
+		// had no reading, e.g. the bridge started in that interval's last second). They re-base
+		// the counters on chain, declared as a reset, rather than jumping from zero faster than
+		// any device could, which the chain would flag until the next reset.
+		let never_read = self.prior.is_none() && progress.last_reading.is_none();
+		let first_counters = self.zero_counters_reported
+			&& never_read
+			&& self.first.is_some_and(|(first, _)| first != reported);
+		let reset = self.counter_reset || first_went_back || first_counters;
 		let integrated = (
 			u64::try_from(self.imported_w_ms / MS_W_PER_WH).unwrap_or(u64::MAX),
 			u64::try_from(self.exported_w_ms / MS_W_PER_WH).unwrap_or(u64::MAX),
@@ -403,6 +417,9 @@ impl Aggregator {
 					reported.0.saturating_add(integrated.0),
 					reported.1.saturating_add(integrated.1),
 				);
+				if never_read && cumulative == (0, 0) {
+					self.zero_counters_reported = true;
+				}
 				(integrated.0, integrated.1, cumulative)
 			}
 		};
@@ -827,6 +844,38 @@ mod tests {
 		// 70–119 s, and on to the end at 120 s.
 		assert_eq!(second.online_s, 50);
 		assert!(second.quality.contains(QualityFlags::GAP));
+	}
+
+	#[test]
+	fn first_counters_after_a_report_without_any_rebase_as_a_reset() {
+		// The bridge starts in the interval's last second: power, but no counters yet.
+		let mut agg = Aggregator::new(5, 10, 15_000, T0_MS + 9_000);
+		agg.on_sample(power(9, 0));
+		let mut progress = DeviceProgress::default();
+		let first = agg.close(&mut progress);
+		assert_eq!(cumulative(&first), (0, 0));
+		// Then the inverter's lifetime counter: 21 MWh. Not energy of this interval.
+		for at in [10, 12, 14, 16, 18] {
+			agg.on_sample(sample(at, 0, 0, 21_000_000));
+		}
+		let next = agg.close(&mut progress);
+		assert!(next.quality.contains(QualityFlags::COUNTER_RESET), "{next:?}");
+		assert_eq!(cumulative(&next), (0, 21_000_000));
+		assert_eq!(energy(&next), (0, 0));
+		// From then on, counter energy as usual.
+		for at in [20, 24, 29] {
+			agg.on_sample(sample(at, 3_600, 0, 21_000_000 + (at - 19)));
+		}
+		let third = agg.close(&mut progress);
+		assert!(!third.quality.contains(QualityFlags::COUNTER_RESET), "{third:?}");
+		assert_eq!(cumulative(&third), (0, 21_000_010));
+
+		// A bridge that knows the device's counters from its last run is no such case.
+		let mut agg = Aggregator::new(5, 10, 15_000, T0_MS);
+		agg.on_sample(sample(1, 0, 0, 21_000_000));
+		let mut known = DeviceProgress { last_sequence: 7, ..Default::default() };
+		let report = agg.close(&mut known);
+		assert!(!report.quality.contains(QualityFlags::COUNTER_RESET), "{report:?}");
 	}
 
 	#[test]

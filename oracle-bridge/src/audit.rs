@@ -40,6 +40,8 @@ pub struct AuditedReport {
 	pub online_s: u32,
 	#[serde(serialize_with = "grid_response_name")]
 	pub grid_response: openvpp_primitives::GridResponseStatus,
+	/// The gateway's quality flags ([`openvpp_primitives::QualityFlags`]).
+	pub quality: u8,
 	pub outcome: Outcome,
 }
 
@@ -66,6 +68,7 @@ impl AuditedReport {
 			soc_bp: report.soc_bp,
 			online_s: report.online_s,
 			grid_response: report.grid_response,
+			quality: report.quality.0,
 			outcome,
 		}
 	}
@@ -218,6 +221,7 @@ mod tests {
 			soc_bp: None,
 			online_s: 60,
 			grid_response: Default::default(),
+			quality: 0,
 			outcome: Outcome::Accepted,
 		}
 	}
