@@ -107,21 +107,7 @@ pub async fn run(
 		submit_as(chain, Sr25519Keyring::Alice, sudo, "making Charlie an operator").await?;
 	}
 	let start = now_ms() / 1_000 + event.start_in_s.max(60);
-	let spec = EventSpec {
-		kind: EventKind::DischargeStorage,
-		regions: vec![RegionCode::truncate_from(b"DE-TENNET".to_vec())]
-			.try_into()
-			.unwrap_or_default(),
-		eligible_kinds: KindSet::of(&[DeviceKind::HomeBattery]),
-		opt_in_deadline: start - 60,
-		start,
-		duration_s: event.duration_s,
-		interval_length_s: event.interval_length_s,
-		target_power_w: event.target_power_w,
-		price_per_kwh: OVPP / 4,
-		min_reputation_bp: 0,
-		max_participants: 100,
-	};
+	let spec = battery_discharge(b"DE-TENNET", event, start, event.target_power_w, 100);
 	let id = create_event(chain, Sr25519Keyring::Charlie, spec).await?;
 	Ok((id, start))
 }
@@ -138,22 +124,34 @@ pub async fn create_fleet_event(
 	start: u64,
 	fleet: u32,
 ) -> Result<u32, DemoEventError> {
-	let spec = EventSpec {
+	let target_power_w = u64::from(fleet) * FLEET_TARGET_PER_BATTERY_W;
+	let spec =
+		battery_discharge(demo::FLEET_REGION.as_bytes(), event, start, target_power_w, fleet);
+	create_event(chain, Sr25519Keyring::Charlie, spec).await
+}
+
+/// A demo discharge for home batteries in `region`, at 0.25 OVPP/kWh, whose opt-in closes a
+/// minute before `start`.
+fn battery_discharge(
+	region: &[u8],
+	event: DemoEvent,
+	start: u64,
+	target_power_w: u64,
+	max_participants: u32,
+) -> EventSpec<openvpp_runtime::Balance> {
+	EventSpec {
 		kind: EventKind::DischargeStorage,
-		regions: vec![RegionCode::truncate_from(demo::FLEET_REGION.as_bytes().to_vec())]
-			.try_into()
-			.unwrap_or_default(),
+		regions: vec![RegionCode::truncate_from(region.to_vec())].try_into().unwrap_or_default(),
 		eligible_kinds: KindSet::of(&[DeviceKind::HomeBattery]),
 		opt_in_deadline: start - 60,
 		start,
 		duration_s: event.duration_s,
 		interval_length_s: event.interval_length_s,
-		target_power_w: u64::from(fleet) * FLEET_TARGET_PER_BATTERY_W,
+		target_power_w,
 		price_per_kwh: OVPP / 4,
 		min_reputation_bp: 0,
-		max_participants: fleet,
-	};
-	create_event(chain, Sr25519Keyring::Charlie, spec).await
+		max_participants,
+	}
 }
 
 /// Creates an event as `operator`; returns its id.

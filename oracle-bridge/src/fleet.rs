@@ -78,12 +78,16 @@ fn fleet(count: u32) -> Result<Vec<FleetBattery>, FleetError> {
 	Ok((0..count).map(FleetBattery::new).collect())
 }
 
+fn key_of(battery: &FleetBattery) -> Result<sp_core::sr25519::Pair, FleetError> {
+	battery.key().map_err(|e| FleetError::Key(battery.index, format!("{e:?}")))
+}
+
 fn register_call(
 	battery: &FleetBattery,
 	owner_nonce: u32,
 	genesis: sp_core::H256,
 ) -> Result<RuntimeCall, FleetError> {
-	let key = battery.key().map_err(|e| FleetError::Key(battery.index, format!("{e:?}")))?;
+	let key = key_of(battery)?;
 	let proof = KeyOwnershipProof::new(
 		KeyProofPurpose::Register,
 		genesis,
@@ -143,7 +147,7 @@ pub async fn register(chain: &Chain, count: u32) -> Result<FleetRegistration, Fl
 	let mut missing = Vec::new();
 	let mut pending = Vec::new();
 	for battery in &batteries {
-		let key = battery.key().map_err(|e| FleetError::Key(battery.index, format!("{e:?}")))?;
+		let key = key_of(battery)?;
 		match chain.device(battery.device_id()).await? {
 			Some(record) if record.attestation_key == AttestationKey::from(key.public()) => {
 				if record.status == DeviceStatus::Pending {
