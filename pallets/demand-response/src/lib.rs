@@ -87,8 +87,8 @@ pub mod pallet {
 	};
 	use frame_system::pallet_prelude::*;
 	use openvpp_primitives::{
-		BasisPoints, DeviceId, DeviceRegistry, EventKind, MeasuredDevices, RatedWatts, UnixSeconds,
-		WattHours,
+		BasisPoints, DeviceId, DeviceRegistry, EventKind, MeasuredDevices, OnParticipantSettled,
+		RatedWatts, UnixSeconds, WattHours,
 	};
 
 	pub type BalanceOf<T> =
@@ -110,6 +110,8 @@ pub mod pallet {
 		/// The telemetry pallet: which devices it passes to the measurement, and their latest
 		/// readings.
 		type Telemetry: MeasuredDevices;
+		/// Told of each settled participant that is still active (contribution scoring).
+		type OnParticipantSettled: OnParticipantSettled;
 		type UnixTime: UnixTime;
 		/// Appoints and removes operators, and may cancel any event.
 		type AdminOrigin: EnsureOrigin<Self::RuntimeOrigin>;

@@ -118,6 +118,17 @@ impl crate::benchmarking::BenchmarkHelper<AccountId> for TestBenchmarkHelper {
 pub enum Recorded {
 	Reputation(DeviceId, i32),
 	Participation(DeviceId, Participation),
+	/// Told to contribution scoring: committed and delivered Wh.
+	Settled(DeviceId, WattHours, WattHours),
+}
+
+/// Records what demand response tells contribution scoring.
+pub struct RecordSettled;
+impl OnParticipantSettled for RecordSettled {
+	fn on_participant_settled(device: DeviceId, committed_wh: WattHours, delivered_wh: WattHours) {
+		RECORDED
+			.with(|r| r.borrow_mut().push(Recorded::Settled(device, committed_wh, delivered_wh)));
+	}
 }
 
 thread_local! {
@@ -203,6 +214,7 @@ impl pallet_demand_response::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Registry = TestRegistry;
 	type Telemetry = TestTelemetry;
+	type OnParticipantSettled = RecordSettled;
 	type UnixTime = Timestamp;
 	type AdminOrigin = EnsureRoot<AccountId>;
 	type MaxOpenEvents = ConstU32<4>;

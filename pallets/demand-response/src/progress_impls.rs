@@ -4,7 +4,9 @@
 //! kept in the event, so that an event of any size finishes across blocks, exactly once.
 
 use frame_support::{traits::Get, weights::WeightMeter};
-use openvpp_primitives::{DeviceRegistry, Participation, ReputationReason, FULL_BP};
+use openvpp_primitives::{
+	DeviceRegistry, OnParticipantSettled, Participation, ReputationReason, FULL_BP,
+};
 use sp_runtime::{SaturatedConversion, Saturating};
 
 use crate::{pallet::*, types::*, WeightModel};
@@ -207,6 +209,11 @@ impl<T: Config> Pallet<T> {
 			let _ =
 				T::Registry::record_participation(device, Participation::DemandResponseDelivered);
 		}
+		T::OnParticipantSettled::on_participant_settled(
+			device,
+			outcome.committed_wh,
+			participant.measurement.delivered_wh,
+		);
 		Settlement { performance_bp: outcome.performance_bp, paid }
 	}
 }
@@ -218,6 +225,8 @@ pub struct EnergyOutcome {
 	pub performance_bp: u16,
 	/// Energy paid for: delivered, at most the commitment plus the tolerance (Wh).
 	pub paid_wh: u64,
+	/// The commitment in energy: committed power over the event's duration (Wh).
+	pub committed_wh: u64,
 }
 
 /// Performance and paid energy of a commitment of `committed_w` over `duration_s`.
@@ -237,5 +246,5 @@ pub fn settlement_of(
 	let cap_wh = u128::from(committed_wh) * (u128::from(FULL_BP) + u128::from(tolerance_bp))
 		/ u128::from(FULL_BP);
 	let paid_wh = u64::try_from(u128::from(delivered_wh).min(cap_wh)).unwrap_or(u64::MAX);
-	EnergyOutcome { performance_bp, paid_wh }
+	EnergyOutcome { performance_bp, paid_wh, committed_wh }
 }

@@ -722,6 +722,9 @@ fn a_discharging_battery_is_measured_against_its_meter_before_baseline_and_paid(
 			.contains(&Recorded::Participation(NO_SHOW, Participation::DemandResponseJoined)));
 		assert!(!recorded
 			.contains(&Recorded::Participation(NO_SHOW, Participation::DemandResponseDelivered)));
+		// Contribution scoring hears of both, with what each committed and delivered.
+		assert!(recorded.contains(&Recorded::Settled(BATTERY, 3_000, 4_000)));
+		assert!(recorded.contains(&Recorded::Settled(NO_SHOW, 2_000, 0)));
 		assert!(events().contains(&DrEvent::EventSettled {
 			event: id,
 			delivered_wh: 4_000,

@@ -239,6 +239,10 @@ pub struct EpochTelemetry {
 	pub discharged_wh: WattHours,
 	/// Seconds the device was online.
 	pub online_s: u64,
+	/// Stored energy above the owner's reserve, integrated over the plausible intervals of a
+	/// storage device (Wh·s): divided by the epoch's length, the energy it held ready on
+	/// average.
+	pub stored_above_reserve_wh_s: u64,
 	/// Reports accepted as plausible.
 	pub accepted: u32,
 	/// Reports accepted but flagged as implausible.
@@ -257,6 +261,17 @@ pub trait OnEpochClosed {
 
 impl OnEpochClosed for () {
 	fn on_epoch_closed(_: DeviceId, _: &EpochTelemetry) {}
+}
+
+/// Told when demand response settles one participant of an event, with what it committed and
+/// what was measured, so that the device's contribution can be scored.
+pub trait OnParticipantSettled {
+	/// `device` committed `committed_wh` to an event and delivered `delivered_wh`.
+	fn on_participant_settled(device: DeviceId, committed_wh: WattHours, delivered_wh: WattHours);
+}
+
+impl OnParticipantSettled for () {
+	fn on_participant_settled(_: DeviceId, _: WattHours, _: WattHours) {}
 }
 
 /// Creates active devices for other pallets' benchmarks.

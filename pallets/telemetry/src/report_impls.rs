@@ -9,11 +9,12 @@ use frame_support::{
 	weights::Weight,
 };
 use openvpp_primitives::{
-	check_plausibility, live_figures, report_signing_payload, AttestationSignature, DeviceId,
-	DeviceInfo, DeviceKind, DeviceLifecycleHooks, DeviceLookupError, DeviceRegistry,
-	EnergyReference, EpochTelemetry, IntervalReport, LatestDeviceReading, MeasuredDevices,
-	MeasuredInterval, MeasurementSink, OnEpochClosed, PlausibilityFlags, PlausibilityTolerances,
-	RegionCode, RejectionReason, SignedReport, TelemetryTotals, UnixSeconds,
+	check_plausibility, live_figures, report_signing_payload, storage_energy_wh,
+	AttestationSignature, DeviceId, DeviceInfo, DeviceKind, DeviceLifecycleHooks,
+	DeviceLookupError, DeviceRegistry, Direction, EnergyReference, EpochTelemetry, IntervalReport,
+	LatestDeviceReading, MeasuredDevices, MeasuredInterval, MeasurementSink, OnEpochClosed,
+	PlausibilityFlags, PlausibilityTolerances, RegionCode, RejectionReason, SignedReport,
+	TelemetryTotals, UnixSeconds,
 };
 use sp_core::H256;
 use sp_runtime::{traits::Zero, Perbill};
@@ -464,6 +465,19 @@ impl<T: Config> Pallet<T> {
 			if device.kind.has_storage() {
 				epoch.charged_wh = epoch.charged_wh.saturating_add(imported);
 				epoch.discharged_wh = epoch.discharged_wh.saturating_add(exported);
+				// Energy it held ready, for the seconds it was online.
+				let held_wh = match (report.soc_bp, device.capability.storage_capacity_wh) {
+					(Some(soc_bp), Some(capacity_wh)) => storage_energy_wh(
+						capacity_wh,
+						soc_bp,
+						device.comfort.min_reserve_soc_bp,
+						Direction::Up,
+					),
+					_ => 0,
+				};
+				epoch.stored_above_reserve_wh_s = epoch
+					.stored_above_reserve_wh_s
+					.saturating_add(held_wh.saturating_mul(report.online_s.into()));
 			} else if device.kind.generates() {
 				// Only what generates counts as generation: a site meter's export is its
 				// devices' generation, measured again.

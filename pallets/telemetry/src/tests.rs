@@ -197,7 +197,10 @@ fn a_valid_batch_is_accepted_free_of_charge_and_updates_state_and_map() {
 		assert_eq!(state.epoch.accepted, 1);
 		assert_eq!(state.epoch.discharged_wh, 500);
 		assert_eq!(state.epoch.expected, 1);
-		assert_eq!(DeviceTelemetry::<Test>::get(2).unwrap().epoch.produced_wh, 750);
+		// 80 % of 10 kWh, no reserve, online for the whole 15 minutes.
+		assert_eq!(state.epoch.stored_above_reserve_wh_s, 8_000 * 900);
+		let solar = DeviceTelemetry::<Test>::get(2).unwrap().epoch;
+		assert_eq!((solar.produced_wh, solar.stored_above_reserve_wh_s), (750, 0));
 
 		let battery = figures("DE-TENNET", DeviceKind::HomeBattery);
 		assert_eq!(battery.devices, 1);

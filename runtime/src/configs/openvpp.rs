@@ -151,6 +151,7 @@ impl pallet_demand_response::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Registry = DeviceRegistry;
 	type Telemetry = Telemetry;
+	type OnParticipantSettled = ();
 	type UnixTime = Timestamp;
 	// Root until governance arrives.
 	type AdminOrigin = EnsureRoot<AccountId>;
