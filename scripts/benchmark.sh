@@ -14,9 +14,10 @@ declare -A dirs=(
 	[pallet_device_registry]=pallets/device-registry
 	[pallet_telemetry]=pallets/telemetry
 	[pallet_demand_response]=pallets/demand-response
+	[pallet_rewards]=pallets/rewards
 )
 pallets=("$@")
-[ "${#pallets[@]}" -gt 0 ] || pallets=(pallet_device_registry pallet_telemetry pallet_demand_response)
+[ "${#pallets[@]}" -gt 0 ] || pallets=(pallet_device_registry pallet_telemetry pallet_demand_response pallet_rewards)
 for pallet in "${pallets[@]}"; do
 	[ -n "${dirs[$pallet]:-}" ] || die "unknown pallet '$pallet' (known: ${!dirs[*]})"
 done

@@ -35,6 +35,7 @@ pub mod keystore;
 pub mod mapping;
 pub mod metrics;
 pub mod outbox;
+pub mod rewards_view;
 pub mod sim;
 pub mod sources;
 pub mod submitter;

@@ -162,7 +162,8 @@ fn ovpp(planck: u128) -> String {
 	format!("{:.3}", planck as f64 / openvpp_runtime::currency::OVPP as f64)
 }
 
-/// Prints the status map every `every` until `shutdown` (or once).
+/// Prints the status map, the latest demand-response events and the latest rewards every
+/// `every` until `shutdown` (or once).
 pub async fn watch(
 	url: &str,
 	every: Duration,
@@ -192,10 +193,12 @@ pub async fn watch(
 				let map = chain.status_map(head).await?;
 				let now_s = chain.timestamp_ms(Some(head)).await? / 1_000;
 				let events = latest_events(&chain, head).await?;
+				let rewards = crate::rewards_view::latest_rewards(&chain, head).await?;
 				Ok::<_, ChainError>(format!(
-					"{}{}",
+					"{}{}{}",
 					render(number, &map),
-					render_events(&events, now_s)
+					render_events(&events, now_s),
+					rewards.as_ref().map(crate::rewards_view::render_rewards).unwrap_or_default()
 				))
 			}
 			.await;

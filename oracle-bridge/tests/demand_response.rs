@@ -390,7 +390,10 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 		println!("{line}");
 	}
 
-	// The live view shows both events and the battery's delivery.
+	// Meanwhile the chain has paid contribution rewards for the fleet's first epoch.
+	let paid = rewards_paid(&chain).await;
+
+	// The live view shows both events, the battery's delivery and the rewards.
 	let output = std::process::Command::new(common::BRIDGE)
 		.args(["watch", "--once", "--url", &stack.url()])
 		.output()
@@ -400,7 +403,50 @@ async fn the_bridge_joins_dispatches_and_gives_back_devices_while_the_chain_meas
 	assert!(view.contains(&format!("event #{discharge} DischargeStorage")), "{view}");
 	assert!(view.contains(&format!("event #{shed} ReduceLoad Cancelled")), "{view}");
 	assert!(view.contains("measured so far"), "{view}");
+	assert!(view.contains("rewards: epoch"), "{view}");
 	println!("{view}");
+	println!("rewards: {paid}");
+}
+
+/// Waits for an epoch paid to the fleet (five-minute epochs and a minute's grace on the
+/// development chain), checks that each device's owner received exactly its reward in the
+/// block that paid it, and describes the epoch.
+async fn rewards_paid(chain: &Chain) -> String {
+	use openvpp_bridge::rewards_view::latest_rewards;
+	let view = testkit::wait_for("an epoch of rewards paid", Duration::from_secs(420), || async {
+		let head = chain.finalized_head().await.ok()?;
+		latest_rewards(chain, head)
+			.await
+			.ok()?
+			.filter(|v| v.summary.settled && v.summary.totals.devices > 0)
+	})
+	.await;
+	let summary = &view.summary;
+	assert!(summary.emitted > 0 && summary.paid > 0, "{summary:?}");
+	assert_eq!(summary.paid + summary.carried + summary.to_treasury, summary.pool);
+	assert_eq!(view.results.iter().map(|(_, r)| r.reward).sum::<u128>(), summary.paid);
+	// The demo house's battery reported all epoch: Alice was paid for it.
+	let (_, battery) = view
+		.results
+		.iter()
+		.find(|(device, _)| *device == demo::HOME_BATTERY)
+		.expect("the battery scored");
+	assert!(battery.reward > 0, "{battery:?}");
+	let paid_at = battery.paid_at.expect("paid");
+	let alice = Sr25519Keyring::Alice.to_account_id();
+	let alice_rewards: u128 = view
+		.results
+		.iter()
+		.filter(|(_, r)| r.owner == alice && r.paid_at == Some(paid_at))
+		.map(|(_, r)| r.reward)
+		.sum();
+	let gained =
+		free_balance(chain, &alice, paid_at).await - free_balance(chain, &alice, paid_at - 1).await;
+	assert_eq!(gained, alice_rewards);
+	format!(
+		"epoch {}: {} devices, pool {} planck, paid {}, treasury {}, Alice +{alice_rewards} in block {paid_at}",
+		view.epoch, summary.totals.devices, summary.pool, summary.paid, summary.to_treasury
+	)
 }
 
 /// The longer variant (`scripts/dr-e2e.sh`): the events run to their settlement, after the
@@ -463,4 +509,14 @@ async fn settlement_pays_the_battery_and_an_owner_who_overrides_earns_nothing() 
 		ems.measurement.overridden_intervals,
 		record.credit.reputation_bp,
 	);
+}
+
+/// `who`'s free balance at block `number`.
+async fn free_balance(chain: &Chain, who: &sp_core::crypto::AccountId32, number: u32) -> u128 {
+	let hash = chain.block_hash(number).await.unwrap().unwrap();
+	let key = frame_system::Account::<Runtime>::hashed_key_for(who);
+	let bytes = chain.storage_raw(key, Some(hash)).await.unwrap().unwrap();
+	let info: frame_system::AccountInfo<u32, pallet_balances::AccountData<u128>> =
+		codec::Decode::decode(&mut &bytes[..]).unwrap();
+	info.data.free
 }

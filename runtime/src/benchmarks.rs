@@ -18,4 +18,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_device_registry, DeviceRegistry]
 	[pallet_telemetry, Telemetry]
 	[pallet_demand_response, DemandResponse]
+	[pallet_rewards, Rewards]
+	[pallet_parameters, Parameters]
 );

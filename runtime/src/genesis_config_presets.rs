@@ -28,6 +28,14 @@ pub const DEV_MIN_INTERVAL_LENGTH_S: u32 = 5;
 /// Shortest report interval on a real network: five minutes, the shortest settlement interval
 /// of today's power markets.
 pub const STAGING_MIN_INTERVAL_LENGTH_S: u32 = 300;
+/// Scoring epoch on development and local chains: five minutes, so that a person running the
+/// demo sees rewards arrive.
+pub const DEV_EPOCH_LENGTH_S: u64 = 300;
+/// How long after an epoch's end development chains close silent devices' epochs and pay
+/// rewards: one minute.
+pub const DEV_EPOCH_CLOSE_GRACE_S: u64 = 60;
+/// Scoring epoch on a real network: one hour.
+pub const STAGING_EPOCH_LENGTH_S: u64 = 3_600;
 
 /// Name of the staging preset.
 pub const STAGING_RUNTIME_PRESET: &str = "staging";
@@ -40,6 +48,27 @@ fn authority_keys(sr: Sr25519Keyring, ed: Ed25519Keyring) -> (AuraId, GrandpaId)
 	(sr.public().into(), ed.public().into())
 }
 
+/// The telemetry pallet's times a preset fixes.
+pub struct TelemetryTimes {
+	pub min_interval_length_s: u32,
+	pub epoch_length_s: u64,
+	pub epoch_close_grace_s: u64,
+}
+
+/// Development and local chains: reports every few seconds, rewards every few minutes.
+pub const DEV_TELEMETRY: TelemetryTimes = TelemetryTimes {
+	min_interval_length_s: DEV_MIN_INTERVAL_LENGTH_S,
+	epoch_length_s: DEV_EPOCH_LENGTH_S,
+	epoch_close_grace_s: DEV_EPOCH_CLOSE_GRACE_S,
+};
+
+/// A real network.
+pub const STAGING_TELEMETRY: TelemetryTimes = TelemetryTimes {
+	min_interval_length_s: STAGING_MIN_INTERVAL_LENGTH_S,
+	epoch_length_s: STAGING_EPOCH_LENGTH_S,
+	epoch_close_grace_s: crate::configs::EPOCH_CLOSE_GRACE_S,
+};
+
 /// The genesis state shared by every preset.
 fn genesis(
 	initial_authorities: Vec<(AuraId, GrandpaId)>,
@@ -47,7 +76,7 @@ fn genesis(
 	sudo_key: Option<AccountId>,
 	verifiers: Vec<AccountId>,
 	devices: Vec<pallet_device_registry::GenesisDevice<AccountId>>,
-	min_interval_length_s: u32,
+	telemetry: TelemetryTimes,
 ) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
@@ -65,7 +94,11 @@ fn genesis(
 		},
 		sudo: SudoConfig { key: sudo_key },
 		device_registry: DeviceRegistryConfig { verifiers, devices },
-		telemetry: TelemetryConfig { min_interval_length_s: Some(min_interval_length_s) },
+		telemetry: TelemetryConfig {
+			min_interval_length_s: Some(telemetry.min_interval_length_s),
+			epoch_length_s: Some(telemetry.epoch_length_s),
+			epoch_close_grace_s: Some(telemetry.epoch_close_grace_s),
+		},
 	})
 }
 
@@ -82,7 +115,7 @@ pub fn development_config_genesis() -> Value {
 		Some(Sr25519Keyring::Alice.to_account_id()),
 		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
 		demo_fleet::genesis_devices(),
-		DEV_MIN_INTERVAL_LENGTH_S,
+		DEV_TELEMETRY,
 	)
 }
 
@@ -98,7 +131,7 @@ pub fn local_config_genesis() -> Value {
 		Some(Sr25519Keyring::Alice.to_account_id()),
 		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
 		Vec::new(),
-		DEV_MIN_INTERVAL_LENGTH_S,
+		DEV_TELEMETRY,
 	)
 }
 
@@ -119,7 +152,7 @@ pub fn staging_config_genesis() -> Value {
 		// A real network names its first verifiers here (see docs/operator.md).
 		Vec::new(),
 		Vec::new(),
-		STAGING_MIN_INTERVAL_LENGTH_S,
+		STAGING_TELEMETRY,
 	)
 }
 

@@ -225,4 +225,10 @@ mod runtime {
 
 	#[runtime::pallet_index(32)]
 	pub type DemandResponse = pallet_demand_response;
+
+	#[runtime::pallet_index(33)]
+	pub type Rewards = pallet_rewards;
+
+	#[runtime::pallet_index(40)]
+	pub type Parameters = pallet_parameters;
 }

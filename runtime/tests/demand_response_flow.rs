@@ -165,9 +165,17 @@ fn a_battery_discharges_for_an_event_and_its_owner_is_paid_from_the_escrow() {
 		);
 		assert_eq!(Balances::balance(&owner), owner_before + 825 * OVPP / 1_000);
 		assert_eq!(Balances::balance_on_hold(&hold, &operator), 0);
-		// Reputation +5 % for full performance; the event counts in the device's history.
+		// Reputation +5 % for full performance (the device's epochs move it too, for their
+		// data quality).
 		let record = pallet_device_registry::Devices::<Runtime>::get(BATTERY).unwrap();
-		assert_eq!(record.credit.reputation_bp, 5_500);
+		let for_the_event: Vec<_> = record
+			.credit
+			.recent_changes
+			.iter()
+			.filter(|c| c.reason == openvpp_primitives::ReputationReason::DemandResponse)
+			.map(|c| c.delta_bp)
+			.collect();
+		assert_eq!(for_the_event, vec![500]);
 
 		assert_ok!(apply(OWNER, leave_site()));
 

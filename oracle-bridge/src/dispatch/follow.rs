@@ -16,7 +16,7 @@ use sp_core::H256;
 use super::plan::{Assignment, DeviceFacts, EventFacts};
 use crate::chain::{Chain, ChainError};
 
-async fn read<T: Decode>(
+pub(crate) async fn read<T: Decode>(
 	chain: &Chain,
 	what: &'static str,
 	key: Vec<u8>,

@@ -3,8 +3,8 @@
 //!
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-11-30
-//! STEPS `20`, REPEAT `10`, LOW RANGE `[]`, HIGH RANGE `[]`
+//! CLI VERSION 64.0.0, DATE 2026-12-01
+//! STEPS `10`, REPEAT `5`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
 //! WASM-EXECUTION `Compiled`, CHAIN `Some("dev")`, DB CACHE `1024`
@@ -24,9 +24,9 @@
 // --extrinsic
 // *
 // --steps
-// 20
-// --repeat
 // 10
+// --repeat
+// 5
 // --wasm-execution
 // compiled
 // --heap-pages
@@ -72,8 +72,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `4`
 		//  Estimated: `3513`
-		// Minimum execution time: 16_421_000 picoseconds.
-		Weight::from_parts(19_897_000, 3513)
+		// Minimum execution time: 17_222_000 picoseconds.
+		Weight::from_parts(20_989_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -83,8 +83,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `78`
 		//  Estimated: `3513`
-		// Minimum execution time: 18_274_000 picoseconds.
-		Weight::from_parts(21_330_000, 3513)
+		// Minimum execution time: 18_164_000 picoseconds.
+		Weight::from_parts(20_709_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -106,8 +106,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `711`
 		//  Estimated: `3593`
-		// Minimum execution time: 103_384_000 picoseconds.
-		Weight::from_parts(124_333_000, 3593)
+		// Minimum execution time: 112_510_000 picoseconds.
+		Weight::from_parts(135_053_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -125,8 +125,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1498`
 		//  Estimated: `3779`
-		// Minimum execution time: 105_257_000 picoseconds.
-		Weight::from_parts(166_371_000, 3779)
+		// Minimum execution time: 108_323_000 picoseconds.
+		Weight::from_parts(146_104_000, 3779)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -135,13 +135,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DemandResponse::Enrolments` (r:1 w:1)
 	/// Proof: `DemandResponse::Enrolments` (`max_values`: None, `max_size`: Some(272), added: 2747, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	fn enrol() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `824`
+		//  Measured:  `887`
 		//  Estimated: `4301`
-		// Minimum execution time: 38_603_000 picoseconds.
-		Weight::from_parts(59_220_000, 4301)
+		// Minimum execution time: 41_127_000 picoseconds.
+		Weight::from_parts(58_038_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -154,15 +154,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DemandResponse::Events` (r:1 w:0)
 	/// Proof: `DemandResponse::Events` (`max_values`: None, `max_size`: Some(314), added: 2789, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `DemandResponse::HourlyHistory` (r:24 w:24)
 	/// Proof: `DemandResponse::HourlyHistory` (`max_values`: None, `max_size`: Some(154), added: 2629, mode: `MaxEncodedLen`)
 	fn unenrol() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `2484`
+		//  Measured:  `2548`
 		//  Estimated: `64086`
-		// Minimum execution time: 103_103_000 picoseconds.
-		Weight::from_parts(113_963_000, 64086)
+		// Minimum execution time: 107_521_000 picoseconds.
+		Weight::from_parts(146_915_000, 64086)
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(26_u64))
 	}
@@ -175,17 +175,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DemandResponse::Enrolments` (r:17 w:1)
 	/// Proof: `DemandResponse::Enrolments` (`max_values`: None, `max_size`: Some(272), added: 2747, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:0)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::SiteDevices` (r:1 w:0)
 	/// Proof: `DeviceRegistry::SiteDevices` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
 	/// Storage: `DemandResponse::Participants` (r:0 w:1)
 	/// Proof: `DemandResponse::Participants` (`max_values`: None, `max_size`: Some(99), added: 2574, mode: `MaxEncodedLen`)
 	fn join_event() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `3847`
+		//  Measured:  `3910`
 		//  Estimated: `47689`
-		// Minimum execution time: 239_328_000 picoseconds.
-		Weight::from_parts(278_261_000, 47689)
+		// Minimum execution time: 233_687_000 picoseconds.
+		Weight::from_parts(273_312_000, 47689)
 			.saturating_add(T::DbWeight::get().reads(26_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -203,8 +203,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1124`
 		//  Estimated: `4301`
-		// Minimum execution time: 54_622_000 picoseconds.
-		Weight::from_parts(89_528_000, 4301)
+		// Minimum execution time: 54_733_000 picoseconds.
+		Weight::from_parts(65_663_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -221,12 +221,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 64]`.
 	fn poll_events(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `294 + n * (51 ±0)`
+		//  Measured:  `292 + n * (51 ±0)`
 		//  Estimated: `1743 + n * (2789 ±0)`
-		// Minimum execution time: 12_634_000 picoseconds.
-		Weight::from_parts(7_439_225, 1743)
-			// Standard Error: 84_218
-			.saturating_add(Weight::from_parts(9_951_641, 0).saturating_mul(n.into()))
+		// Minimum execution time: 12_614_000 picoseconds.
+		Weight::from_parts(22_982_754, 1743)
+			// Standard Error: 18_486
+			.saturating_add(Weight::from_parts(8_963_968, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2789).saturating_mul(n.into()))
@@ -248,12 +248,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 100]`.
 	fn select_participants(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `418 + n * (93 ±0)`
+		//  Measured:  `411 + n * (93 ±0)`
 		//  Estimated: `3779 + n * (2747 ±0)`
-		// Minimum execution time: 42_971_000 picoseconds.
-		Weight::from_parts(66_191_866, 3779)
-			// Standard Error: 61_821
-			.saturating_add(Weight::from_parts(17_381_762, 0).saturating_mul(n.into()))
+		// Minimum execution time: 43_341_000 picoseconds.
+		Weight::from_parts(93_405_264, 3779)
+			// Standard Error: 234_717
+			.saturating_add(Weight::from_parts(29_545_368, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -274,6 +274,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:101 w:101)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::PendingDemandResponse` (r:100 w:100)
+	/// Proof: `Rewards::PendingDemandResponse` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `DemandResponse::NextToPrune` (r:1 w:0)
 	/// Proof: `DemandResponse::NextToPrune` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DemandResponse::NextEventId` (r:1 w:0)
@@ -281,16 +283,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[0, 100]`.
 	fn settle_participants(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1384 + n * (373 ±0)`
+		//  Measured:  `1499 + n * (373 ±0)`
 		//  Estimated: `3779 + n * (3311 ±0)`
-		// Minimum execution time: 93_776_000 picoseconds.
-		Weight::from_parts(67_254_123, 3779)
-			// Standard Error: 130_235
-			.saturating_add(Weight::from_parts(91_491_172, 0).saturating_mul(n.into()))
+		// Minimum execution time: 95_519_000 picoseconds.
+		Weight::from_parts(71_379_271, 3779)
+			// Standard Error: 183_919
+			.saturating_add(Weight::from_parts(98_022_582, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
-			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
@@ -310,10 +312,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `383 + n * (36 ±0)`
 		//  Estimated: `3779 + n * (2574 ±0)`
-		// Minimum execution time: 35_276_000 picoseconds.
-		Weight::from_parts(67_521_354, 3779)
-			// Standard Error: 62_251
-			.saturating_add(Weight::from_parts(3_885_503, 0).saturating_mul(n.into()))
+		// Minimum execution time: 36_358_000 picoseconds.
+		Weight::from_parts(53_726_246, 3779)
+			// Standard Error: 52_889
+			.saturating_add(Weight::from_parts(4_135_820, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -328,8 +330,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `627`
 		//  Estimated: `3737`
-		// Minimum execution time: 20_749_000 picoseconds.
-		Weight::from_parts(22_933_000, 3737)
+		// Minimum execution time: 20_899_000 picoseconds.
+		Weight::from_parts(23_904_000, 3737)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -347,8 +349,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1208`
 		//  Estimated: `8877`
-		// Minimum execution time: 56_846_000 picoseconds.
-		Weight::from_parts(63_539_000, 8877)
+		// Minimum execution time: 58_790_000 picoseconds.
+		Weight::from_parts(96_911_000, 8877)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -357,55 +359,55 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn add_operator() -> Weight {
-		Weight::from_parts(19_897_000, 3513)
+		Weight::from_parts(20_989_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn remove_operator() -> Weight {
-		Weight::from_parts(21_330_000, 3513)
+		Weight::from_parts(20_709_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn create_event() -> Weight {
-		Weight::from_parts(124_333_000, 3593)
+		Weight::from_parts(135_053_000, 3593)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	fn cancel_event() -> Weight {
-		Weight::from_parts(166_371_000, 3779)
+		Weight::from_parts(146_104_000, 3779)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn enrol() -> Weight {
-		Weight::from_parts(59_220_000, 4301)
+		Weight::from_parts(58_038_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn unenrol() -> Weight {
-		Weight::from_parts(113_963_000, 64086)
+		Weight::from_parts(146_915_000, 64086)
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(26_u64))
 	}
 	fn join_event() -> Weight {
-		Weight::from_parts(278_261_000, 47689)
+		Weight::from_parts(273_312_000, 47689)
 			.saturating_add(ParityDbWeight::get().reads(26_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn leave_event() -> Weight {
-		Weight::from_parts(89_528_000, 4301)
+		Weight::from_parts(65_663_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn poll_events(n: u32, ) -> Weight {
-		Weight::from_parts(7_439_225, 1743)
-			.saturating_add(Weight::from_parts(9_951_641, 0).saturating_mul(n.into()))
+		Weight::from_parts(22_982_754, 1743)
+			.saturating_add(Weight::from_parts(8_963_968, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 2789).saturating_mul(n.into()))
 	}
 	fn select_participants(n: u32, ) -> Weight {
-		Weight::from_parts(66_191_866, 3779)
-			.saturating_add(Weight::from_parts(17_381_762, 0).saturating_mul(n.into()))
+		Weight::from_parts(93_405_264, 3779)
+			.saturating_add(Weight::from_parts(29_545_368, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -413,17 +415,17 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2747).saturating_mul(n.into()))
 	}
 	fn settle_participants(n: u32, ) -> Weight {
-		Weight::from_parts(67_254_123, 3779)
-			.saturating_add(Weight::from_parts(91_491_172, 0).saturating_mul(n.into()))
+		Weight::from_parts(71_379_271, 3779)
+			.saturating_add(Weight::from_parts(98_022_582, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
-			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
-			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn prune_participants(n: u32, ) -> Weight {
-		Weight::from_parts(67_521_354, 3779)
-			.saturating_add(Weight::from_parts(3_885_503, 0).saturating_mul(n.into()))
+		Weight::from_parts(53_726_246, 3779)
+			.saturating_add(Weight::from_parts(4_135_820, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -431,12 +433,12 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2574).saturating_mul(n.into()))
 	}
 	fn measure_interval() -> Weight {
-		Weight::from_parts(22_933_000, 3737)
+		Weight::from_parts(23_904_000, 3737)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn measure_interval_in_event() -> Weight {
-		Weight::from_parts(63_539_000, 8877)
+		Weight::from_parts(96_911_000, 8877)
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}

@@ -3,8 +3,8 @@
 //!
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-11-30
-//! STEPS `20`, REPEAT `10`, LOW RANGE `[]`, HIGH RANGE `[]`
+//! CLI VERSION 64.0.0, DATE 2026-12-01
+//! STEPS `10`, REPEAT `5`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
 //! WASM-EXECUTION `Compiled`, CHAIN `Some("dev")`, DB CACHE `1024`
@@ -24,9 +24,9 @@
 // --extrinsic
 // *
 // --steps
-// 20
-// --repeat
 // 10
+// --repeat
+// 5
 // --wasm-execution
 // compiled
 // --heap-pages
@@ -94,8 +94,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `667`
 		//  Estimated: `3593`
-		// Minimum execution time: 210_794_000 picoseconds.
-		Weight::from_parts(280_595_000, 3593)
+		// Minimum execution time: 194_634_000 picoseconds.
+		Weight::from_parts(242_164_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
@@ -111,8 +111,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1173`
 		//  Estimated: `4301`
-		// Minimum execution time: 65_703_000 picoseconds.
-		Weight::from_parts(106_009_000, 4301)
+		// Minimum execution time: 63_529_000 picoseconds.
+		Weight::from_parts(105_237_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -124,8 +124,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1075`
 		//  Estimated: `4301`
-		// Minimum execution time: 44_153_000 picoseconds.
-		Weight::from_parts(88_486_000, 4301)
+		// Minimum execution time: 38_753_000 picoseconds.
+		Weight::from_parts(56_205_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -136,17 +136,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	fn suspend_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7979`
+		//  Measured:  `8042`
 		//  Estimated: `9913`
-		// Minimum execution time: 96_431_000 picoseconds.
-		Weight::from_parts(128_711_000, 9913)
+		// Minimum execution time: 89_367_000 picoseconds.
+		Weight::from_parts(117_951_000, 9913)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -162,8 +162,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1310`
 		//  Estimated: `4301`
-		// Minimum execution time: 63_680_000 picoseconds.
-		Weight::from_parts(93_976_000, 4301)
+		// Minimum execution time: 75_281_000 picoseconds.
+		Weight::from_parts(136_946_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -176,11 +176,21 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
+	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::NextToSettle` (r:1 w:0)
+	/// Proof: `Rewards::NextToSettle` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::PendingDemandResponse` (r:1 w:1)
+	/// Proof: `Rewards::PendingDemandResponse` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::Results` (r:1 w:1)
+	/// Proof: `Rewards::Results` (`max_values`: None, `max_size`: Some(125), added: 2600, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::Summaries` (r:1 w:1)
+	/// Proof: `Rewards::Summaries` (`max_values`: None, `max_size`: Some(265), added: 2740, mode: `MaxEncodedLen`)
 	/// Storage: `DemandResponse::Enrolments` (r:1 w:1)
 	/// Proof: `DemandResponse::Enrolments` (`max_values`: None, `max_size`: Some(272), added: 2747, mode: `MaxEncodedLen`)
 	/// Storage: `DemandResponse::HourlyHistory` (r:24 w:24)
@@ -189,6 +199,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DeviceCount` (r:1 w:1)
 	/// Proof: `DeviceRegistry::DeviceCount` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::OpenEpochs` (r:0 w:1)
+	/// Proof: `Telemetry::OpenEpochs` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DeviceByAttestationKey` (r:0 w:1)
 	/// Proof: `DeviceRegistry::DeviceByAttestationKey` (`max_values`: None, `max_size`: Some(54), added: 2529, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DevicesByGateway` (r:0 w:1)
@@ -197,12 +209,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn retire_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `9849`
+		//  Measured:  `10072`
 		//  Estimated: `64086`
-		// Minimum execution time: 298_689_000 picoseconds.
-		Weight::from_parts(351_959_000, 64086)
-			.saturating_add(T::DbWeight::get().reads(35_u64))
-			.saturating_add(T::DbWeight::get().writes(36_u64))
+		// Minimum execution time: 345_637_000 picoseconds.
+		Weight::from_parts(415_167_000, 64086)
+			.saturating_add(T::DbWeight::get().reads(40_u64))
+			.saturating_add(T::DbWeight::get().writes(40_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
@@ -212,8 +224,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `4301`
-		// Minimum execution time: 38_963_000 picoseconds.
-		Weight::from_parts(53_530_000, 4301)
+		// Minimum execution time: 38_672_000 picoseconds.
+		Weight::from_parts(53_751_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -223,8 +235,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1004`
 		//  Estimated: `4301`
-		// Minimum execution time: 30_367_000 picoseconds.
-		Weight::from_parts(35_196_000, 4301)
+		// Minimum execution time: 29_615_000 picoseconds.
+		Weight::from_parts(44_263_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -242,8 +254,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1806`
 		//  Estimated: `6196`
-		// Minimum execution time: 207_689_000 picoseconds.
-		Weight::from_parts(239_238_000, 6196)
+		// Minimum execution time: 194_704_000 picoseconds.
+		Weight::from_parts(219_120_000, 6196)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
@@ -255,8 +267,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `972`
 		//  Estimated: `4301`
-		// Minimum execution time: 37_630_000 picoseconds.
-		Weight::from_parts(57_638_000, 4301)
+		// Minimum execution time: 36_939_000 picoseconds.
+		Weight::from_parts(59_501_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -272,8 +284,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1287`
 		//  Estimated: `4301`
-		// Minimum execution time: 121_107_000 picoseconds.
-		Weight::from_parts(157_815_000, 4301)
+		// Minimum execution time: 111_548_000 picoseconds.
+		Weight::from_parts(152_956_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -283,8 +295,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `972`
 		//  Estimated: `4301`
-		// Minimum execution time: 32_862_000 picoseconds.
-		Weight::from_parts(63_569_000, 4301)
+		// Minimum execution time: 31_910_000 picoseconds.
+		Weight::from_parts(62_878_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -294,8 +306,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `972`
 		//  Estimated: `4301`
-		// Minimum execution time: 33_593_000 picoseconds.
-		Weight::from_parts(70_423_000, 4301)
+		// Minimum execution time: 31_318_000 picoseconds.
+		Weight::from_parts(40_787_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -305,8 +317,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `239`
 		//  Estimated: `3513`
-		// Minimum execution time: 21_440_000 picoseconds.
-		Weight::from_parts(24_686_000, 3513)
+		// Minimum execution time: 21_611_000 picoseconds.
+		Weight::from_parts(24_236_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -324,8 +336,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `2286`
 		//  Estimated: `12146`
-		// Minimum execution time: 164_478_000 picoseconds.
-		Weight::from_parts(214_441_000, 12146)
+		// Minimum execution time: 160_250_000 picoseconds.
+		Weight::from_parts(187_902_000, 12146)
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -335,8 +347,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `276`
 		//  Estimated: `3513`
-		// Minimum execution time: 21_771_000 picoseconds.
-		Weight::from_parts(25_938_000, 3513)
+		// Minimum execution time: 20_748_000 picoseconds.
+		Weight::from_parts(23_734_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -345,82 +357,82 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register_device() -> Weight {
-		Weight::from_parts(280_595_000, 3593)
+		Weight::from_parts(242_164_000, 3593)
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn approve_device() -> Weight {
-		Weight::from_parts(106_009_000, 4301)
+		Weight::from_parts(105_237_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn reject_device() -> Weight {
-		Weight::from_parts(88_486_000, 4301)
+		Weight::from_parts(56_205_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn suspend_device() -> Weight {
-		Weight::from_parts(128_711_000, 9913)
+		Weight::from_parts(117_951_000, 9913)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn reinstate_device() -> Weight {
-		Weight::from_parts(93_976_000, 4301)
+		Weight::from_parts(136_946_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn retire_device() -> Weight {
-		Weight::from_parts(351_959_000, 64086)
-			.saturating_add(ParityDbWeight::get().reads(35_u64))
-			.saturating_add(ParityDbWeight::get().writes(36_u64))
+		Weight::from_parts(415_167_000, 64086)
+			.saturating_add(ParityDbWeight::get().reads(40_u64))
+			.saturating_add(ParityDbWeight::get().writes(40_u64))
 	}
 	fn offer_ownership() -> Weight {
-		Weight::from_parts(53_530_000, 4301)
+		Weight::from_parts(53_751_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn cancel_ownership_offer() -> Weight {
-		Weight::from_parts(35_196_000, 4301)
+		Weight::from_parts(44_263_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn accept_ownership() -> Weight {
-		Weight::from_parts(239_238_000, 6196)
+		Weight::from_parts(219_120_000, 6196)
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 	fn rebind_gateway() -> Weight {
-		Weight::from_parts(57_638_000, 4301)
+		Weight::from_parts(59_501_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn rotate_attestation_key() -> Weight {
-		Weight::from_parts(157_815_000, 4301)
+		Weight::from_parts(152_956_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn update_metadata() -> Weight {
-		Weight::from_parts(63_569_000, 4301)
+		Weight::from_parts(62_878_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn update_comfort_limits() -> Weight {
-		Weight::from_parts(70_423_000, 4301)
+		Weight::from_parts(40_787_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn add_verifier() -> Weight {
-		Weight::from_parts(24_686_000, 3513)
+		Weight::from_parts(24_236_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn set_site_meter() -> Weight {
-		Weight::from_parts(214_441_000, 12146)
+		Weight::from_parts(187_902_000, 12146)
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn remove_verifier() -> Weight {
-		Weight::from_parts(25_938_000, 3513)
+		Weight::from_parts(23_734_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}

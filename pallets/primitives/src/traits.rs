@@ -263,6 +263,19 @@ impl OnEpochClosed for () {
 	fn on_epoch_closed(_: DeviceId, _: &EpochTelemetry) {}
 }
 
+/// How far the telemetry pallet has closed scoring epochs.
+pub trait ClosedEpochs {
+	/// Every device's epochs before this one are closed; `None` before the first block.
+	fn closed_before() -> Option<u64>;
+}
+
+/// Every epoch counts as closed: for tests of pallets that do not run the telemetry pallet.
+impl ClosedEpochs for () {
+	fn closed_before() -> Option<u64> {
+		Some(u64::MAX)
+	}
+}
+
 /// Told when demand response settles one participant of an event, with what it committed and
 /// what was measured, so that the device's contribution can be scored.
 pub trait OnParticipantSettled {

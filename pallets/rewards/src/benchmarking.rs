@@ -1,9 +1,9 @@
 //! Benchmarks of the rewards pallet, each at its worst case.
 //!
 //! `poll_base` is a block with nothing to do; `open_payout` opens an epoch that crosses into a
-//! new emission year (so it reads the total issuance) and pays the treasury; `pay_one` pays one
-//! device whose owner's account does not exist yet; `finish_payout` closes a payout;
-//! `prune_one` removes an old epoch's only result and its summary; `pay_device` is the call.
+//! new emission year (so it reads the total issuance) and pays the treasury; `pay_devices(n)`
+//! pays `n` devices whose owners' accounts do not exist yet and closes the epoch; `prune_one`
+//! removes an old epoch's only result and its summary; `pay_device` is the call.
 
 // Benchmark set-up failing is a bug in the benchmark, and must stop it loudly.
 #![allow(clippy::expect_used)]
@@ -20,7 +20,7 @@ use frame_system::RawOrigin;
 use openvpp_primitives::DeviceId;
 use sp_runtime::{traits::Zero, Perbill, Saturating};
 
-use crate::{pallet::*, types::*, WeightInfo};
+use crate::{pallet::*, types::*};
 
 // Far enough from zero that a year of epochs lies before it, whatever the epoch length.
 const EPOCH: EpochIndex = 100_000_000;
@@ -105,27 +105,12 @@ mod benchmarks {
 		assert_eq!(Emission::<T>::get().map(|e| e.year), Some(1));
 	}
 
+	/// A block paying `n` devices and closing the epoch: the fixed part and the part per
+	/// device.
 	#[benchmark]
-	fn pay_one() {
-		payout_open::<T>(EPOCH, 2);
+	fn pay_devices(n: Linear<0, 100>) {
+		payout_open::<T>(EPOCH, n);
 		let payout = CurrentPayout::<T>::get().expect("open");
-		// Room for one payout and not for the finish.
-		let mut meter = WeightMeter::with_limit(T::WeightInfo::pay_one());
-
-		#[block]
-		{
-			Pallet::<T>::pay_until_done(payout, &mut meter);
-		}
-
-		assert_eq!(Summaries::<T>::get(EPOCH).devices_paid, 1);
-	}
-
-	#[benchmark]
-	fn finish_payout() {
-		payout_open::<T>(EPOCH, 1);
-		let payout = CurrentPayout::<T>::get().expect("open");
-		Pallet::<T>::pay_until_done(payout, &mut WeightMeter::with_limit(T::WeightInfo::pay_one()));
-		let payout = CurrentPayout::<T>::get().expect("still open");
 		let mut meter = WeightMeter::new();
 
 		#[block]
@@ -133,7 +118,9 @@ mod benchmarks {
 			Pallet::<T>::pay_until_done(payout, &mut meter);
 		}
 
-		assert!(Summaries::<T>::get(EPOCH).settled);
+		let summary = Summaries::<T>::get(EPOCH);
+		assert!(summary.settled);
+		assert_eq!(summary.devices_paid, n);
 	}
 
 	#[benchmark]

@@ -32,7 +32,8 @@
 //! per dimension, `floor(dimension pool × its score ÷ the sum of all scores)`, summed.
 //!
 //! Payouts run in `on_poll`, before any transaction, within [`Config::MaxPollWeight`] per
-//! block, resuming from a cursor; anyone may also pay a given device with
+//! block, and in `on_idle` with whatever weight the block's transactions left, resuming from a
+//! cursor; anyone may also pay a given device with
 //! [`Pallet::pay_device`]. A result is marked paid when paid, so each device is paid once.
 //! What no device receives (rounding remainders, dimensions nobody scored in, transfers that
 //! could not be made) stays in the pot for the next epoch: paid + carried = pool, checked by
@@ -94,7 +95,7 @@ pub mod pallet {
 		PalletId,
 	};
 	use frame_system::pallet_prelude::*;
-	use openvpp_primitives::{DeviceId, DeviceRegistry, UnixSeconds};
+	use openvpp_primitives::{ClosedEpochs, DeviceId, DeviceRegistry, UnixSeconds};
 
 	pub type BalanceOf<T> =
 		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
@@ -110,6 +111,8 @@ pub mod pallet {
 		type Currency: Mutate<Self::AccountId>;
 		type Registry: DeviceRegistry<Self::AccountId>;
 		type UnixTime: UnixTime;
+		/// The telemetry pallet: an epoch is paid only once every device's epoch is closed.
+		type ClosedEpochs: ClosedEpochs;
 
 		/// The reward pot's account is derived from this id.
 		#[pallet::constant]
@@ -117,11 +120,11 @@ pub mod pallet {
 		/// Receives the treasury's share of every pool.
 		type TreasuryAccount: Get<Self::AccountId>;
 
-		/// Length of a scoring epoch (s): the telemetry pallet's.
-		#[pallet::constant]
+		/// Length of a scoring epoch (s): the telemetry pallet's. Not a metadata constant,
+		/// since the runtime reads it from storage.
 		type EpochLengthS: Get<u64>;
-		/// How long after its end an epoch still takes late epoch closes (s).
-		#[pallet::constant]
+		/// How long after its end an epoch still takes late epoch closes (s). Not a metadata
+		/// constant either.
 		type CutoffGraceS: Get<u64>;
 		/// How the pool is shared between the dimensions (a runtime parameter).
 		type DimensionWeights: Get<DimensionWeights>;
@@ -222,16 +225,26 @@ pub mod pallet {
 			weight.consume(meter.consumed());
 		}
 
+		/// What the block's transactions left: payouts go faster when blocks are not full.
+		fn on_idle(_: BlockNumberFor<T>, remaining: Weight) -> Weight {
+			let mut meter = WeightMeter::with_limit(remaining);
+			// Only a payout under way: opening epochs and pruning are `on_poll`'s.
+			if meter.try_consume(T::DbWeight::get().reads(1)).is_ok()
+				&& CurrentPayout::<T>::exists()
+			{
+				Self::progress_settlement(&mut meter);
+			}
+			meter.consumed()
+		}
+
 		fn integrity_test() {
 			assert!(T::EpochLengthS::get() > 0, "EpochLengthS must be positive");
 			assert!(T::ResultRetentionEpochs::get() > 0, "ResultRetentionEpochs must be positive");
 			// Every block must be able to open an epoch, or pay a device and prune one result.
-			let step = T::WeightInfo::poll_base()
-				.saturating_add(
-					T::WeightInfo::open_payout()
-						.max(T::WeightInfo::pay_one().saturating_add(T::WeightInfo::prune_one())),
-				)
-				.saturating_add(T::WeightInfo::finish_payout());
+			let step = T::WeightInfo::poll_base().saturating_add(
+				T::WeightInfo::open_payout()
+					.max(T::WeightInfo::pay_devices(1).saturating_add(T::WeightInfo::prune_one())),
+			);
 			assert!(
 				T::MaxPollWeight::get().all_gte(step),
 				"MaxPollWeight cannot fit one step of the payout"

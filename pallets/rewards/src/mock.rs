@@ -144,11 +144,9 @@ impl crate::WeightInfo for UnitWeights {
 	fn open_payout() -> Weight {
 		Weight::from_parts(1_000, 0)
 	}
-	fn pay_one() -> Weight {
-		Weight::from_parts(1_000, 0)
-	}
-	fn finish_payout() -> Weight {
-		Weight::from_parts(1_000, 0)
+	/// 1 000 a block (closing the epoch included), 1 000 a device.
+	fn pay_devices(n: u32) -> Weight {
+		Weight::from_parts(1_000 + 1_000 * u64::from(n), 0)
 	}
 	fn prune_one() -> Weight {
 		Weight::from_parts(100, 0)
@@ -196,6 +194,7 @@ impl pallet_rewards::Config for Test {
 	type Currency = Balances;
 	type Registry = TestRegistry;
 	type UnixTime = Timestamp;
+	type ClosedEpochs = ();
 	type PotId = RewardPotId;
 	type TreasuryAccount = Treasury;
 	type EpochLengthS = ConstU64<EPOCH_S>;

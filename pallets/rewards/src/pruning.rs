@@ -46,3 +46,18 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 		PendingDemandResponse::<T>::remove(id);
 	}
 }
+
+/// The worst case for the registry's benchmarks: demand-response results waiting to be dropped.
+#[cfg(feature = "runtime-benchmarks")]
+impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> {
+	fn make_worst_case(
+		id: DeviceId,
+		_: &openvpp_primitives::RegionCode,
+		_: openvpp_primitives::DeviceKind,
+	) {
+		PendingDemandResponse::<T>::insert(
+			id,
+			crate::types::DemandResponseCredit { delivered_wh: 1_000, committed_wh: 1_000 },
+		);
+	}
+}

@@ -8,7 +8,7 @@ use frame_support::{
 	},
 	weights::WeightMeter,
 };
-use openvpp_primitives::DeviceId;
+use openvpp_primitives::{ClosedEpochs, DeviceId};
 use sp_runtime::{
 	helpers_128bit::multiply_by_rational_with_rounding, traits::Zero, DispatchResult, Rounding,
 	SaturatedConversion, Saturating,
@@ -41,8 +41,16 @@ impl<T: Config> Pallet<T> {
 				NextToSettle::<T>::put(Self::epoch_at(now));
 				return;
 			};
+			// Every device's epoch must be closed, or some would be scored too late.
+			let all_closed = T::ClosedEpochs::closed_before().is_some_and(|c| c > next);
 			if now < Self::cutoff_of(next)
-				|| meter.try_consume(T::WeightInfo::open_payout()).is_err()
+				|| !all_closed
+				|| meter
+					.try_consume(
+						// The open payout and the telemetry pallet's sweep position.
+						T::WeightInfo::open_payout().saturating_add(T::DbWeight::get().reads(1)),
+					)
+					.is_err()
 			{
 				return;
 			}
@@ -135,7 +143,16 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Pays the devices of `payout` from its cursor on. Returns whether the epoch is settled.
+	///
+	/// A block's payout costs a fixed part (the epoch's summary and cursor, the pot, closing
+	/// the epoch) and a part per device (its result and its owner's account): the
+	/// `pay_devices` benchmark prices both.
 	pub(crate) fn pay_until_done(payout: Payout, meter: &mut WeightMeter) -> bool {
+		let fixed = T::WeightInfo::pay_devices(0);
+		let per_device = T::WeightInfo::pay_devices(1).saturating_sub(fixed);
+		if meter.try_consume(fixed).is_err() {
+			return false;
+		}
 		let epoch = payout.epoch;
 		let mut summary = Summaries::<T>::get(epoch);
 		let results = match payout.after {
@@ -146,7 +163,7 @@ impl<T: Config> Pallet<T> {
 		};
 		let mut after = payout.after;
 		for (device, result) in results {
-			if meter.try_consume(T::WeightInfo::pay_one()).is_err() {
+			if meter.try_consume(per_device).is_err() {
 				Summaries::<T>::insert(epoch, summary);
 				CurrentPayout::<T>::put(Payout { epoch, after });
 				return false;
@@ -156,11 +173,6 @@ impl<T: Config> Pallet<T> {
 			if result.paid_at.is_none() {
 				Self::pay(epoch, device, result, &mut summary);
 			}
-		}
-		if meter.try_consume(T::WeightInfo::finish_payout()).is_err() {
-			Summaries::<T>::insert(epoch, summary);
-			CurrentPayout::<T>::put(Payout { epoch, after });
-			return false;
 		}
 		summary.carried =
 			summary.pool.saturating_sub(summary.to_treasury).saturating_sub(summary.paid);

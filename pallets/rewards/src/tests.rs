@@ -433,3 +433,33 @@ fn pruning_stops_when_the_block_budget_does() {
 		assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 0);
 	});
 }
+
+#[test]
+fn what_a_block_leaves_idle_pays_more_devices() {
+	test(|| {
+		for device in 1..=25 {
+			add_device(device, solar(100 + u64::from(device), 2_000));
+			close(device, solar_epoch(START_EPOCH, 1_000));
+		}
+		// `on_poll` opens the payout and has room for 6 devices.
+		set_poll_weight(Weight::from_parts(100 + 1_000 + 7_000, 0));
+		poll_at(Rewards::cutoff_of(START_EPOCH));
+		assert_eq!(Summaries::<Test>::get(START_EPOCH).devices_paid, 6);
+		// The rest of the block pays 10 more, and says what it used.
+		use frame_support::traits::{Get, Hooks};
+		let used = <Rewards as Hooks<u64>>::on_idle(
+			System::block_number(),
+			Weight::from_parts(100 + 100 + 1_000 + 10_000, 0),
+		);
+		assert_eq!(Summaries::<Test>::get(START_EPOCH).devices_paid, 16);
+		assert!(used.ref_time() <= 11_200);
+		// Nothing to pay: it takes only the look.
+		set_poll_weight(Weight::MAX);
+		poll_at(Rewards::cutoff_of(START_EPOCH) + 6);
+		assert!(Summaries::<Test>::get(START_EPOCH).settled);
+		let idle = <Rewards as Hooks<u64>>::on_idle(System::block_number(), Weight::MAX);
+		let one_read: frame_support::weights::RuntimeDbWeight =
+			<Test as frame_system::Config>::DbWeight::get();
+		assert_eq!(idle, one_read.reads(1));
+	});
+}

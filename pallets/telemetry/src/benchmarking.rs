@@ -50,7 +50,7 @@ fn capability() -> Capability {
 
 /// A clock time at the start of an epoch, late enough for a previous epoch to exist.
 fn epoch_start<T: Config>() -> UnixSeconds {
-	let epoch = T::EpochLengthS::get();
+	let epoch = Pallet::<T>::epoch_length_s();
 	(1_767_225_600 / epoch + 1) * epoch
 }
 
@@ -93,9 +93,9 @@ fn batch<T: Config>(
 				AttestationKey::Ecdsa(public),
 			);
 			let previous_epoch = if close_epoch {
-				start / T::EpochLengthS::get() - 1
+				start / Pallet::<T>::epoch_length_s() - 1
 			} else {
-				start / T::EpochLengthS::get()
+				start / Pallet::<T>::epoch_length_s()
 			};
 			seed_previous_report::<T>(device_id, zone, start, previous_epoch);
 			let report = IntervalReport {
@@ -172,16 +172,21 @@ fn seed_previous_report<T: Config>(
 				figures,
 				expires_at,
 			}),
+			// Three intervals reported, online and holding energy, so that the epoch handler
+			// scores the device when the epoch closes.
 			epoch: EpochTelemetry {
 				epoch,
 				accepted: 3,
 				expected: 4,
 				discharged_wh: 3_000,
+				online_s: 3 * u64::from(INTERVAL_S),
+				stored_above_reserve_wh_s: 10_000 * 3 * u64::from(INTERVAL_S),
 				..Default::default()
 			},
 			measured: false,
 		},
 	);
+	OpenEpochs::<T>::insert(epoch, device_id, ());
 }
 
 /// Fills a status-map entry with other devices' figures in every freshness slot but the two the
@@ -400,6 +405,45 @@ mod benchmarks {
 		}
 
 		assert!(BatchDigests::<T>::get(block).is_empty());
+	}
+
+	#[benchmark]
+	fn sweep_base() {
+		let start = epoch_start::<T>();
+		T::BenchmarkClock::set_unix_time(start + 1);
+		NextToSweep::<T>::put(start / Pallet::<T>::epoch_length_s());
+		let mut meter = frame_support::weights::WeightMeter::new();
+
+		#[block]
+		{
+			Pallet::<T>::sweep_epochs(&mut meter);
+		}
+
+		assert_eq!(NextToSweep::<T>::get(), Some(start / Pallet::<T>::epoch_length_s()));
+	}
+
+	/// One silent device's epoch closed by the sweep, the epoch's end included: its totals go
+	/// to the registry's history and to the epoch handler, and it is indexed in the next epoch.
+	#[benchmark]
+	fn sweep_device() {
+		let gateway: T::AccountId = account("gateway", 0, 0);
+		let reports = batch::<T>(&gateway, 1, 1, false, Signing::Valid);
+		let device = reports[0].report.device_id;
+		let start = epoch_start::<T>();
+		let epoch = start / Pallet::<T>::epoch_length_s();
+		T::BenchmarkClock::set_unix_time(
+			start + Pallet::<T>::epoch_length_s() + Pallet::<T>::epoch_close_grace_s(),
+		);
+		NextToSweep::<T>::put(epoch);
+		let mut meter = frame_support::weights::WeightMeter::new();
+
+		#[block]
+		{
+			Pallet::<T>::sweep_epochs(&mut meter);
+		}
+
+		assert_eq!(DeviceTelemetry::<T>::get(device).map(|s| s.epoch.epoch), Some(epoch + 1));
+		assert!(OpenEpochs::<T>::contains_key(epoch + 1, device));
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

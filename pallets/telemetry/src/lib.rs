@@ -67,6 +67,7 @@ pub use pallet::*;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod epoch_sweep;
 pub mod fees;
 #[cfg(test)]
 mod mock;
@@ -87,7 +88,7 @@ pub use weights::WeightInfo;
 pub mod pallet {
 	use super::*;
 	use alloc::vec::Vec;
-	use frame_support::{pallet_prelude::*, traits::UnixTime};
+	use frame_support::{pallet_prelude::*, traits::UnixTime, weights::WeightMeter};
 	use frame_system::pallet_prelude::*;
 	use openvpp_primitives::{
 		DeviceId, DeviceKind, DeviceRegistry, LiveFigures, MeasurementSink, OnEpochClosed,
@@ -148,9 +149,19 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxFreshnessSlots: Get<u32>;
 
-		/// Length of a scoring epoch (s).
+		/// Length of a scoring epoch (s) unless genesis sets another ([`EpochLength`]).
 		#[pallet::constant]
 		type EpochLengthS: Get<u64>;
+
+		/// How long after an epoch's end the sweep waits before closing the epochs of devices
+		/// that have not reported since (s): room for late reports. Genesis may set another
+		/// ([`EpochCloseGrace`]).
+		#[pallet::constant]
+		type EpochCloseGraceS: Get<u64>;
+
+		/// Most weight the epoch sweep may use in one block.
+		#[pallet::constant]
+		type MaxSweepWeight: Get<Weight>;
 
 		/// Tolerances of the physics checks.
 		#[pallet::constant]
@@ -210,6 +221,41 @@ pub mod pallet {
 		60
 	}
 
+	/// Length of a scoring epoch (s). Fixed at genesis: epochs are numbered by it.
+	#[pallet::storage]
+	pub type EpochLength<T: Config> = StorageValue<_, u64, ValueQuery, DefaultEpochLength<T>>;
+
+	#[pallet::type_value]
+	pub fn DefaultEpochLength<T: Config>() -> u64 {
+		T::EpochLengthS::get()
+	}
+
+	/// How long after an epoch's end the sweep closes silent devices' epochs (s). Fixed at
+	/// genesis.
+	#[pallet::storage]
+	pub type EpochCloseGrace<T: Config> =
+		StorageValue<_, u64, ValueQuery, DefaultEpochCloseGrace<T>>;
+
+	#[pallet::type_value]
+	pub fn DefaultEpochCloseGrace<T: Config>() -> u64 {
+		T::EpochCloseGraceS::get()
+	}
+
+	/// Devices by the scoring epoch they have open, for the sweep that closes the epochs of
+	/// devices that fell silent.
+	#[pallet::storage]
+	pub type OpenEpochs<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, u64, Twox64Concat, DeviceId, (), OptionQuery>;
+
+	/// The oldest epoch not yet swept: every device's epochs before it are closed. Set at the
+	/// first block.
+	#[pallet::storage]
+	pub type NextToSweep<T: Config> = StorageValue<_, u64>;
+
+	/// Devices closed so far in the epoch being swept, for its event.
+	#[pallet::storage]
+	pub type SweepProgress<T: Config> = StorageValue<_, u32, ValueQuery>;
+
 	/// Raw-data digests of the batches included in each recent block.
 	#[pallet::storage]
 	pub type BatchDigests<T: Config> = StorageMap<
@@ -250,6 +296,9 @@ pub mod pallet {
 		ReportFlagged { device_id: DeviceId, sequence: u64, flags: PlausibilityFlags },
 		/// The minimum interval length changed.
 		MinIntervalLengthSet { seconds: u32 },
+		/// Every device's epoch `epoch` is closed: the sweep closed `devices_closed` that had
+		/// not reported since.
+		EpochSwept { epoch: u64, devices_closed: u32 },
 	}
 
 	#[pallet::error]
@@ -266,6 +315,11 @@ pub mod pallet {
 		/// The minimum interval length (s); `None` keeps the default of one minute. Development
 		/// chains use a few seconds so that a demo shows reports at once.
 		pub min_interval_length_s: Option<u32>,
+		/// The scoring epoch's length (s); `None` keeps `Config::EpochLengthS`. Development
+		/// chains use a few minutes so that a demo shows rewards soon.
+		pub epoch_length_s: Option<u64>,
+		/// The sweep's grace after an epoch's end (s); `None` keeps `Config::EpochCloseGraceS`.
+		pub epoch_close_grace_s: Option<u64>,
 		#[serde(skip)]
 		pub _config: core::marker::PhantomData<T>,
 	}
@@ -279,6 +333,13 @@ pub mod pallet {
 					"the genesis min_interval_length_s must be within 1..=MaxIntervalLengthS"
 				);
 				MinIntervalLengthS::<T>::put(seconds);
+			}
+			if let Some(seconds) = self.epoch_length_s {
+				assert!(seconds > 0, "the genesis epoch_length_s must be positive");
+				EpochLength::<T>::put(seconds);
+			}
+			if let Some(seconds) = self.epoch_close_grace_s {
+				EpochCloseGrace::<T>::put(seconds);
 			}
 		}
 	}
@@ -296,7 +357,20 @@ pub mod pallet {
 			}
 		}
 
+		fn on_poll(_: BlockNumberFor<T>, weight: &mut WeightMeter) {
+			let limit = T::MaxSweepWeight::get().min(weight.remaining());
+			let mut meter = WeightMeter::with_limit(limit);
+			Self::sweep_epochs(&mut meter);
+			weight.consume(meter.consumed());
+		}
+
 		fn integrity_test() {
+			assert!(
+				T::MaxSweepWeight::get().all_gte(
+					T::WeightInfo::sweep_base().saturating_add(T::WeightInfo::sweep_device())
+				),
+				"MaxSweepWeight cannot fit one device of the epoch sweep"
+			);
 			let slot = u64::from(T::FreshnessSlotS::get());
 			assert!(slot > 0, "FreshnessSlotS must be positive");
 			assert!(T::MaxBatchSize::get() > 0, "MaxBatchSize must be positive");

@@ -273,6 +273,9 @@ pub fn measured_intervals() -> Vec<(DeviceId, MeasuredInterval)> {
 pub const SLOT_S: u32 = 60;
 
 parameter_types! {
+	/// Room for a handful of silent devices per block, so that tests see the sweep resume.
+	pub MaxSweepWeight: Weight = <() as crate::WeightInfo>::sweep_base()
+		.saturating_add(<() as crate::WeightInfo>::sweep_device().saturating_mul(5));
 	pub const Tolerances: PlausibilityTolerances = PlausibilityTolerances {
 		rating_tolerance_bp: 500,
 		soc_throughput_tolerance_bp: 1_000,
@@ -294,6 +297,8 @@ impl pallet_telemetry::Config for Test {
 	type FreshnessSlotS = ConstU32<SLOT_S>;
 	type MaxFreshnessSlots = ConstU32<{ (2 * 3_600 + 60) / SLOT_S + 2 }>;
 	type EpochLengthS = ConstU64<3_600>;
+	type EpochCloseGraceS = ConstU64<600>;
+	type MaxSweepWeight = MaxSweepWeight;
 	type Tolerances = Tolerances;
 	type DigestRetentionBlocks = ConstU64<10>;
 	type MaxDigestsPerBlock = ConstU32<2>;

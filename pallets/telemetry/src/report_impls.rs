@@ -427,7 +427,8 @@ impl<T: Config> Pallet<T> {
 		context: &BatchContext<'_, T>,
 		map: &mut StatusMapUpdate<T>,
 	) -> DeviceTelemetryState {
-		let epoch_index = report.interval_start / T::EpochLengthS::get().max(1);
+		let length_s = Self::epoch_length_s();
+		let epoch_index = report.interval_start / length_s;
 		let (mut epoch, previous_end, old_live, measured) = match state {
 			Some(state) => (state.epoch, Some(state.last_interval_end), state.live, state.measured),
 			None => {
@@ -437,15 +438,26 @@ impl<T: Config> Pallet<T> {
 
 		// Intervals only move forward, so a later epoch means the current one is complete.
 		if epoch_index > epoch.epoch {
+			Self::count_missed_until_end(&mut epoch, previous_end, length_s, report);
 			Self::close_epoch(report.device_id, &epoch, previous_end);
 			map.epochs_closed = map.epochs_closed.saturating_add(1);
+			OpenEpochs::<T>::remove(epoch.epoch, report.device_id);
 			epoch = EpochTelemetry { epoch: epoch_index, ..Default::default() };
 		}
+		// The epoch's first report puts the device in the sweep's index (a device the sweep
+		// left dormant comes back here too).
+		if epoch.accepted.saturating_add(epoch.flagged) == 0 {
+			OpenEpochs::<T>::insert(epoch.epoch, report.device_id, ());
+		}
+		// A report for an epoch the sweep has closed: it counts for data quality in the open
+		// epoch, but its energy and time no longer count for any epoch.
+		let late = epoch_index < epoch.epoch;
 
 		// Intervals missed since the previous report (or since the epoch began) count as
 		// expected but absent.
-		let epoch_start = epoch_index.saturating_mul(T::EpochLengthS::get());
+		let epoch_start = epoch_index.saturating_mul(length_s);
 		let missed = previous_end
+			.filter(|_| !late)
 			.map(|end| end.max(epoch_start))
 			.filter(|from| report.interval_start > *from)
 			.map(|from| (report.interval_start - from) / u64::from(report.interval_length_s.max(1)))
@@ -454,9 +466,13 @@ impl<T: Config> Pallet<T> {
 			.expected
 			.saturating_add(1)
 			.saturating_add(u32::try_from(missed).unwrap_or(u32::MAX));
-		epoch.online_s = epoch.online_s.saturating_add(report.online_s.into());
+		if !late {
+			epoch.online_s = epoch.online_s.saturating_add(report.online_s.into());
+		}
 
-		if flags.is_plausible() {
+		if flags.is_plausible() && late {
+			epoch.accepted = epoch.accepted.saturating_add(1);
+		} else if flags.is_plausible() {
 			epoch.accepted = epoch.accepted.saturating_add(1);
 			let imported = report.energy_imported_wh;
 			let exported = report.energy_exported_wh;
@@ -540,9 +556,28 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
+	/// Counts the intervals of `epoch` after the device's last report as missed, when its next
+	/// report is already in a later epoch.
+	fn count_missed_until_end(
+		epoch: &mut EpochTelemetry,
+		previous_end: Option<UnixSeconds>,
+		length_s: u64,
+		report: &IntervalReport,
+	) {
+		let epoch_start = epoch.epoch.saturating_mul(length_s);
+		let epoch_end = epoch_start.saturating_add(length_s);
+		let from = previous_end.unwrap_or(epoch_start).max(epoch_start);
+		let missed = epoch_end.saturating_sub(from) / u64::from(report.interval_length_s.max(1));
+		epoch.expected = epoch.expected.saturating_add(u32::try_from(missed).unwrap_or(u32::MAX));
+	}
+
 	/// Hands a finished epoch to the registry's history and to the epoch handler. `last_seen` is
 	/// the end of the epoch's last accepted interval.
-	fn close_epoch(device_id: DeviceId, epoch: &EpochTelemetry, last_seen: Option<UnixSeconds>) {
+	pub(crate) fn close_epoch(
+		device_id: DeviceId,
+		epoch: &EpochTelemetry,
+		last_seen: Option<UnixSeconds>,
+	) {
 		let totals = TelemetryTotals {
 			energy_produced_wh: epoch.produced_wh,
 			energy_consumed_wh: epoch.consumed_wh,
@@ -597,6 +632,21 @@ impl<T: Config> Pallet<T> {
 					.add(&live.figures);
 			}
 		}
+		// The sweep's index names each device at its open epoch, and only there; a device
+		// missing from it has reported nothing in that epoch (the sweep left it dormant).
+		for (epoch, device, ()) in OpenEpochs::<T>::iter() {
+			frame_support::ensure!(
+				DeviceTelemetry::<T>::get(device).is_some_and(|s| s.epoch.epoch == epoch),
+				"the epoch index names a device at an epoch it does not have open"
+			);
+		}
+		for (device, state) in DeviceTelemetry::<T>::iter() {
+			let reported = state.epoch.accepted.saturating_add(state.epoch.flagged) > 0;
+			frame_support::ensure!(
+				!reported || OpenEpochs::<T>::contains_key(state.epoch.epoch, device),
+				"a device that reported in its open epoch is missing from the epoch index"
+			);
+		}
 		let mut stored: BTreeMap<(RegionCode, DeviceKind, UnixSeconds), LiveFigures> =
 			BTreeMap::new();
 		for (region, kind, status) in EnergyStatus::<T>::iter() {
@@ -625,6 +675,7 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 		Self::drop_from_status_map(device_id);
 		// Its last epoch reaches its history and the epoch handler before the state goes.
 		if let Some(state) = DeviceTelemetry::<T>::take(device_id) {
+			OpenEpochs::<T>::remove(state.epoch.epoch, device_id);
 			Self::close_epoch(device_id, &state.epoch, Some(state.last_interval_end));
 		}
 	}

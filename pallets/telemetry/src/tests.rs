@@ -1295,3 +1295,139 @@ fn only_measured_devices_reach_demand_response_flagged_ones_marked() {
 		assert_eq!(measured_intervals().len(), 1);
 	});
 }
+
+// ---- closing the epochs of silent devices ------------------------------------------------------
+
+const EPOCH: u64 = 3_600;
+const GRACE: u64 = 600;
+const E0: u64 = T0 / EPOCH;
+
+/// Runs the sweep at `unix_s` with the mock's per-block budget.
+fn sweep_at(unix_s: u64) {
+	set_time(unix_s);
+	System::set_block_number(System::block_number() + 1);
+	let mut meter = frame_support::weights::WeightMeter::new();
+	<Telemetry as Hooks<u64>>::on_poll(System::block_number(), &mut meter);
+}
+
+#[test]
+fn the_sweep_closes_the_epochs_of_devices_that_fell_silent() {
+	run_test(|| {
+		sweep_at(T0);
+		assert_eq!(NextToSweep::<Test>::get(), Some(E0));
+		add_solar(2, "DE-TENNET");
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(1));
+		// The solar array reports two intervals and falls silent; the battery reports on.
+		submit(vec![
+			sign(solar_report(2, 0)),
+			sign(solar_report(2, 1)),
+			sign(battery_report(1, 0)),
+			sign(battery_report(1, 1)),
+		]);
+		set_time(after_interval(4));
+		submit(vec![
+			sign(battery_report(1, 2)),
+			sign(battery_report(1, 3)),
+			sign(battery_report(1, 4)),
+		]);
+		// The battery's first report of the next epoch closed its epoch.
+		assert_eq!(closed_epochs().len(), 1);
+		assert!(OpenEpochs::<Test>::contains_key(E0 + 1, 1));
+		assert!(OpenEpochs::<Test>::contains_key(E0, 2));
+
+		// Not before the grace period has passed.
+		sweep_at(T0 + EPOCH + GRACE - 1);
+		assert_eq!(closed_epochs().len(), 1);
+		sweep_at(T0 + EPOCH + GRACE);
+		let closed = closed_epochs();
+		assert_eq!(closed.len(), 2);
+		let (device, epoch) = closed[1];
+		assert_eq!(device, 2);
+		// Two intervals reported, the two up to the epoch's end missed.
+		assert_eq!(
+			(epoch.epoch, epoch.accepted, epoch.expected, epoch.produced_wh),
+			(E0, 2, 4, 1_500)
+		);
+		assert_eq!(MockRegistry::history(2).reports_expected, 4);
+		assert!(System::events().iter().any(|r| r.event
+			== RuntimeEvent::Telemetry(Event::EpochSwept { epoch: E0, devices_closed: 1 })));
+		assert_eq!(NextToSweep::<Test>::get(), Some(E0 + 1));
+		assert_eq!(DeviceTelemetry::<Test>::get(2).map(|s| s.epoch.epoch), Some(E0 + 1));
+		assert!(OpenEpochs::<Test>::contains_key(E0 + 1, 2));
+
+		// Silent for a whole epoch: swept once more with every interval missed, then left alone.
+		sweep_at(T0 + 2 * EPOCH + GRACE);
+		let closed = closed_epochs();
+		let swept: Vec<_> = closed.iter().filter(|(d, e)| *d == 2 && e.epoch == E0 + 1).collect();
+		assert_eq!(swept.len(), 1);
+		assert_eq!((swept[0].1.accepted, swept[0].1.expected), (0, 4));
+		assert!(!OpenEpochs::<Test>::contains_key(E0 + 2, 2));
+		// Back in its dormant epoch: indexed again, so that it is swept if it falls silent.
+		set_time(T0 + 2 * EPOCH + 900 + 5);
+		let back = IntervalReport { sequence: 3, ..solar_report(2, 8) };
+		submit(vec![sign(back)]);
+		assert_eq!(last_batch(), (1, 0, 0));
+		assert!(OpenEpochs::<Test>::contains_key(E0 + 2, 2));
+		// The battery, silent since interval 4, was swept in its epoch too.
+		assert!(closed.iter().any(|(d, e)| *d == 1 && e.epoch == E0 + 1 && e.expected == 4));
+	});
+}
+
+#[test]
+fn the_sweep_stops_at_its_budget_and_resumes() {
+	run_test(|| {
+		sweep_at(T0);
+		for id in 1..=12 {
+			add_solar(id, "DE-TENNET");
+		}
+		set_time(after_interval(0));
+		submit((1..=12).map(|id| sign(solar_report(id, 0))).collect());
+		// The mock's budget closes five devices a block.
+		sweep_at(T0 + EPOCH + GRACE);
+		assert_eq!(closed_epochs().len(), 5);
+		assert_eq!(NextToSweep::<Test>::get(), Some(E0));
+		sweep_at(T0 + EPOCH + GRACE + 6);
+		sweep_at(T0 + EPOCH + GRACE + 12);
+		assert_eq!(closed_epochs().len(), 12);
+		assert_eq!(NextToSweep::<Test>::get(), Some(E0 + 1));
+		assert!(System::events().iter().any(|r| r.event
+			== RuntimeEvent::Telemetry(Event::EpochSwept { epoch: E0, devices_closed: 12 })));
+	});
+}
+
+#[test]
+fn a_report_for_a_swept_epoch_counts_for_quality_but_not_energy() {
+	run_test(|| {
+		sweep_at(T0);
+		add_solar(2, "DE-TENNET");
+		set_time(after_interval(0));
+		submit(vec![sign(solar_report(2, 0))]);
+		sweep_at(T0 + EPOCH + GRACE);
+		assert_eq!(closed_epochs()[0].1.produced_wh, 750);
+		// Interval 1 of the swept epoch arrives late.
+		submit(vec![sign(solar_report(2, 1))]);
+		assert_eq!(last_batch(), (1, 0, 0));
+		let epoch = DeviceTelemetry::<Test>::get(2).expect("reporting").epoch;
+		assert_eq!(
+			(epoch.epoch, epoch.accepted, epoch.expected, epoch.produced_wh, epoch.online_s),
+			(E0 + 1, 1, 1, 0, 0)
+		);
+	});
+}
+
+#[test]
+fn an_epoch_closed_by_a_later_report_counts_its_missed_tail() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(4));
+		submit(vec![sign(battery_report(1, 0)), sign(battery_report(1, 4))]);
+		let closed = closed_epochs();
+		assert_eq!((closed[0].1.accepted, closed[0].1.expected), (1, 4));
+		assert!(!OpenEpochs::<Test>::contains_key(E0, 1));
+		assert!(OpenEpochs::<Test>::contains_key(E0 + 1, 1));
+		// Retiring takes the device out of the index.
+		Telemetry::on_device_retired(1);
+		assert!(!OpenEpochs::<Test>::contains_key(E0 + 1, 1));
+	});
+}

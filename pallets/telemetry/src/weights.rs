@@ -3,14 +3,14 @@
 //!
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-11-30
-//! STEPS `20`, REPEAT `10`, LOW RANGE `[]`, HIGH RANGE `[]`
+//! CLI VERSION 64.0.0, DATE 2026-12-01
+//! STEPS `10`, REPEAT `5`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
 //! WASM-EXECUTION `Compiled`, CHAIN `Some("dev")`, DB CACHE `1024`
 
 // Executed command:
-// /tmp/openvpp-node-bench
+// /root/.cache/openvpp/target/release/openvpp-node
 // benchmark
 // pallet
 // --chain
@@ -24,9 +24,9 @@
 // --extrinsic
 // *
 // --steps
-// 20
-// --repeat
 // 10
+// --repeat
+// 5
 // --wasm-execution
 // compiled
 // --heap-pages
@@ -57,6 +57,8 @@ pub trait WeightInfo {
 	fn verify_ecdsa() -> Weight;
 	fn set_min_interval_length() -> Weight;
 	fn prune_digests() -> Weight;
+	fn sweep_base() -> Weight;
+	fn sweep_device() -> Weight;
 }
 
 /// Weights measured for `pallet_telemetry`, with storage access priced by the runtime's `DbWeight`.
@@ -69,28 +71,40 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:1000)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
+	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::NextToSettle` (r:1 w:0)
+	/// Proof: `Rewards::NextToSettle` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::PendingDemandResponse` (r:1000 w:0)
+	/// Proof: `Rewards::PendingDemandResponse` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::Results` (r:1000 w:1000)
+	/// Proof: `Rewards::Results` (`max_values`: None, `max_size`: Some(125), added: 2600, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::Summaries` (r:1 w:1)
+	/// Proof: `Rewards::Summaries` (`max_values`: None, `max_size`: Some(265), added: 2740, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1000 w:1000)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::FeeFreeWeight` (r:1 w:1)
 	/// Proof: `Telemetry::FeeFreeWeight` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::OpenEpochs` (r:0 w:2000)
+	/// Proof: `Telemetry::OpenEpochs` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `6812 + n * (590 ±0)`
+		//  Measured:  `7464 + n * (599 ±0)`
 		//  Estimated: `20887 + n * (8923 ±0)`
-		// Minimum execution time: 286_486_000 picoseconds.
-		Weight::from_parts(298_769_000, 20887)
-			// Standard Error: 1_884_067
-			.saturating_add(Weight::from_parts(132_633_488, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(5_u64))
-			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
-			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+		// Minimum execution time: 440_014_000 picoseconds.
+		Weight::from_parts(447_888_000, 20887)
+			// Standard Error: 6_396_011
+			.saturating_add(Weight::from_parts(255_599_032, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 8923).saturating_mul(n.into()))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
@@ -100,29 +114,41 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:1000)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
+	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::NextToSettle` (r:1 w:0)
+	/// Proof: `Rewards::NextToSettle` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::PendingDemandResponse` (r:1000 w:0)
+	/// Proof: `Rewards::PendingDemandResponse` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::Results` (r:1000 w:1000)
+	/// Proof: `Rewards::Results` (`max_values`: None, `max_size`: Some(125), added: 2600, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::Summaries` (r:1 w:1)
+	/// Proof: `Rewards::Summaries` (`max_values`: None, `max_size`: Some(265), added: 2740, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::FeeFreeWeight` (r:1 w:1)
 	/// Proof: `Telemetry::FeeFreeWeight` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::OpenEpochs` (r:0 w:2000)
+	/// Proof: `Telemetry::OpenEpochs` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_one_region(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7265 + n * (307 ±0)`
-		//  Estimated: `20887 + n * (3306 ±0)`
-		// Minimum execution time: 186_048_000 picoseconds.
-		Weight::from_parts(2_777_099_992, 20887)
-			// Standard Error: 3_488_782
-			.saturating_add(Weight::from_parts(94_538_224, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(6_u64))
-			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
-			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+		//  Measured:  `7990 + n * (308 ±0)`
+		//  Estimated: `20887 + n * (3311 ±0)`
+		// Minimum execution time: 417_241_000 picoseconds.
+		Weight::from_parts(452_438_000, 20887)
+			// Standard Error: 4_884_967
+			.saturating_add(Weight::from_parts(203_426_006, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(9_u64))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -131,9 +157,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
+	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
@@ -143,17 +171,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7265 + n * (307 ±0)`
-		//  Estimated: `20887 + n * (3306 ±0)`
-		// Minimum execution time: 253_996_000 picoseconds.
-		Weight::from_parts(455_776_499, 20887)
-			// Standard Error: 2_813_709
-			.saturating_add(Weight::from_parts(90_455_069, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(6_u64))
+		//  Measured:  `7882 + n * (308 ±0)`
+		//  Estimated: `20887 + n * (3311 ±0)`
+		// Minimum execution time: 339_376_000 picoseconds.
+		Weight::from_parts(368_610_000, 20887)
+			// Standard Error: 2_220_558
+			.saturating_add(Weight::from_parts(125_044_714, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -162,24 +190,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(267), added: 2742, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_bad_signature(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `892 + n * (307 ±0)`
-		//  Estimated: `20887 + n * (3306 ±0)`
-		// Minimum execution time: 157_385_000 picoseconds.
-		Weight::from_parts(1_227_009_832, 20887)
-			// Standard Error: 2_896_755
-			.saturating_add(Weight::from_parts(90_628_994, 0).saturating_mul(n.into()))
+		//  Measured:  `1023 + n * (308 ±0)`
+		//  Estimated: `20887 + n * (3311 ±0)`
+		// Minimum execution time: 257_292_000 picoseconds.
+		Weight::from_parts(662_543_290, 20887)
+			// Standard Error: 5_195_331
+			.saturating_add(Weight::from_parts(114_942_243, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -188,42 +216,42 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
-	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(831), added: 3306, mode: `MaxEncodedLen`)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_unverified(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `656 + n * (259 ±0)`
-		//  Estimated: `20887 + n * (3306 ±0)`
-		// Minimum execution time: 73_468_000 picoseconds.
-		Weight::from_parts(75_291_000, 20887)
-			// Standard Error: 210_317
-			.saturating_add(Weight::from_parts(13_560_471, 0).saturating_mul(n.into()))
+		//  Measured:  `761 + n * (260 ±0)`
+		//  Estimated: `20887 + n * (3311 ±0)`
+		// Minimum execution time: 204_232_000 picoseconds.
+		Weight::from_parts(432_616_987, 20887)
+			// Standard Error: 1_307_700
+			.saturating_add(Weight::from_parts(16_451_412, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn verify_ed25519() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 50_385_000 picoseconds.
-		Weight::from_parts(59_671_000, 0)
+		// Minimum execution time: 50_554_000 picoseconds.
+		Weight::from_parts(58_770_000, 0)
 	}
 	fn verify_sr25519() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 51_556_000 picoseconds.
-		Weight::from_parts(66_635_000, 0)
+		// Minimum execution time: 51_517_000 picoseconds.
+		Weight::from_parts(60_935_000, 0)
 	}
 	fn verify_ecdsa() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 51_075_000 picoseconds.
-		Weight::from_parts(56_065_000, 0)
+		// Minimum execution time: 53_660_000 picoseconds.
+		Weight::from_parts(67_206_000, 0)
 	}
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:0 w:1)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
@@ -231,8 +259,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 9_568_000 picoseconds.
-		Weight::from_parts(15_519_000, 0)
+		// Minimum execution time: 9_589_000 picoseconds.
+		Weight::from_parts(16_371_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Telemetry::BatchDigests` (r:0 w:1)
@@ -241,71 +269,129 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 3_196_000 picoseconds.
-		Weight::from_parts(4_168_000, 0)
+		// Minimum execution time: 3_176_000 picoseconds.
+		Weight::from_parts(4_558_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	/// Storage: `Timestamp::Now` (r:1 w:0)
+	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
+	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::NextToSweep` (r:1 w:0)
+	/// Proof: `Telemetry::NextToSweep` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochCloseGrace` (r:1 w:0)
+	/// Proof: `Telemetry::EpochCloseGrace` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	fn sweep_base() -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `140`
+		//  Estimated: `1493`
+		// Minimum execution time: 11_541_000 picoseconds.
+		Weight::from_parts(13_074_000, 1493)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+	}
+	/// Storage: `Timestamp::Now` (r:1 w:0)
+	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
+	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::NextToSweep` (r:1 w:1)
+	/// Proof: `Telemetry::NextToSweep` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochCloseGrace` (r:1 w:0)
+	/// Proof: `Telemetry::EpochCloseGrace` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::SweepProgress` (r:1 w:1)
+	/// Proof: `Telemetry::SweepProgress` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::OpenEpochs` (r:2 w:2)
+	/// Proof: `Telemetry::OpenEpochs` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
+	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
+	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::NextToSettle` (r:1 w:0)
+	/// Proof: `Rewards::NextToSettle` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::PendingDemandResponse` (r:1 w:0)
+	/// Proof: `Rewards::PendingDemandResponse` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::Results` (r:1 w:1)
+	/// Proof: `Rewards::Results` (`max_values`: None, `max_size`: Some(125), added: 2600, mode: `MaxEncodedLen`)
+	/// Storage: `Rewards::Summaries` (r:1 w:1)
+	/// Proof: `Rewards::Summaries` (`max_values`: None, `max_size`: Some(265), added: 2740, mode: `MaxEncodedLen`)
+	fn sweep_device() -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `1311`
+		//  Estimated: `5996`
+		// Minimum execution time: 103_123_000 picoseconds.
+		Weight::from_parts(143_259_000, 5996)
+			.saturating_add(T::DbWeight::get().reads(13_u64))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 }
 
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn submit_reports(n: u32, ) -> Weight {
-		Weight::from_parts(298_769_000, 20887)
-			.saturating_add(Weight::from_parts(132_633_488, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(5_u64))
-			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
-			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
+		Weight::from_parts(447_888_000, 20887)
+			.saturating_add(Weight::from_parts(255_599_032, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
+			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 8923).saturating_mul(n.into()))
 	}
 	fn submit_reports_one_region(n: u32, ) -> Weight {
-		Weight::from_parts(2_777_099_992, 20887)
-			.saturating_add(Weight::from_parts(94_538_224, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(6_u64))
-			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
-			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+		Weight::from_parts(452_438_000, 20887)
+			.saturating_add(Weight::from_parts(203_426_006, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(9_u64))
+			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
-		Weight::from_parts(455_776_499, 20887)
-			.saturating_add(Weight::from_parts(90_455_069, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(6_u64))
+		Weight::from_parts(368_610_000, 20887)
+			.saturating_add(Weight::from_parts(125_044_714, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn submit_reports_bad_signature(n: u32, ) -> Weight {
-		Weight::from_parts(1_227_009_832, 20887)
-			.saturating_add(Weight::from_parts(90_628_994, 0).saturating_mul(n.into()))
+		Weight::from_parts(662_543_290, 20887)
+			.saturating_add(Weight::from_parts(114_942_243, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn submit_reports_unverified(n: u32, ) -> Weight {
-		Weight::from_parts(75_291_000, 20887)
-			.saturating_add(Weight::from_parts(13_560_471, 0).saturating_mul(n.into()))
+		Weight::from_parts(432_616_987, 20887)
+			.saturating_add(Weight::from_parts(16_451_412, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3306).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn verify_ed25519() -> Weight {
-		Weight::from_parts(59_671_000, 0)
+		Weight::from_parts(58_770_000, 0)
 	}
 	fn verify_sr25519() -> Weight {
-		Weight::from_parts(66_635_000, 0)
+		Weight::from_parts(60_935_000, 0)
 	}
 	fn verify_ecdsa() -> Weight {
-		Weight::from_parts(56_065_000, 0)
+		Weight::from_parts(67_206_000, 0)
 	}
 	fn set_min_interval_length() -> Weight {
-		Weight::from_parts(15_519_000, 0)
+		Weight::from_parts(16_371_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn prune_digests() -> Weight {
-		Weight::from_parts(4_168_000, 0)
+		Weight::from_parts(4_558_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn sweep_base() -> Weight {
+		Weight::from_parts(13_074_000, 1493)
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+	}
+	fn sweep_device() -> Weight {
+		Weight::from_parts(143_259_000, 5996)
+			.saturating_add(ParityDbWeight::get().reads(13_u64))
+			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 }

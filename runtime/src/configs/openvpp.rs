@@ -2,7 +2,7 @@
 
 use super::{RuntimeBlockWeights, TelemetryFeesInOvpp};
 use crate::{
-	AccountId, Balance, Balances, BlockNumber, DemandResponse, DeviceRegistry, Runtime,
+	AccountId, Balance, Balances, BlockNumber, DemandResponse, DeviceRegistry, Rewards, Runtime,
 	RuntimeHoldReason, Telemetry, Timestamp, DAYS, MILLI_OVPP,
 };
 use frame_support::{
@@ -67,10 +67,10 @@ impl pallet_device_registry::Config for Runtime {
 	type GovernanceOrigin = EnsureRoot<AccountId>;
 	type UnixTime = Timestamp;
 	// Telemetry first: it closes the device's open epoch while the registry still knows it.
-	type LifecycleHooks = (Telemetry, DemandResponse);
+	type LifecycleHooks = (Telemetry, (DemandResponse, Rewards));
 	type Commitments = DemandResponse;
 	#[cfg(feature = "runtime-benchmarks")]
-	type LifecycleBenchmarkHelper = (Telemetry, DemandResponse);
+	type LifecycleBenchmarkHelper = (Telemetry, (DemandResponse, Rewards));
 	type MaxMetadataLen = ConstU32<64>;
 	type MaxReasonLen = ConstU32<128>;
 	type InitialReputationBp = ConstU16<5_000>;
@@ -103,11 +103,18 @@ parameter_types! {
 	};
 	/// Digests are kept as long as reports can still arrive.
 	pub const DigestRetentionBlocks: BlockNumber = 2 * DAYS;
+	/// Closing silent devices' epochs may use 2 % of every block, before any transaction.
+	pub EpochSweepWeight: Weight =
+		sp_runtime::Perbill::from_percent(2) * RuntimeBlockWeights::get().max_block;
 }
+
+/// How long after an epoch's end silent devices' epochs are closed and the epoch is paid: ten
+/// minutes, room for a gateway's short outage.
+pub const EPOCH_CLOSE_GRACE_S: u64 = 600;
 
 impl pallet_telemetry::Config for Runtime {
 	type Registry = DeviceRegistry;
-	type OnEpochClosed = ();
+	type OnEpochClosed = Rewards;
 	type Measurement = DemandResponse;
 	type Fees = TelemetryFeesInOvpp;
 	type UnixTime = Timestamp;
@@ -126,8 +133,10 @@ impl pallet_telemetry::Config for Runtime {
 				+ 2
 		},
 	>;
-	/// Hourly scoring epochs.
+	/// Hourly scoring epochs, unless genesis sets another length.
 	type EpochLengthS = ConstU64<3_600>;
+	type EpochCloseGraceS = ConstU64<EPOCH_CLOSE_GRACE_S>;
+	type MaxSweepWeight = EpochSweepWeight;
 	type Tolerances = Tolerances;
 	type DigestRetentionBlocks = DigestRetentionBlocks;
 	type MaxDigestsPerBlock = ConstU32<256>;
@@ -151,7 +160,7 @@ impl pallet_demand_response::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Registry = DeviceRegistry;
 	type Telemetry = Telemetry;
-	type OnParticipantSettled = ();
+	type OnParticipantSettled = Rewards;
 	type UnixTime = Timestamp;
 	// Root until governance arrives.
 	type AdminOrigin = EnsureRoot<AccountId>;

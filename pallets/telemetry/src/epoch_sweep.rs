@@ -1,0 +1,103 @@
+//! Closing the epochs of devices that fell silent.
+//!
+//! A device's epoch normally closes at its first report of a later epoch. A device that stops
+//! reporting would keep its epoch open for ever, and what it delivered would never be scored.
+//! So [`OpenEpochs`] indexes devices by their open epoch, and once an epoch has ended and
+//! the grace ([`EpochCloseGrace`]) has passed, `on_poll` closes the epochs still open in it, a
+//! bounded number per block. The intervals the device missed up to the epoch's end count as
+//! expected: they lower its data quality and availability.
+//!
+//! A swept device starts the next epoch empty. If it reported nothing at all in the swept
+//! epoch, it is not indexed again: a device silent for a whole epoch is swept once more and then
+//! left alone until it reports again.
+//!
+//! A report for an interval of an epoch already swept counts for data quality in the device's
+//! open epoch, but its energy no longer counts towards any epoch (see
+//! `report_impls::apply_report`).
+
+use frame_support::weights::WeightMeter;
+use openvpp_primitives::{ClosedEpochs, DeviceId, EpochTelemetry};
+
+use crate::{pallet::*, WeightInfo};
+
+impl<T: Config> Pallet<T> {
+	/// The scoring epoch's length (s), at least 1.
+	pub fn epoch_length_s() -> u64 {
+		EpochLength::<T>::get().max(1)
+	}
+
+	/// How long after an epoch's end the sweep closes silent devices' epochs (s).
+	pub fn epoch_close_grace_s() -> u64 {
+		EpochCloseGrace::<T>::get()
+	}
+
+	/// Sweeps every epoch whose grace has passed, as far as `meter` allows.
+	pub(crate) fn sweep_epochs(meter: &mut WeightMeter) {
+		if meter.try_consume(T::WeightInfo::sweep_base()).is_err() {
+			return;
+		}
+		let now = Self::now();
+		let length_s = Self::epoch_length_s();
+		let Some(mut epoch) = NextToSweep::<T>::get() else {
+			// The first block: epochs before the current one held no device.
+			NextToSweep::<T>::put(now / length_s);
+			return;
+		};
+		while now
+			>= epoch
+				.saturating_add(1)
+				.saturating_mul(length_s)
+				.saturating_add(Self::epoch_close_grace_s())
+		{
+			let mut closed = SweepProgress::<T>::get();
+			// Each entry is removed as the iterator yields it, so the weight is taken first.
+			let mut open = OpenEpochs::<T>::drain_prefix(epoch);
+			loop {
+				if meter.try_consume(T::WeightInfo::sweep_device()).is_err() {
+					SweepProgress::<T>::put(closed);
+					return;
+				}
+				let Some((device, ())) = open.next() else { break };
+				if Self::close_silent_epoch(device, epoch, length_s) {
+					closed = closed.saturating_add(1);
+				}
+			}
+			Self::deposit_event(Event::EpochSwept { epoch, devices_closed: closed });
+			SweepProgress::<T>::kill();
+			epoch = epoch.saturating_add(1);
+			NextToSweep::<T>::put(epoch);
+		}
+	}
+
+	/// Closes `device`'s epoch `epoch`, counting the intervals it missed up to the epoch's
+	/// end. Returns whether it did (the index may name a device that has since moved on or
+	/// been retired).
+	fn close_silent_epoch(device: DeviceId, epoch: u64, length_s: u64) -> bool {
+		DeviceTelemetry::<T>::mutate_extant(device, |state| {
+			if state.epoch.epoch != epoch {
+				return false;
+			}
+			let epoch_start = epoch.saturating_mul(length_s);
+			let epoch_end = epoch_start.saturating_add(length_s);
+			let interval_s = u64::from(state.latest.interval_length_s.max(1));
+			let missed =
+				epoch_end.saturating_sub(state.last_interval_end.max(epoch_start)) / interval_s;
+			state.epoch.expected =
+				state.epoch.expected.saturating_add(u32::try_from(missed).unwrap_or(u32::MAX));
+			let reported = state.epoch.accepted.saturating_add(state.epoch.flagged) > 0;
+			Self::close_epoch(device, &state.epoch, Some(state.last_interval_end));
+			let next = epoch.saturating_add(1);
+			state.epoch = EpochTelemetry { epoch: next, ..Default::default() };
+			if reported {
+				OpenEpochs::<T>::insert(next, device, ());
+			}
+			true
+		})
+	}
+}
+
+impl<T: Config> ClosedEpochs for Pallet<T> {
+	fn closed_before() -> Option<u64> {
+		NextToSweep::<T>::get()
+	}
+}
