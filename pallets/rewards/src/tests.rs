@@ -453,13 +453,43 @@ fn what_a_block_leaves_idle_pays_more_devices() {
 		);
 		assert_eq!(Summaries::<Test>::get(START_EPOCH).devices_paid, 16);
 		assert!(used.ref_time() <= 11_200);
-		// Nothing to pay: it takes only the look.
+		// Nothing to pay or prune: it takes only the look.
 		set_poll_weight(Weight::MAX);
 		poll_at(Rewards::cutoff_of(START_EPOCH) + 6);
 		assert!(Summaries::<Test>::get(START_EPOCH).settled);
 		let idle = <Rewards as Hooks<u64>>::on_idle(System::block_number(), Weight::MAX);
-		let one_read: frame_support::weights::RuntimeDbWeight =
+		let db: frame_support::weights::RuntimeDbWeight =
 			<Test as frame_system::Config>::DbWeight::get();
-		assert_eq!(idle, one_read.reads(1));
+		assert_eq!(idle, db.reads(3));
+	});
+}
+
+#[test]
+fn what_a_block_leaves_idle_prunes_old_results() {
+	use frame_support::traits::{Get, Hooks};
+	test(|| {
+		for device in 1..=30 {
+			add_device(device, solar(100 + u64::from(device), 2_000));
+			close(device, solar_epoch(START_EPOCH, 1_000));
+		}
+		for epoch in START_EPOCH..START_EPOCH + u64::from(RETENTION) {
+			settle(epoch);
+		}
+		// As above: `on_poll` settles the next epoch and removes 10 of the first's results.
+		set_poll_weight(Weight::from_parts(100 + 1_000 + 1_000 + 10 * 100, 0));
+		poll_at(Rewards::cutoff_of(START_EPOCH + u64::from(RETENTION)));
+		assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 20);
+		// The rest of the block removes 15 more, and says what it used.
+		let db: frame_support::weights::RuntimeDbWeight =
+			<Test as frame_system::Config>::DbWeight::get();
+		let look = db.reads(3);
+		let room = look.saturating_add(Weight::from_parts(15 * 100, 0));
+		let used = <Rewards as Hooks<u64>>::on_idle(System::block_number(), room);
+		assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 5);
+		assert_eq!(used, room);
+		// The next block's `on_poll` finishes the epoch.
+		poll_at(Rewards::cutoff_of(START_EPOCH + u64::from(RETENTION)) + 6);
+		assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 0);
+		assert!(events().contains(&Event::ResultsPruned { epoch: START_EPOCH }));
 	});
 }
