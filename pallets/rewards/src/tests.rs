@@ -410,23 +410,30 @@ fn results_are_pruned_after_the_retention() {
 	});
 }
 
+/// 30 devices scored in the first epoch and `RETENTION` epochs settled; then a block whose
+/// `on_poll` settles the next epoch, which makes the first due for pruning, and has room for
+/// 10 removals. Returns that block's time.
+fn first_epoch_pruned_but_20_results() -> u64 {
+	for device in 1..=30 {
+		add_device(device, solar(100 + u64::from(device), 2_000));
+		close(device, solar_epoch(START_EPOCH, 1_000));
+	}
+	for epoch in START_EPOCH..START_EPOCH + u64::from(RETENTION) {
+		settle(epoch);
+	}
+	// Base, the opening and the (empty) payout, 10 removals.
+	set_poll_weight(Weight::from_parts(100 + 1_000 + 1_000 + 10 * 100, 0));
+	let at = Rewards::cutoff_of(START_EPOCH + u64::from(RETENTION));
+	poll_at(at);
+	assert!(Summaries::<Test>::get(START_EPOCH + u64::from(RETENTION)).settled);
+	assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 20);
+	at
+}
+
 #[test]
 fn pruning_stops_when_the_block_budget_does() {
 	test(|| {
-		for device in 1..=30 {
-			add_device(device, solar(100 + u64::from(device), 2_000));
-			close(device, solar_epoch(START_EPOCH, 1_000));
-		}
-		for epoch in START_EPOCH..START_EPOCH + u64::from(RETENTION) {
-			settle(epoch);
-		}
-		// Settling the next epoch makes the first due for pruning. The block has room for
-		// the (empty) payout and 10 removals.
-		set_poll_weight(Weight::from_parts(100 + 1_000 + 1_000 + 10 * 100, 0));
-		let at = Rewards::cutoff_of(START_EPOCH + u64::from(RETENTION));
-		poll_at(at);
-		assert!(Summaries::<Test>::get(START_EPOCH + u64::from(RETENTION)).settled);
-		assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 20);
+		let at = first_epoch_pruned_but_20_results();
 		for block in 1..=5 {
 			poll_at(at + 6 * block);
 		}
@@ -468,17 +475,7 @@ fn what_a_block_leaves_idle_pays_more_devices() {
 fn what_a_block_leaves_idle_prunes_old_results() {
 	use frame_support::traits::{Get, Hooks};
 	test(|| {
-		for device in 1..=30 {
-			add_device(device, solar(100 + u64::from(device), 2_000));
-			close(device, solar_epoch(START_EPOCH, 1_000));
-		}
-		for epoch in START_EPOCH..START_EPOCH + u64::from(RETENTION) {
-			settle(epoch);
-		}
-		// As above: `on_poll` settles the next epoch and removes 10 of the first's results.
-		set_poll_weight(Weight::from_parts(100 + 1_000 + 1_000 + 10 * 100, 0));
-		poll_at(Rewards::cutoff_of(START_EPOCH + u64::from(RETENTION)));
-		assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 20);
+		let at = first_epoch_pruned_but_20_results();
 		// The rest of the block removes 15 more, and says what it used.
 		let db: frame_support::weights::RuntimeDbWeight =
 			<Test as frame_system::Config>::DbWeight::get();
@@ -488,7 +485,7 @@ fn what_a_block_leaves_idle_prunes_old_results() {
 		assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 5);
 		assert_eq!(used, room);
 		// The next block's `on_poll` finishes the epoch.
-		poll_at(Rewards::cutoff_of(START_EPOCH + u64::from(RETENTION)) + 6);
+		poll_at(at + 6);
 		assert_eq!(Results::<Test>::iter_prefix(START_EPOCH).count(), 0);
 		assert!(events().contains(&Event::ResultsPruned { epoch: START_EPOCH }));
 	});
