@@ -77,13 +77,12 @@ impl<T: Config> Pallet<T> {
 			if state.epoch.epoch != epoch {
 				return false;
 			}
-			let epoch_start = epoch.saturating_mul(length_s);
-			let epoch_end = epoch_start.saturating_add(length_s);
-			let interval_s = u64::from(state.latest.interval_length_s.max(1));
-			let missed =
-				epoch_end.saturating_sub(state.last_interval_end.max(epoch_start)) / interval_s;
-			state.epoch.expected =
-				state.epoch.expected.saturating_add(u32::try_from(missed).unwrap_or(u32::MAX));
+			Self::count_missed_until_end(
+				&mut state.epoch,
+				Some(state.last_interval_end),
+				length_s,
+				state.latest.interval_length_s,
+			);
 			let reported = state.epoch.accepted.saturating_add(state.epoch.flagged) > 0;
 			Self::close_epoch(device, &state.epoch, Some(state.last_interval_end));
 			let next = epoch.saturating_add(1);

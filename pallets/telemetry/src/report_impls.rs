@@ -438,7 +438,12 @@ impl<T: Config> Pallet<T> {
 
 		// Intervals only move forward, so a later epoch means the current one is complete.
 		if epoch_index > epoch.epoch {
-			Self::count_missed_until_end(&mut epoch, previous_end, length_s, report);
+			Self::count_missed_until_end(
+				&mut epoch,
+				previous_end,
+				length_s,
+				report.interval_length_s,
+			);
 			Self::close_epoch(report.device_id, &epoch, previous_end);
 			map.epochs_closed = map.epochs_closed.saturating_add(1);
 			OpenEpochs::<T>::remove(epoch.epoch, report.device_id);
@@ -470,34 +475,10 @@ impl<T: Config> Pallet<T> {
 			epoch.online_s = epoch.online_s.saturating_add(report.online_s.into());
 		}
 
-		if flags.is_plausible() && late {
+		if flags.is_plausible() {
 			epoch.accepted = epoch.accepted.saturating_add(1);
-		} else if flags.is_plausible() {
-			epoch.accepted = epoch.accepted.saturating_add(1);
-			let imported = report.energy_imported_wh;
-			let exported = report.energy_exported_wh;
-			epoch.consumed_wh = epoch.consumed_wh.saturating_add(imported);
-			epoch.exported_wh = epoch.exported_wh.saturating_add(exported);
-			if device.kind.has_storage() {
-				epoch.charged_wh = epoch.charged_wh.saturating_add(imported);
-				epoch.discharged_wh = epoch.discharged_wh.saturating_add(exported);
-				// Energy it held ready, for the seconds it was online.
-				let held_wh = match (report.soc_bp, device.capability.storage_capacity_wh) {
-					(Some(soc_bp), Some(capacity_wh)) => storage_energy_wh(
-						capacity_wh,
-						soc_bp,
-						device.comfort.min_reserve_soc_bp,
-						Direction::Up,
-					),
-					_ => 0,
-				};
-				epoch.stored_above_reserve_wh_s = epoch
-					.stored_above_reserve_wh_s
-					.saturating_add(held_wh.saturating_mul(report.online_s.into()));
-			} else if device.kind.generates() {
-				// Only what generates counts as generation: a site meter's export is its
-				// devices' generation, measured again.
-				epoch.produced_wh = epoch.produced_wh.saturating_add(exported);
+			if !late {
+				Self::add_energy(&mut epoch, report, device);
 			}
 		} else {
 			epoch.flagged = epoch.flagged.saturating_add(1);
@@ -556,18 +537,52 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Counts the intervals of `epoch` after the device's last report as missed, when its next
-	/// report is already in a later epoch.
-	fn count_missed_until_end(
+	/// A plausible report's energy in its epoch's totals.
+	fn add_energy(
 		epoch: &mut EpochTelemetry,
-		previous_end: Option<UnixSeconds>,
-		length_s: u64,
 		report: &IntervalReport,
+		device: &DeviceInfo<T::AccountId>,
+	) {
+		let imported = report.energy_imported_wh;
+		let exported = report.energy_exported_wh;
+		epoch.consumed_wh = epoch.consumed_wh.saturating_add(imported);
+		epoch.exported_wh = epoch.exported_wh.saturating_add(exported);
+		if device.kind.has_storage() {
+			epoch.charged_wh = epoch.charged_wh.saturating_add(imported);
+			epoch.discharged_wh = epoch.discharged_wh.saturating_add(exported);
+			// Energy it held ready, for the seconds it was online.
+			let held_wh = match (report.soc_bp, device.capability.storage_capacity_wh) {
+				(Some(soc_bp), Some(capacity_wh)) => storage_energy_wh(
+					capacity_wh,
+					soc_bp,
+					device.comfort.min_reserve_soc_bp,
+					Direction::Up,
+				),
+				_ => 0,
+			};
+			epoch.stored_above_reserve_wh_s = epoch
+				.stored_above_reserve_wh_s
+				.saturating_add(held_wh.saturating_mul(report.online_s.into()));
+		} else if device.kind.generates() {
+			// Only what generates counts as generation: a site meter's export is its
+			// devices' generation, measured again.
+			epoch.produced_wh = epoch.produced_wh.saturating_add(exported);
+		}
+	}
+
+	/// Counts the intervals of `epoch` after the device's last report (`last_end`) up to the
+	/// epoch's end as expected but missed: the epoch is closing, at a report of a later epoch
+	/// or by the sweep.
+	pub(crate) fn count_missed_until_end(
+		epoch: &mut EpochTelemetry,
+		last_end: Option<UnixSeconds>,
+		length_s: u64,
+		interval_length_s: u32,
 	) {
 		let epoch_start = epoch.epoch.saturating_mul(length_s);
 		let epoch_end = epoch_start.saturating_add(length_s);
-		let from = previous_end.unwrap_or(epoch_start).max(epoch_start);
-		let missed = epoch_end.saturating_sub(from) / u64::from(report.interval_length_s.max(1));
+		let from = last_end.unwrap_or(epoch_start).max(epoch_start);
+		let missed = epoch_end.saturating_sub(from) / u64::from(interval_length_s.max(1));
 		epoch.expected = epoch.expected.saturating_add(u32::try_from(missed).unwrap_or(u32::MAX));
 	}
 
