@@ -15,9 +15,10 @@ declare -A dirs=(
 	[pallet_telemetry]=pallets/telemetry
 	[pallet_demand_response]=pallets/demand-response
 	[pallet_rewards]=pallets/rewards
+	[pallet_validator_set]=pallets/validator-set
 )
 pallets=("$@")
-[ "${#pallets[@]}" -gt 0 ] || pallets=(pallet_device_registry pallet_telemetry pallet_demand_response pallet_rewards)
+[ "${#pallets[@]}" -gt 0 ] || pallets=(pallet_device_registry pallet_telemetry pallet_demand_response pallet_rewards pallet_validator_set)
 for pallet in "${pallets[@]}"; do
 	[ -n "${dirs[$pallet]:-}" ] || die "unknown pallet '$pallet' (known: ${!dirs[*]})"
 done

@@ -22,7 +22,7 @@ cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
 step "benchmarks of the OpenVPP pallets, run as tests"
 cargo test --release --locked -p pallet-device-registry -p pallet-telemetry -p pallet-demand-response \
-	-p pallet-rewards \
+	-p pallet-rewards -p pallet-validator-set \
 	--features runtime-benchmarks --lib
 
 step "cargo test (release, workspace, including end-to-end tests)"

@@ -48,7 +48,7 @@ pub fn development_chain_spec() -> Result<ChainSpec, String> {
 	)
 }
 
-/// Three validators (Alice, Bob, Charlie) and sudo, for a network on one machine.
+/// Four validators (Alice, Bob, Charlie, Dave) and sudo, for a network on one machine.
 pub fn local_chain_spec() -> Result<ChainSpec, String> {
 	spec(
 		"OpenVPP Local Testnet",
@@ -58,7 +58,8 @@ pub fn local_chain_spec() -> Result<ChainSpec, String> {
 	)
 }
 
-/// Three validators and no sudo key: the starting point for a real network's chain spec.
+/// Four validators, no sudo key and governance with production timings: the starting point
+/// for a real network's chain spec.
 pub fn staging_chain_spec() -> Result<ChainSpec, String> {
 	spec("OpenVPP Staging", "openvpp_staging", ChainType::Live, STAGING_RUNTIME_PRESET)
 }

@@ -1,12 +1,12 @@
-//! End to end: the `local` chain spec as three validator processes (Alice, Bob, Charlie) on
-//! 127.0.0.1.
+//! End to end: the `local` chain spec as four validator processes (Alice, Bob, Charlie, Dave)
+//! on 127.0.0.1.
 //!
 //! GRANDPA finalizes a block once votes of more than two thirds of the authority weight agree:
-//! with `n` equal voters it needs `n - ⌊(n - 1) / 3⌋` of them, so three validators need all
-//! three and tolerate no absent voter (tolerating one takes four). The test therefore checks
-//! what a three-validator network really does when one validator stops: Aura keeps producing
-//! blocks on the two remaining validators, finality waits, and once the third validator is back
-//! finality catches up past every block produced during the outage.
+//! with `n` equal voters it needs `n - ⌊(n - 1) / 3⌋` of them, so four validators need three
+//! and tolerate one absent voter. The test checks exactly that: with all four up finality
+//! advances; with Dave stopped it keeps advancing on three; with Charlie stopped as well (two of
+//! four) blocks are still produced but finality waits; once both are back, finality catches up
+//! past every block produced during the outage.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -24,6 +24,7 @@ use common::*;
 const ALICE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
 const BOB_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000002";
 const CHARLIE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000003";
+const DAVE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000004";
 
 /// The libp2p peer id of a node key, as the node itself derives it.
 fn peer_id_of(node_key_hex: &str) -> String {
@@ -61,36 +62,46 @@ fn start_validator(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn three_validators_finalize_and_recover_from_one_stopped() {
+async fn four_validators_finalize_with_one_down_and_recover_from_two() {
 	let dirs: Vec<tempfile::TempDir> =
-		(0..3).map(|_| tempfile::tempdir().expect("temporary directory")).collect();
+		(0..4).map(|_| tempfile::tempdir().expect("temporary directory")).collect();
 
 	let alice = start_validator("alice", "--alice", dirs[0].path(), None, ALICE_NODE_KEY);
 	let bootnode =
 		format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, peer_id_of(ALICE_NODE_KEY));
 	let bob = start_validator("bob", "--bob", dirs[1].path(), Some(&bootnode), BOB_NODE_KEY);
-	let mut charlie =
+	let charlie =
 		start_validator("charlie", "--charlie", dirs[2].path(), Some(&bootnode), CHARLIE_NODE_KEY);
+	let mut dave =
+		start_validator("dave", "--dave", dirs[3].path(), Some(&bootnode), DAVE_NODE_KEY);
 
 	let alice_rpc = wait_for_rpc(&alice, Duration::from_secs(120)).await;
 	let bob_rpc = wait_for_rpc(&bob, Duration::from_secs(120)).await;
 	let charlie_rpc = wait_for_rpc(&charlie, Duration::from_secs(120)).await;
+	let dave_rpc = wait_for_rpc(&dave, Duration::from_secs(120)).await;
 
-	// All three vote: finality advances and every node sees it.
+	// All four vote: finality advances and every node sees it.
 	wait_for_finalized(&alice, &alice_rpc, 3, Duration::from_secs(180)).await;
 	wait_for_finalized(&bob, &bob_rpc, 3, Duration::from_secs(60)).await;
-	let before_stop = wait_for_finalized(&charlie, &charlie_rpc, 3, Duration::from_secs(60)).await;
+	wait_for_finalized(&charlie, &charlie_rpc, 3, Duration::from_secs(60)).await;
+	wait_for_finalized(&dave, &dave_rpc, 3, Duration::from_secs(60)).await;
 
-	// Charlie stops. Alice and Bob keep authoring their slots.
-	charlie.kill();
+	// Dave stops. Three of four is a supermajority: finality keeps following the chain.
+	dave.kill();
 	let best_at_stop = best_number(&alice_rpc).await;
-	let deadline = Instant::now() + Duration::from_secs(90);
-	while best_number(&alice_rpc).await < best_at_stop + 4 {
+	wait_for_finalized(&alice, &alice_rpc, best_at_stop + 4, Duration::from_secs(120)).await;
+
+	// Charlie stops too. Alice and Bob keep authoring their slots, but two of four voters are
+	// below the supermajority: nothing beyond what was already voted on becomes final.
+	let mut charlie = charlie;
+	charlie.kill();
+	let before_stop = finalized_number(&alice_rpc).await;
+	let best_at_stop = best_number(&alice_rpc).await;
+	let deadline = Instant::now() + Duration::from_secs(120);
+	while best_number(&alice_rpc).await < best_at_stop + 6 {
 		assert!(Instant::now() < deadline, "block production stopped\n{}", alice.log_tail());
 		tokio::time::sleep(Duration::from_millis(500)).await;
 	}
-	// Two of three voters are below GRANDPA's supermajority: nothing beyond what was already
-	// voted on when Charlie left becomes final.
 	let finalized_during_outage = finalized_number(&alice_rpc).await;
 	let best_during_outage = best_number(&alice_rpc).await;
 	assert!(
@@ -99,13 +110,16 @@ async fn three_validators_finalize_and_recover_from_one_stopped() {
 	);
 	assert!(finalized_during_outage >= before_stop, "finality went backwards");
 
-	// Charlie comes back with its database and keys; finality catches up with the outage.
+	// Charlie and Dave come back with their databases and keys; finality catches up.
 	let charlie =
 		start_validator("charlie", "--charlie", dirs[2].path(), Some(&bootnode), CHARLIE_NODE_KEY);
+	let dave = start_validator("dave", "--dave", dirs[3].path(), Some(&bootnode), DAVE_NODE_KEY);
 	let charlie_rpc = wait_for_rpc(&charlie, Duration::from_secs(120)).await;
+	let dave_rpc = wait_for_rpc(&dave, Duration::from_secs(120)).await;
 	let caught_up =
 		wait_for_finalized(&alice, &alice_rpc, best_during_outage, Duration::from_secs(180)).await;
 	wait_for_finalized(&bob, &bob_rpc, best_during_outage, Duration::from_secs(60)).await;
 	wait_for_finalized(&charlie, &charlie_rpc, best_during_outage, Duration::from_secs(60)).await;
+	wait_for_finalized(&dave, &dave_rpc, best_during_outage, Duration::from_secs(60)).await;
 	assert!(caught_up >= best_during_outage);
 }

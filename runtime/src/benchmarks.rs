@@ -20,4 +20,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_demand_response, DemandResponse]
 	[pallet_rewards, Rewards]
 	[pallet_parameters, Parameters]
+	[pallet_validator_set, ValidatorSet]
 );

@@ -2,12 +2,15 @@
 //!
 //! - `development`: one validator (Alice), sudo, endowed dev accounts, the verifier `//Dave`
 //!   and the demo device fleet ([`crate::demo_fleet`]).
-//! - `local_testnet`: three validators (Alice, Bob, Charlie) on one machine, sudo, endowed
-//!   dev accounts, the verifier `//Dave`.
-//! - `staging`: the template for a real network — three validators, no sudo key, five-minute
-//!   minimum report intervals. The validator keys here are the well-known development keys and
-//!   there are no verifiers yet; a real network replaces the keys and names its first verifiers
-//!   (see docs/operator.md).
+//! - `local_testnet`: four validators (Alice, Bob, Charlie, Dave) on one machine, sudo,
+//!   endowed dev accounts, the verifier `//Dave`.
+//! - `staging`: the template for a real network — four validators, no sudo key, five-minute
+//!   minimum report intervals, governance with production timings. The validator keys here
+//!   are the well-known development keys and there are no verifiers yet; a real network
+//!   replaces the keys and names its first verifiers (see docs/operator.md).
+//!
+//! Development and local chains use the governance timing `Demonstration` (a referendum
+//! passes in about two minutes, a session lasts ten blocks); staging uses `Production`.
 
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -18,8 +21,9 @@ use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
 use crate::{
-	demo_fleet, AccountId, BalancesConfig, DeviceRegistryConfig, RuntimeGenesisConfig, SudoConfig,
-	TelemetryConfig, OVPP,
+	demo_fleet, governance::origins::Timing, AccountId, BalancesConfig, DeviceRegistryConfig,
+	OriginsConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig, TelemetryConfig,
+	ValidatorSetConfig, OVPP,
 };
 
 /// Shortest report interval on development and local chains: a few seconds, so that a demo or
@@ -43,10 +47,36 @@ pub const STAGING_RUNTIME_PRESET: &str = "staging";
 /// Balance of every endowed development account: one million OVPP.
 pub const DEV_ENDOWMENT: crate::Balance = 1_000_000 * OVPP;
 
-/// Validator keys of a dev keyring member: Aura (sr25519) and GRANDPA (ed25519).
-fn authority_keys(sr: Sr25519Keyring, ed: Ed25519Keyring) -> (AuraId, GrandpaId) {
-	(sr.public().into(), ed.public().into())
+/// A validator at genesis: its account and its session keys.
+pub struct GenesisValidator {
+	pub account: AccountId,
+	pub aura: AuraId,
+	pub grandpa: GrandpaId,
 }
+
+/// A dev keyring member as a validator: its sr25519 account, Aura (sr25519) and GRANDPA
+/// (ed25519) keys from the same seed.
+fn dev_validator(sr: Sr25519Keyring, ed: Ed25519Keyring) -> GenesisValidator {
+	GenesisValidator {
+		account: sr.to_account_id(),
+		aura: sr.public().into(),
+		grandpa: ed.public().into(),
+	}
+}
+
+/// The four validators of the local and staging presets.
+fn four_dev_validators() -> Vec<GenesisValidator> {
+	vec![
+		dev_validator(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
+		dev_validator(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
+		dev_validator(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
+		dev_validator(Sr25519Keyring::Dave, Ed25519Keyring::Dave),
+	]
+}
+
+/// What the treasury holds at genesis: enough that its account exists and can take any share
+/// of fees.
+pub const TREASURY_GENESIS_BALANCE: crate::Balance = OVPP;
 
 /// The telemetry pallet's times a preset fixes.
 pub struct TelemetryTimes {
@@ -71,27 +101,37 @@ pub const STAGING_TELEMETRY: TelemetryTimes = TelemetryTimes {
 
 /// The genesis state shared by every preset.
 fn genesis(
-	initial_authorities: Vec<(AuraId, GrandpaId)>,
+	validators: Vec<GenesisValidator>,
 	endowed_accounts: Vec<AccountId>,
 	sudo_key: Option<AccountId>,
 	verifiers: Vec<AccountId>,
 	devices: Vec<pallet_device_registry::GenesisDevice<AccountId>>,
 	telemetry: TelemetryTimes,
+	timing: Timing,
 ) -> Value {
+	let treasury = crate::governance::TreasuryAccount::get();
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
 			balances: endowed_accounts
 				.iter()
 				.cloned()
 				.map(|k| (k, DEV_ENDOWMENT))
+				.chain(core::iter::once((treasury, TREASURY_GENESIS_BALANCE)))
 				.collect::<Vec<_>>(),
 		},
-		aura: pallet_aura::GenesisConfig {
-			authorities: initial_authorities.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+		validator_set: ValidatorSetConfig {
+			validators: validators.iter().map(|v| v.account.clone()).collect::<Vec<_>>(),
 		},
-		grandpa: pallet_grandpa::GenesisConfig {
-			authorities: initial_authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
+		// Aura and GRANDPA take their authorities from the session keys.
+		session: SessionConfig {
+			keys: validators
+				.into_iter()
+				.map(|v| {
+					(v.account.clone(), v.account, SessionKeys { aura: v.aura, grandpa: v.grandpa })
+				})
+				.collect::<Vec<_>>(),
 		},
+		origins: OriginsConfig { timing },
 		sudo: SudoConfig { key: sudo_key },
 		device_registry: DeviceRegistryConfig { verifiers, devices },
 		telemetry: TelemetryConfig {
@@ -110,49 +150,45 @@ fn dev_accounts() -> Vec<AccountId> {
 /// The `development` preset.
 pub fn development_config_genesis() -> Value {
 	genesis(
-		vec![authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
+		vec![dev_validator(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
 		dev_accounts(),
 		Some(Sr25519Keyring::Alice.to_account_id()),
 		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
 		demo_fleet::genesis_devices(),
 		DEV_TELEMETRY,
+		Timing::Demonstration,
 	)
 }
 
 /// The `local_testnet` preset.
 pub fn local_config_genesis() -> Value {
 	genesis(
-		vec![
-			authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
-			authority_keys(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
-			authority_keys(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
-		],
+		four_dev_validators(),
 		dev_accounts(),
 		Some(Sr25519Keyring::Alice.to_account_id()),
 		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
 		Vec::new(),
 		DEV_TELEMETRY,
+		Timing::Demonstration,
 	)
 }
 
 /// The `staging` preset: no sudo key.
 pub fn staging_config_genesis() -> Value {
 	genesis(
-		vec![
-			authority_keys(Sr25519Keyring::Alice, Ed25519Keyring::Alice),
-			authority_keys(Sr25519Keyring::Bob, Ed25519Keyring::Bob),
-			authority_keys(Sr25519Keyring::Charlie, Ed25519Keyring::Charlie),
-		],
+		four_dev_validators(),
 		vec![
 			Sr25519Keyring::Alice.to_account_id(),
 			Sr25519Keyring::Bob.to_account_id(),
 			Sr25519Keyring::Charlie.to_account_id(),
+			Sr25519Keyring::Dave.to_account_id(),
 		],
 		None,
 		// A real network names its first verifiers here (see docs/operator.md).
 		Vec::new(),
 		Vec::new(),
 		STAGING_TELEMETRY,
+		Timing::Production,
 	)
 }
 

@@ -5,7 +5,9 @@
 //! carries governance weight.
 //!
 //! The runtime is split by concern:
-//! - [`configs`]: how every pallet is configured (block limits, token, fees, consensus);
+//! - [`configs`]: how every pallet is configured (block limits, token, fees, consensus,
+//!   validators, parameters);
+//! - [`governance`]: referenda, conviction voting, tracks and origins, the treasury;
 //! - [`apis`]: the runtime APIs the node, polkadot.js and the oracle bridge call;
 //! - [`genesis_config_presets`]: the `development`, `local_testnet` and `staging` genesis presets.
 
@@ -26,6 +28,7 @@ pub mod demo_fleet;
 #[cfg(feature = "std")]
 pub mod extrinsic;
 pub mod genesis_config_presets;
+pub mod governance;
 pub mod weights;
 
 use alloc::{borrow::Cow, vec::Vec};
@@ -69,12 +72,29 @@ impl_opaque_keys! {
 /// The runtime version. Bump `spec_version` on every change of runtime logic and
 /// `transaction_version` on every change to call indices or the extrinsic format: the oracle
 /// bridge refuses to sign for a node whose versions differ from those it was built with.
+#[cfg(not(feature = "next-spec-version"))]
 #[sp_version::runtime_version]
 pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: Cow::Borrowed("openvpp"),
 	impl_name: Cow::Borrowed("openvpp-node"),
 	authoring_version: 1,
-	spec_version: 100,
+	spec_version: 101,
+	impl_version: 1,
+	apis: apis::RUNTIME_API_VERSIONS,
+	transaction_version: 1,
+	system_version: 1,
+};
+
+/// The same runtime with the next `spec_version`: what `scripts/runtime-upgrade.sh` builds to
+/// upgrade a running chain by referendum (`--features next-spec-version`). Keep it equal to
+/// [`VERSION`] above but for `spec_version`, one higher.
+#[cfg(feature = "next-spec-version")]
+#[sp_version::runtime_version]
+pub const VERSION: RuntimeVersion = RuntimeVersion {
+	spec_name: Cow::Borrowed("openvpp"),
+	impl_name: Cow::Borrowed("openvpp-node"),
+	authoring_version: 1,
+	spec_version: 102,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -199,17 +219,26 @@ mod runtime {
 	#[runtime::pallet_index(1)]
 	pub type Timestamp = pallet_timestamp;
 
-	#[runtime::pallet_index(2)]
-	pub type Aura = pallet_aura;
-
-	#[runtime::pallet_index(3)]
-	pub type Grandpa = pallet_grandpa;
-
+	// Balances before the session: genesis session keys belong to endowed accounts.
 	#[runtime::pallet_index(10)]
 	pub type Balances = pallet_balances;
 
 	#[runtime::pallet_index(11)]
 	pub type TransactionPayment = pallet_transaction_payment;
+
+	// The validator set and the session come before Aura and GRANDPA: at genesis the session
+	// pallet gives them their authorities.
+	#[runtime::pallet_index(4)]
+	pub type ValidatorSet = pallet_validator_set;
+
+	#[runtime::pallet_index(5)]
+	pub type Session = pallet_session;
+
+	#[runtime::pallet_index(2)]
+	pub type Aura = pallet_aura;
+
+	#[runtime::pallet_index(3)]
+	pub type Grandpa = pallet_grandpa;
 
 	#[runtime::pallet_index(20)]
 	pub type Utility = pallet_utility;
@@ -231,4 +260,22 @@ mod runtime {
 
 	#[runtime::pallet_index(40)]
 	pub type Parameters = pallet_parameters;
+
+	#[runtime::pallet_index(41)]
+	pub type Preimage = pallet_preimage;
+
+	#[runtime::pallet_index(42)]
+	pub type Scheduler = pallet_scheduler;
+
+	#[runtime::pallet_index(43)]
+	pub type Referenda = pallet_referenda;
+
+	#[runtime::pallet_index(44)]
+	pub type ConvictionVoting = pallet_conviction_voting;
+
+	#[runtime::pallet_index(45)]
+	pub type Origins = governance::origins::pallet_origins;
+
+	#[runtime::pallet_index(46)]
+	pub type Treasury = pallet_treasury;
 }

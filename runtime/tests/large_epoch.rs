@@ -185,6 +185,12 @@ struct Run {
 /// device was paid exactly once and that the pool adds up.
 fn pay_an_epoch(load: Load) -> Run {
 	chain_from_preset("development").execute_with(|| {
+		// A real network's sessions (an hour): a session change claims its whole block, and
+		// the development chain's ten-block sessions would take every tenth block from the
+		// payout.
+		openvpp_runtime::governance::origins::TrackTiming::<Runtime>::put(
+			openvpp_runtime::governance::origins::Timing::Production,
+		);
 		// The first block fixes the first epoch to settle: the one before the fleet's.
 		next_block(NOON - 1);
 		let epoch = NOON / EPOCH_S;

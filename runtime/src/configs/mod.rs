@@ -5,8 +5,10 @@
 //! both for ordinary transactions.
 
 mod openvpp;
+pub mod parameters;
 pub mod rewards;
 mod telemetry_fees;
+pub mod validators;
 pub use openvpp::*;
 pub use telemetry_fees::*;
 
@@ -157,8 +159,8 @@ pub type SlowAdjustingFeeUpdate<R> = TargetedFeeAdjustment<
 
 impl pallet_transaction_payment::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
-	/// Fees are withdrawn in OVPP and burned: they reduce total issuance.
-	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
+	/// Fees are withdrawn in OVPP; a share goes to the treasury and the rest is burned.
+	type OnChargeTransaction = FungibleAdapter<Balances, crate::governance::FeesToTreasury>;
 	type WeightToFee = OvppWeightToFee;
 	type LengthToFee = ConstantMultiplier<Balance, TransactionByteFee>;
 	// Congestion pricing over the weight that paid: free telemetry does not raise fees.

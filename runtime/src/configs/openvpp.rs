@@ -1,8 +1,12 @@
 //! Configuration of the OpenVPP pallets.
 
+use super::parameters::{dynamic_params::demand_response as dr_params, AtMostFullBp, Within};
 use super::{RuntimeBlockWeights, TelemetryFeesInOvpp};
+use crate::governance::{
+	DemandResponseOperatorsOrigin, DeviceVerifiersOrigin, NetworkParametersOrigin,
+};
 use crate::{
-	AccountId, Balance, Balances, BlockNumber, DemandResponse, DeviceRegistry, Rewards, Runtime,
+	Balance, Balances, BlockNumber, DemandResponse, DeviceRegistry, Rewards, Runtime,
 	RuntimeHoldReason, Telemetry, Timestamp, DAYS, MILLI_OVPP,
 };
 use frame_support::{
@@ -10,10 +14,7 @@ use frame_support::{
 	traits::{ConstU16, ConstU32, ConstU64},
 	weights::Weight,
 };
-use frame_system::EnsureRoot;
-use openvpp_primitives::{
-	CapabilityBounds, DeviceKind, KindCapabilityBounds, PlausibilityTolerances,
-};
+use openvpp_primitives::{CapabilityBounds, DeviceKind, KindCapabilityBounds};
 
 /// A storage deposit: 0.1 OVPP per item plus 0.001 OVPP per byte it may occupy.
 pub const fn deposit(items: u32, bytes: u32) -> Balance {
@@ -62,9 +63,9 @@ impl pallet_device_registry::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type DeviceDeposit = DeviceDeposit;
 	type CapabilityBounds = OpenVppCapabilityBounds;
-	// Root until governance arrives.
-	type VerifierAdminOrigin = EnsureRoot<AccountId>;
-	type GovernanceOrigin = EnsureRoot<AccountId>;
+	type VerifierAdminOrigin = DeviceVerifiersOrigin;
+	/// Suspending and reinstating devices by referendum, besides verifiers.
+	type GovernanceOrigin = DeviceVerifiersOrigin;
 	type UnixTime = Timestamp;
 	// Telemetry first: it closes the device's open epoch while the registry still knows it.
 	type LifecycleHooks = (Telemetry, (DemandResponse, Rewards));
@@ -93,14 +94,6 @@ pub const STALE_AFTER_INTERVALS: u32 = 2;
 pub const MAX_CLOCK_SKEW_S: u64 = 60;
 
 parameter_types! {
-	pub const Tolerances: PlausibilityTolerances = PlausibilityTolerances {
-		// Meters and inverters are class 1–2 instruments; 5 % covers them and rounding.
-		rating_tolerance_bp: 500,
-		// Round-trip losses of batteries and chargers.
-		soc_throughput_tolerance_bp: 1_000,
-		// SoC estimates drift a few per cent.
-		soc_capacity_tolerance_bp: 300,
-	};
 	/// Digests are kept as long as reports can still arrive.
 	pub const DigestRetentionBlocks: BlockNumber = 2 * DAYS;
 	/// Closing silent devices' epochs may use 2 % of every block, before any transaction.
@@ -137,11 +130,12 @@ impl pallet_telemetry::Config for Runtime {
 	type EpochLengthS = ConstU64<3_600>;
 	type EpochCloseGraceS = ConstU64<EPOCH_CLOSE_GRACE_S>;
 	type MaxSweepWeight = EpochSweepWeight;
-	type Tolerances = Tolerances;
+	/// Governed: the network-parameters track changes them (`configs::parameters`).
+	type Tolerances = super::parameters::dynamic_params::telemetry::Tolerances;
 	type DigestRetentionBlocks = DigestRetentionBlocks;
 	type MaxDigestsPerBlock = ConstU32<256>;
-	// Root until governance arrives.
-	type AdminOrigin = EnsureRoot<AccountId>;
+	/// The minimum report interval is a network parameter.
+	type AdminOrigin = NetworkParametersOrigin;
 	type WeightInfo = pallet_telemetry::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = DeviceRegistry;
@@ -162,20 +156,23 @@ impl pallet_demand_response::Config for Runtime {
 	type Telemetry = Telemetry;
 	type OnParticipantSettled = Rewards;
 	type UnixTime = Timestamp;
-	// Root until governance arrives.
-	type AdminOrigin = EnsureRoot<AccountId>;
+	type AdminOrigin = DemandResponseOperatorsOrigin;
 	type MaxOpenEvents = ConstU32<64>;
 	/// The largest single events run today (Sunrun/PG&E: 8 500 homes) fit.
 	type MaxParticipantsPerEvent = ConstU32<10_000>;
-	type MaxEventDurationS = ConstU32<{ 4 * 3_600 }>;
-	type MaxLeadTimeS = ConstU64<{ 7 * 86_400 }>;
+	/// Governed (`configs::parameters`): four hours unless changed, between 5 min and 24 h.
+	type MaxEventDurationS = Within<dr_params::MaxEventDurationS, 300, 86_400>;
+	/// Governed: a week unless changed, between an hour and 30 days.
+	type MaxLeadTimeS = Within<dr_params::MaxLeadTimeS, 3_600, { 30 * 86_400 }>;
 	/// Gateways report an interval within seconds of its end; ten minutes covers a short
 	/// outage. Reports later than that no longer change the event's settlement.
 	type SettlementGraceS = ConstU64<600>;
 	/// A month to look an event's participants up; its on-chain events stay in the blocks.
 	type EventRetentionS = ConstU64<{ 30 * 86_400 }>;
+	/// A constant: each event's escrow is computed with it and must cover the settlement.
 	type DeliveryToleranceBp = ConstU16<1_000>;
-	type ReputationPivotBp = ConstU16<8_000>;
+	/// Governed (`configs::parameters`), at most 100 %.
+	type ReputationPivotBp = AtMostFullBp<dr_params::ReputationPivotBp>;
 	type MinBaselineDays = ConstU32<3>;
 	type MaxPollWeight = DemandResponsePollWeight;
 	type WeightInfo = pallet_demand_response::weights::SubstrateWeight<Runtime>;
@@ -187,12 +184,12 @@ impl pallet_demand_response::Config for Runtime {
 #[cfg(feature = "runtime-benchmarks")]
 pub struct DemandResponseBenchmarkHelper;
 #[cfg(feature = "runtime-benchmarks")]
-impl pallet_demand_response::benchmarking::BenchmarkHelper<AccountId>
+impl pallet_demand_response::benchmarking::BenchmarkHelper<crate::AccountId>
 	for DemandResponseBenchmarkHelper
 {
 	fn device_with_reading(
-		owner: AccountId,
-		gateway: AccountId,
+		owner: crate::AccountId,
+		gateway: crate::AccountId,
 		kind: DeviceKind,
 		region: openvpp_primitives::RegionCode,
 		now: u64,
@@ -236,7 +233,7 @@ impl pallet_demand_response::benchmarking::BenchmarkHelper<AccountId>
 
 	#[allow(clippy::expect_used)]
 	fn put_behind_meter(
-		owner: AccountId,
+		owner: crate::AccountId,
 		device: openvpp_primitives::DeviceId,
 		meter: openvpp_primitives::DeviceId,
 	) {
@@ -275,9 +272,12 @@ mod tests {
 	fn the_openvpp_pallets_accept_their_configuration() {
 		use frame_support::traits::Hooks;
 		// The pallets' integrity tests check the constants against each other (slot capacity
-		// against stale window and clock skew, bounds of every kind, …).
-		<pallet_device_registry::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
-		<pallet_telemetry::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
-		<pallet_demand_response::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
+		// against stale window and clock skew, bounds of every kind, …). Some bounds are runtime
+		// parameters, read from storage: run them with externalities, as FRAME does.
+		sp_io::TestExternalities::new_empty().execute_with(|| {
+			<pallet_device_registry::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
+			<pallet_telemetry::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
+			<pallet_demand_response::Pallet<Runtime> as Hooks<BlockNumber>>::integrity_test();
+		});
 	}
 }

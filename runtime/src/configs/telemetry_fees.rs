@@ -2,7 +2,8 @@
 //!
 //! - [`TelemetryFeesInOvpp`] takes the share of a batch that its rejected and flagged reports
 //!   (and a stored digest) account for, priced like an ordinary transaction of that weight and
-//!   length at the current fee multiplier, and burns it like every transaction fee.
+//!   length at the current fee multiplier, and splits it like every transaction fee: a share to
+//!   the treasury, the rest burned ([`crate::governance::FeesToTreasury`]).
 //! - [`PaidFullnessFeeUpdate`] is the congestion pricing of
 //!   [`SlowAdjustingFeeUpdate`](super::SlowAdjustingFeeUpdate), computed over the weight that
 //!   paid: the weight of fee-free telemetry in the block
@@ -14,6 +15,7 @@ use frame_support::{
 	traits::{
 		fungible::Balanced,
 		tokens::{Fortitude, Precision, Preservation},
+		OnUnbalanced,
 	},
 	weights::Weight,
 };
@@ -26,7 +28,8 @@ use sp_runtime::{
 use super::SlowAdjustingFeeUpdate;
 use crate::{AccountId, Balance, Balances, Runtime, Telemetry, TransactionPayment};
 
-/// Charges telemetry fees in OVPP, at the price of an ordinary transaction, and burns them.
+/// Charges telemetry fees in OVPP, at the price of an ordinary transaction, and splits them
+/// between the treasury and a burn as transaction fees are.
 pub struct TelemetryFeesInOvpp;
 
 impl pallet_telemetry::TelemetryFees<AccountId> for TelemetryFeesInOvpp {
@@ -41,14 +44,14 @@ impl pallet_telemetry::TelemetryFees<AccountId> for TelemetryFeesInOvpp {
 		let fee = multiplier
 			.saturating_mul_int(TransactionPayment::weight_to_fee(weight))
 			.saturating_add(TransactionPayment::length_to_fee(length_bytes));
-		// Dropping the withdrawn credit burns it, as the transaction-fee adapter does.
-		let _burned = <Balances as Balanced<AccountId>>::withdraw(
+		let credit = <Balances as Balanced<AccountId>>::withdraw(
 			payer,
 			fee,
 			Precision::Exact,
 			Preservation::Preserve,
 			Fortitude::Polite,
 		)?;
+		<crate::governance::FeesToTreasury as OnUnbalanced<_>>::on_unbalanced(credit);
 		Ok(fee)
 	}
 }
@@ -143,10 +146,12 @@ mod tests {
 	}
 
 	#[test]
-	fn telemetry_fees_are_priced_like_transactions_and_burned() {
+	fn telemetry_fees_are_priced_like_transactions_and_shared_with_the_treasury() {
 		ext().execute_with(|| {
 			let gateway: AccountId = Sr25519Keyring::Ferdie.to_account_id();
+			let treasury = crate::governance::TreasuryAccount::get();
 			<Balances as Mutate<AccountId>>::set_balance(&gateway, OVPP);
+			<Balances as Mutate<AccountId>>::set_balance(&treasury, OVPP);
 			let issuance = <Balances as Inspect<AccountId>>::total_issuance();
 			let weight = Weight::from_parts(100_000_000, 0);
 			let fee = TelemetryFeesInOvpp::charge(&gateway, weight, 200).expect("it can pay");
@@ -155,7 +160,13 @@ mod tests {
 				TransactionPayment::weight_to_fee(weight) + TransactionPayment::length_to_fee(200)
 			);
 			assert_eq!(<Balances as Inspect<AccountId>>::balance(&gateway), OVPP - fee);
-			assert_eq!(<Balances as Inspect<AccountId>>::total_issuance(), issuance - fee);
+			let share = crate::governance::FEE_SHARE_TO_TREASURY * fee;
+			assert!(share > 0);
+			assert_eq!(<Balances as Inspect<AccountId>>::balance(&treasury), OVPP + share);
+			assert_eq!(
+				<Balances as Inspect<AccountId>>::total_issuance(),
+				issuance - (fee - share)
+			);
 			// A gateway that cannot pay is refused, and nothing is taken.
 			let poor: AccountId = Sr25519Keyring::Eve.to_account_id();
 			assert!(TelemetryFeesInOvpp::charge(&poor, weight, 200).is_err());
