@@ -2,7 +2,8 @@
 # Installs what building and testing OpenVPP needs — and nothing that is already there.
 #
 #   scripts/setup.sh               build prerequisites (Rust toolchain + wasm target, protoc, clang)
-#   scripts/setup.sh --for-tests   the above plus mosquitto, the MQTT broker the tests run
+#   scripts/setup.sh --for-tests   the above plus mosquitto, the MQTT broker the tests run, and
+#                                  Node.js with the npm packages of the polkadot.js tests
 #
 # Idempotent and silent when everything is present.
 set -euo pipefail
@@ -26,6 +27,8 @@ command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ "$for_tests" = 1 ]; then
 	command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+	command -v node >/dev/null 2>&1 || missing+=(nodejs)
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -70,4 +73,21 @@ if ! rustup target list --installed --toolchain "$toolchain" | grep -qx wasm32v1
 	step "adding Rust target wasm32v1-none"
 	rustup target add wasm32v1-none --toolchain "$toolchain" >/dev/null ||
 		die "rustup could not add the wasm32v1-none target"
+fi
+
+# --- npm packages of the polkadot.js tests -----------------------------------------------------
+if [ "$for_tests" = 1 ]; then
+	js_tests="$OPENVPP_ROOT/tests/polkadot-js"
+	# package-lock.json pins every package; reinstall only when it changed since the last install.
+	stamp="$js_tests/node_modules/.installed-from-lock"
+	if ! cmp -s "$js_tests/package-lock.json" "$stamp" 2>/dev/null; then
+		step "installing the npm packages of the polkadot.js tests"
+		log="$(mktemp -t openvpp-npm.XXXXXX)"
+		if ! (cd "$js_tests" && npm ci --no-audit --no-fund) >"$log" 2>&1; then
+			tail -n 20 "$log" >&2
+			die "npm could not install the polkadot.js test packages (full log: $log)"
+		fi
+		cp "$js_tests/package-lock.json" "$stamp"
+		rm -f "$log"
+	fi
 fi
