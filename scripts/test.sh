@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every workspace test — the pallets' benchmarks run as
 # tests too — and the end-to-end tests that run real node, MQTT broker (mosquitto), Modbus TCP
-# simulator and bridge processes on 127.0.0.1. Everything builds in the release profile, the
+# simulator and bridge processes on 127.0.0.1, the polkadot.js governance test, and the shortest
+# zombienet test (scripts/zombienet.sh runs them all). Everything builds in the release profile, the
 # same build the run command uses, so a machine pays for one build, not two.
 #
 #   scripts/test.sh
@@ -27,5 +28,8 @@ cargo test --release --locked -p pallet-device-registry -p pallet-telemetry -p p
 
 step "cargo test (release, workspace, including end-to-end tests)"
 cargo test --release --locked --workspace
+
+step "zombienet: four validators finalize with one paused and one restarted"
+OPENVPP_NODE="$CARGO_TARGET_DIR/release/openvpp-node" "$OPENVPP_ROOT/scripts/zombienet.sh" finality
 
 step "all tests passed"
