@@ -1,7 +1,10 @@
 //! Benchmarks of the validator-set calls at their worst case: a full set to search and shift.
 
 use frame_benchmarking::v2::*;
-use frame_support::{traits::Get, BoundedVec};
+use frame_support::{
+	traits::{EnsureOrigin, Get},
+	BoundedVec,
+};
 
 use crate::pallet::*;
 

@@ -8,16 +8,18 @@ import { cryptoWaitReady } from '@polkadot/util-crypto';
 
 export const OVPP = 10n ** 12n;
 
-/** Connects to `url` and returns the API and the six dev accounts (Alice … Ferdie). */
+/** Connects to `url` and returns the API, the six dev accounts (Alice … Ferdie) and the
+ * provider (for RPC methods polkadot.js does not know, such as `author_rotateKeysWithOwner`). */
 export async function connect(url) {
   assert.ok(url, 'no node address given (OPENVPP_WS)');
   await cryptoWaitReady();
-  const api = await ApiPromise.create({ provider: new WsProvider(url), throwOnConnect: true });
+  const provider = new WsProvider(url);
+  const api = await ApiPromise.create({ provider, throwOnConnect: true });
   const keyring = new Keyring({ type: 'sr25519', ss58Format: api.registry.chainSS58 });
   const accounts = Object.fromEntries(
     ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie'].map((n) => [n, keyring.addFromUri(`//${n}`)]),
   );
-  return { api, accounts };
+  return { api, accounts, provider };
 }
 
 /** Signs and sends `tx`, resolving with its events once it is in a block; rejects with the
