@@ -146,14 +146,24 @@ fn the_chain_specs_carry_the_token_and_staging_has_no_sudo() {
 		assert_eq!(spec["properties"]["tokenDecimals"], 12, "{chain}");
 		assert_eq!(spec["properties"]["ss58Format"], openvpp_runtime::SS58_PREFIX, "{chain}");
 		let patch = &spec["genesis"]["runtimeGenesis"]["patch"];
-		let validators = patch["aura"]["authorities"].as_array().expect("aura authorities").len();
+		// Aura and GRANDPA take their authorities from the genesis validators' session keys.
+		let validators =
+			patch["validatorSet"]["validators"].as_array().expect("genesis validators").len();
+		let keys = patch["session"]["keys"].as_array().expect("session keys").len();
+		assert_eq!(keys, validators, "{chain}: every genesis validator has session keys");
 		let sudo = &patch["sudo"]["key"];
+		let timing = &patch["origins"]["timing"];
 		match chain {
-			"dev" => assert!(validators == 1 && sudo.is_string(), "{patch}"),
-			"local" => assert!(validators == 3 && sudo.is_string(), "{patch}"),
+			"dev" => {
+				assert!(validators == 1 && sudo.is_string() && timing == "Demonstration", "{patch}")
+			}
+			"local" => {
+				assert!(validators == 4 && sudo.is_string() && timing == "Demonstration", "{patch}")
+			}
 			_ => {
-				assert_eq!(validators, 3);
+				assert_eq!(validators, 4);
 				assert!(sudo.is_null(), "staging must have no sudo key: {sudo}");
+				assert!(timing.is_null() || timing == "Production", "staging timing: {timing}");
 				assert_eq!(spec["chainType"], "Live");
 				assert_eq!(
 					patch["telemetry"]["minIntervalLengthS"],
