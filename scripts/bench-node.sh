@@ -13,9 +13,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# bench_spec BRIDGE NODE DEVICES: writes $work/spec.json with DEVICES benchmark devices.
+# bench_spec BENCH NODE DEVICES: writes $work/spec.json with DEVICES benchmark devices.
 bench_spec() {
-	"$1" bench-spec --node "$2" --devices "$3" --out "$work/spec.json" >/dev/null
+	"$1" spec --node "$2" --devices "$3" --out "$work/spec.json" >/dev/null
 }
 
 # start_bench_node NODE RPC_PORT WAIT_S [ARGS...]: starts NODE on $work/spec.json with its

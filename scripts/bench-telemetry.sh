@@ -29,15 +29,15 @@ done
 
 "$OPENVPP_ROOT/scripts/setup.sh"
 cd "$OPENVPP_ROOT"
-step "building openvpp-node and openvpp-bridge (release)"
-cargo build --release --locked -p openvpp-node -p openvpp-bridge
+step "building openvpp-node and openvpp-bench (release)"
+cargo build --release --locked -p openvpp-node -p openvpp-bench
 node_bin="$CARGO_TARGET_DIR/release/openvpp-node"
-bridge_bin="$CARGO_TARGET_DIR/release/openvpp-bridge"
+bench_bin="$CARGO_TARGET_DIR/release/openvpp-bench"
 
 source "$OPENVPP_ROOT/scripts/bench-node.sh"
 
 step "chain spec with $devices benchmark devices"
-bench_spec "$bridge_bin" "$node_bin" "$devices"
+bench_spec "$bench_bin" "$node_bin" "$devices"
 
 step "starting the node (log: $work/node.log)"
 start_bench_node "$node_bin" "$rpc_port" 300 --rpc-max-connections 1000
@@ -45,7 +45,7 @@ start_bench_node "$node_bin" "$rpc_port" 300 --rpc-max-connections 1000
 sleep 20
 
 step "measuring ($transfers transfers, then $reports reports)"
-"$bridge_bin" bench --url "ws://127.0.0.1:$rpc_port" --devices "$devices" --reports "$reports" \
+"$bench_bin" run --url "ws://127.0.0.1:$rpc_port" --devices "$devices" --reports "$reports" \
 	--transfers "$transfers" --batch "$batch" --node-pid "$node_pid"
 
 # How long the node took to build its blocks: the time the weight limit leaves unused.

@@ -10,8 +10,8 @@
 # are registered at genesis, whose JSON the runtime receives in one allocation of at most 32 MiB:
 # about 65 000 devices fit.
 #
-# 1. A development chain spec with N extra active devices (`openvpp-bridge bench-spec`);
-# 2. a node runs it on 127.0.0.1 and `openvpp-bridge bench` fills it with M reports;
+# 1. A development chain spec with N extra active devices (`openvpp-bench spec`);
+# 2. a node runs it on 127.0.0.1 and `openvpp-bench run` fills it with M reports;
 # 3. the node stops and `openvpp-node benchmark storage` reads every key of the resulting
 #    state, and rewrites them in batches, computing the state root and committing each batch.
 #    The weights are the averages plus 10 % (the convention of Polkadot's own DB weights): a
@@ -35,20 +35,20 @@ reports="${reports:-$((devices * 2))}"
 
 "$OPENVPP_ROOT/scripts/setup.sh"
 cd "$OPENVPP_ROOT"
-step "building openvpp-node (with the benchmark CLI) and openvpp-bridge (release)"
-cargo build --release --locked -p openvpp-node -p openvpp-bridge --features openvpp-node/runtime-benchmarks
+step "building openvpp-node (with the benchmark CLI) and openvpp-bench (release)"
+cargo build --release --locked -p openvpp-node -p openvpp-bench --features openvpp-node/runtime-benchmarks
 node_bin="$CARGO_TARGET_DIR/release/openvpp-node"
-bridge_bin="$CARGO_TARGET_DIR/release/openvpp-bridge"
+bench_bin="$CARGO_TARGET_DIR/release/openvpp-bench"
 
 source "$OPENVPP_ROOT/scripts/bench-node.sh"
 
 step "chain spec with $devices devices"
-bench_spec "$bridge_bin" "$node_bin" "$devices"
+bench_spec "$bench_bin" "$node_bin" "$devices"
 
 step "filling the state: $reports reports (node log: $work/node.log)"
 start_bench_node "$node_bin" "$rpc_port" 600
 sleep 12
-"$bridge_bin" bench --url "ws://127.0.0.1:$rpc_port" --devices "$devices" --reports "$reports" \
+"$bench_bin" run --url "ws://127.0.0.1:$rpc_port" --devices "$devices" --reports "$reports" \
 	--transfers 0 --node-pid "$node_pid"
 kill -INT "$node_pid"
 wait "$node_pid" || die "the node did not stop cleanly (log: $work/node.log)"

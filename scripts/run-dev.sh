@@ -32,7 +32,7 @@ done
 
 step "building openvpp-node and openvpp-bridge (release; the first build takes about half an hour on 2 cores)"
 cd "$OPENVPP_ROOT"
-cargo build --release --locked -p openvpp-node -p openvpp-bridge
+cargo build --release --locked -p openvpp-node -p openvpp-bridge -p openvpp-sim -p openvpp-demo
 bin="$CARGO_TARGET_DIR/release"
 
 run_dir="$(mktemp -d -t openvpp-dev.XXXXXX)"
@@ -78,12 +78,12 @@ if [ "$fleet" -gt 0 ]; then
 	# The bridge refuses devices the chain does not know: the larger fleet is registered first
 	# (Eve owns it, Dave approves it).
 	step "registering the larger fleet: $fleet home batteries in DE-50HERTZ"
-	"$bin/openvpp-bridge" fleet --url "ws://127.0.0.1:$rpc_port" --count "$fleet" \
+	"$bin/openvpp-demo" fleet --url "ws://127.0.0.1:$rpc_port" --count "$fleet" \
 		>"$run_dir/fleet.log" 2>&1 || { tail -n 20 "$run_dir/fleet.log" >&2; die "registering the fleet failed"; }
 fi
 
 step "starting the oracle bridge (interval ${interval_s} s, metrics on 127.0.0.1:$metrics_port/metrics)"
-config="$("$bin/openvpp-bridge" demo-config --out "$run_dir/bridge" --url "ws://127.0.0.1:$rpc_port" \
+config="$("$bin/openvpp-demo" config --out "$run_dir/bridge" --url "ws://127.0.0.1:$rpc_port" \
 	--mqtt-port "$mqtt_port" --modbus-base-port "$modbus_base_port" --interval-s "$interval_s" \
 	--metrics "127.0.0.1:$metrics_port" --fleet "$fleet")"
 "$bin/openvpp-bridge" run --config "$config" >"$run_dir/bridge.log" 2>&1 &
@@ -96,12 +96,12 @@ pids+=($!)
 # gets its own event at the same time.
 if [ "$fleet" -gt 0 ]; then
 	{
-		"$bin/openvpp-bridge" fleet --url "ws://127.0.0.1:$rpc_port" --count "$fleet" --consent &&
-			exec "$bin/openvpp-bridge" demo-event --url "ws://127.0.0.1:$rpc_port" --start-in-s 180 \
+		"$bin/openvpp-demo" fleet --url "ws://127.0.0.1:$rpc_port" --count "$fleet" --consent &&
+			exec "$bin/openvpp-demo" event --url "ws://127.0.0.1:$rpc_port" --start-in-s 180 \
 				--fleet "$fleet"
 	} >"$run_dir/demo-event.log" 2>&1 &
 else
-	"$bin/openvpp-bridge" demo-event --url "ws://127.0.0.1:$rpc_port" --start-in-s 180 \
+	"$bin/openvpp-demo" event --url "ws://127.0.0.1:$rpc_port" --start-in-s 180 \
 		>"$run_dir/demo-event.log" 2>&1 &
 fi
 pids+=($!)

@@ -4,10 +4,14 @@
 #
 #   scripts/zombienet.sh                     every test in zombienet/
 #   scripts/zombienet.sh finality            zombienet/finality.zndsl only
+#   scripts/zombienet.sh gateway             a gateway (simulator + bridge) on a full node of
+#                                            the four-validator network (zombienet/gateway.*)
 #   scripts/zombienet.sh --spawn             start the network of zombienet/local.toml and keep
 #                                            it running (Ctrl-C stops it)
 #
-# Builds the node unless OPENVPP_NODE names a binary; installs @zombienet/cli from npm.
+# Builds the node unless OPENVPP_NODE names a binary, and for the gateway test the bridge, the
+# simulator and the demo tool unless OPENVPP_BIN names their directory; installs @zombienet/cli
+# from npm.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -31,7 +35,27 @@ fi
 [ -x "$OPENVPP_NODE" ] || die "no node binary at $OPENVPP_NODE"
 export OPENVPP_NODE
 
+# The gateway test runs the simulator and the bridge beside the network (OPENVPP_BIN may name a
+# directory where they are built already).
+needs_gateway=false
+for t in "$@"; do [ "$t" = gateway ] && needs_gateway=true; done
+[ "$#" -eq 0 ] && needs_gateway=true
+if $needs_gateway && [ -z "${OPENVPP_BIN:-}" ]; then
+	step "building openvpp-bridge, openvpp-sim and openvpp-demo"
+	cargo build --release --locked -p openvpp-bridge -p openvpp-sim -p openvpp-demo
+	OPENVPP_BIN="$CARGO_TARGET_DIR/release"
+fi
+export OPENVPP_BIN="${OPENVPP_BIN:-}"
+
 work="$(mktemp -d -t openvpp-zombienet.XXXXXX)"
+export OPENVPP_GATEWAY_DIR="$work/gateway"
+# gateway.js leaves its processes running between steps: stop what a failed test left.
+stop_gateway() {
+	for pid_file in "$OPENVPP_GATEWAY_DIR"/*.pid; do
+		[ -f "$pid_file" ] && kill "$(cat "$pid_file")" 2>/dev/null || true
+	done
+}
+trap stop_gateway EXIT
 export OPENVPP_LOCAL_SPEC="$work/local-raw.json"
 "$OPENVPP_NODE" build-spec --chain local --raw --disable-default-bootnode >"$OPENVPP_LOCAL_SPEC" 2>/dev/null ||
 	die "could not build the local chain spec"

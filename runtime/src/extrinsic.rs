@@ -28,6 +28,8 @@ pub fn tx_extension(nonce: Nonce, tip: Balance) -> TxExtension {
 		frame_system::CheckWeight::new(),
 		pallet_transaction_payment::ChargeTransactionPayment::from(tip),
 		frame_system::WeightReclaim::new(),
+		#[cfg(feature = "next-spec-incompatible")]
+		frame_metadata_hash_extension::CheckMetadataHash::new(false),
 	)
 }
 
@@ -47,6 +49,8 @@ pub fn implicit(
 		(),
 		(),
 		(),
+		#[cfg(feature = "next-spec-incompatible")]
+		None,
 	)
 }
 

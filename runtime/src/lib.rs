@@ -70,8 +70,9 @@ impl_opaque_keys! {
 }
 
 /// The runtime version. Bump `spec_version` on every change of runtime logic and
-/// `transaction_version` on every change to call indices or the extrinsic format: the oracle
-/// bridge refuses to sign for a node whose versions differ from those it was built with.
+/// `transaction_version` on every change to call indices or the extrinsic format. The oracle
+/// bridge signs with the versions the node reports; it checks the shapes of what it uses in the
+/// metadata, not these numbers.
 #[cfg(not(feature = "next-spec-version"))]
 #[sp_version::runtime_version]
 pub const VERSION: RuntimeVersion = RuntimeVersion {
@@ -164,6 +165,7 @@ pub type Block = generic::Block<Header, UncheckedExtrinsic>;
 pub type SignedBlock = generic::SignedBlock<Block>;
 
 /// Checks and payments every signed transaction goes through, in this order.
+#[cfg(not(feature = "next-spec-incompatible"))]
 pub type TxExtension = (
 	frame_system::CheckNonZeroSender<Runtime>,
 	frame_system::CheckSpecVersion<Runtime>,
@@ -174,6 +176,22 @@ pub type TxExtension = (
 	frame_system::CheckWeight<Runtime>,
 	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
 	frame_system::WeightReclaim<Runtime>,
+);
+
+/// The demonstration runtime with another transaction format (see the feature in Cargo.toml):
+/// one more extension, so transactions signed for the format above do not decode.
+#[cfg(feature = "next-spec-incompatible")]
+pub type TxExtension = (
+	frame_system::CheckNonZeroSender<Runtime>,
+	frame_system::CheckSpecVersion<Runtime>,
+	frame_system::CheckTxVersion<Runtime>,
+	frame_system::CheckGenesis<Runtime>,
+	frame_system::CheckEra<Runtime>,
+	frame_system::CheckNonce<Runtime>,
+	frame_system::CheckWeight<Runtime>,
+	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+	frame_system::WeightReclaim<Runtime>,
+	frame_metadata_hash_extension::CheckMetadataHash<Runtime>,
 );
 
 /// An extrinsic as it travels over the wire, before its signature is checked.

@@ -17,9 +17,9 @@ use jsonrpsee::{
 	http_client::{HttpClient, HttpClientBuilder},
 	rpc_params,
 };
-pub use openvpp_bridge::testkit::free_port;
-use openvpp_bridge::testkit::Process;
 use openvpp_runtime::{AccountId, Balance, Runtime};
+pub use openvpp_testkit::free_port;
+use openvpp_testkit::Process;
 use sp_core::H256;
 
 /// Path of the node binary Cargo built for this test run.
