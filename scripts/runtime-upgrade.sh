@@ -18,10 +18,10 @@
 # - another format: the bridge stops submitting, says which part of which item changed, and
 #   keeps signing reports into its outbox.
 #
-# The second runtime build checks the native crates and compiles the wasm: 17 min 27 s the
-# first time on a two-core machine (another build ran beside it); switching between the two
-# variants recompiles only the runtime. Then the referendum and the upgrade take about three
-# minutes. OPENVPP_NODE and OPENVPP_BIN (a directory with openvpp-bridge, openvpp-sim and
+# The second runtime build checks the native crates and compiles the wasm: 17 min 27 s and
+# 25 min 54 s the first time on a two-core machine (other builds ran beside it); switching
+# between the two variants recompiles only the runtime (1 min 27 s). Then the run takes three
+# to four minutes (3 min 25 s; 3 min 34 s with --incompatible after its build). OPENVPP_NODE and OPENVPP_BIN (a directory with openvpp-bridge, openvpp-sim and
 # openvpp-demo) skip building them.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"

@@ -48,7 +48,7 @@ fi
 export OPENVPP_BIN="${OPENVPP_BIN:-}"
 
 work="$(mktemp -d -t openvpp-zombienet.XXXXXX)"
-export OPENVPP_GATEWAY_DIR="$work/gateway"
+export OPENVPP_GATEWAY_DIR="$work/gateway-processes"
 # gateway.js leaves its processes running between steps: stop what a failed test left.
 stop_gateway() {
 	for pid_file in "$OPENVPP_GATEWAY_DIR"/*.pid; do

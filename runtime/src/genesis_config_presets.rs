@@ -160,14 +160,15 @@ pub fn development_config_genesis() -> Value {
 	)
 }
 
-/// The `local_testnet` preset.
+/// The `local_testnet` preset: four validators, and the demo fleet so that a gateway can
+/// report to the multi-validator network as it does to the development chain.
 pub fn local_config_genesis() -> Value {
 	genesis(
 		four_dev_validators(),
 		dev_accounts(),
 		Some(Sr25519Keyring::Alice.to_account_id()),
 		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
-		Vec::new(),
+		demo_fleet::genesis_devices(),
 		DEV_TELEMETRY,
 		Timing::Demonstration,
 	)
