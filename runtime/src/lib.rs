@@ -124,12 +124,9 @@ pub use time::*;
 pub mod currency {
 	use super::Balance;
 
-	/// Number of decimals of OVPP: one OVPP is `10^12` of its smallest unit (the "planck").
-	pub const TOKEN_DECIMALS: u8 = 12;
-	/// Ticker shown by wallets.
-	pub const TOKEN_SYMBOL: &str = "OVPP";
+	pub use openvpp_primitives::network::{TOKEN_DECIMALS, TOKEN_SYMBOL};
 	/// One OVPP.
-	pub const OVPP: Balance = 1_000_000_000_000;
+	pub const OVPP: Balance = openvpp_primitives::network::OVPP;
 	/// One thousandth of an OVPP.
 	pub const MILLI_OVPP: Balance = OVPP / 1_000;
 	/// One millionth of an OVPP.
@@ -139,9 +136,7 @@ pub mod currency {
 }
 pub use currency::*;
 
-/// SS58 address prefix of OpenVPP accounts: 8760, the number of hours in a year.
-/// Addresses on this chain therefore render differently from generic Substrate (42) ones.
-pub const SS58_PREFIX: u16 = 8760;
+pub use openvpp_primitives::network::SS58_PREFIX;
 
 /// Signature of a transaction: sr25519, ed25519 or ECDSA.
 pub type Signature = MultiSignature;

@@ -189,8 +189,13 @@ async fn count_finalized(
 		let head_number = chain.block(head).await?.number;
 		while next <= head_number {
 			let Some(hash) = chain.block_hash(next).await? else { break };
-			let events: Vec<RuntimeEvent> =
-				chain.events(hash).await?.into_iter().map(|r| r.event).collect();
+			let events: Vec<RuntimeEvent> = chain
+				.events(hash)
+				.await?
+				.iter()
+				.map(|r| r.decode_as())
+				.collect::<Result<_, _>>()
+				.map_err(|e| ChainError::Decode { what: "event", message: e.to_string() })?;
 			let in_block = count(&events);
 			if in_block > 0 {
 				let ts = chain.timestamp_ms(Some(hash)).await?;
@@ -214,7 +219,7 @@ async fn count_finalized(
 async fn submit_all(chain: &Chain, xts: &[UncheckedExtrinsic]) -> u64 {
 	let mut accepted = 0;
 	for xt in xts {
-		match chain.submit(xt).await {
+		match chain.submit(&xt.encode()).await {
 			Ok(_) => accepted += 1,
 			Err(error) => tracing::warn!(%error, "the pool refused a benchmark transaction"),
 		}

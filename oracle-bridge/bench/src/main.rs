@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use openvpp_bench as bench;
-use openvpp_bridge::chain::Chain;
+use openvpp_bridge::{chain::Chain, compat::RuntimeVersion};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
 		Command::Run { url, devices, reports, batch, transfers, node_pid } => {
 			let chain =
 				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
-			chain.check_built_with().await?;
+			chain.check_built_with(RuntimeVersion::of(&openvpp_runtime::VERSION)).await?;
 			let mut results = Vec::new();
 			if transfers > 0 {
 				results.push(bench::transfer_flood(&chain, transfers, node_pid).await?);

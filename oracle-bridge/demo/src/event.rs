@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use codec::Encode;
 use openvpp_primitives::{DeviceKind, EventKind, KindSet, RegionCode};
 use openvpp_runtime::{currency::OVPP, RuntimeCall, RuntimeEvent};
 use pallet_demand_response::EventSpec;
@@ -40,14 +41,14 @@ pub async fn submit_as(
 ) -> Result<Vec<RuntimeEvent>, DemoEventError> {
 	let failed = |failure| DemoEventError::Call { what, failure };
 	let nonce = chain.next_nonce(&who.to_account_id()).await?;
-	let xt = openvpp_runtime::extrinsic::sign(call, &who.pair(), nonce, chain.genesis);
+	let xt = openvpp_runtime::extrinsic::sign(call, &who.pair(), nonce, chain.genesis).encode();
 	let statuses = chain.submit_and_watch(&xt).await?;
 	let block = wait_finalized(statuses, gateway_call::FINALITY_TIMEOUT)
 		.await
 		.map_err(|e| failed(CallFailure::NotIncluded(e.to_string())))?;
 	let events = chain.extrinsic_events(block, &xt).await?;
-	gateway_call::outcome(&events).map_err(failed)?;
-	Ok(events)
+	gateway_call::outcome(&events.runtime, &events.gateway_events()).map_err(failed)?;
+	Ok(events.decode_all()?)
 }
 
 /// What the demo event looks like.

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use openvpp_bridge::chain::Chain;
+use openvpp_bridge::{chain::Chain, compat::RuntimeVersion};
 use openvpp_sim::demo;
 
 #[derive(Debug, Parser)]
@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
 			use openvpp_demo::fleet;
 			let chain =
 				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
-			chain.check_built_with().await?;
+			chain.check_built_with(RuntimeVersion::of(&openvpp_runtime::VERSION)).await?;
 			if consent {
 				let enrolled = fleet::consent(&chain, count, Duration::from_secs(wait_s)).await?;
 				println!("larger fleet of {count}: {enrolled} enrolled by this run, every battery consented");
@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
 			use openvpp_demo::event::{self as demo_event, DemoEvent};
 			let chain =
 				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
-			chain.check_built_with().await?;
+			chain.check_built_with(RuntimeVersion::of(&openvpp_runtime::VERSION)).await?;
 			let event =
 				DemoEvent { start_in_s, duration_s, interval_length_s, ..Default::default() };
 			let (id, start) = demo_event::run(&chain, event, Duration::from_secs(wait_s)).await?;

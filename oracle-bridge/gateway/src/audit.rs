@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use codec::Decode;
 use openvpp_primitives::{DeviceId, IntervalReport, RejectionReason};
-use openvpp_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use serde::Serialize;
 
-use crate::chain::{Chain, ChainError};
+use crate::{
+	chain::{Chain, ChainError},
+	compat::NodeRuntime,
+	wire::{Event, EventRecord},
+};
 
 /// What became of one report in one block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,20 +81,16 @@ impl AuditedReport {
 	}
 }
 
-/// The reports of the telemetry batches in one block.
+/// The reports of the telemetry batches in one block, read with the block's runtime.
 pub fn reports_in_block(
 	number: u32,
+	runtime: &NodeRuntime,
 	extrinsics: &[Vec<u8>],
-	events: &[frame_system::EventRecord<RuntimeEvent, sp_core::H256>],
+	events: &[EventRecord],
 ) -> Vec<AuditedReport> {
 	let mut out = Vec::new();
 	for (index, bytes) in extrinsics.iter().enumerate() {
-		let Ok(xt) = UncheckedExtrinsic::decode(&mut &bytes[..]) else { continue };
-		let RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports { reports, .. }) =
-			&xt.function
-		else {
-			continue;
-		};
+		let Some(reports) = runtime.submitted_reports(bytes) else { continue };
 		let mut rejected = BTreeMap::new();
 		let mut flagged = BTreeSet::new();
 		let mut processed = false;
@@ -100,23 +98,13 @@ pub fn reports_in_block(
 			events.iter().filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index as u32))
 		{
 			match &record.event {
-				RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportRejected {
-					device_id,
-					sequence,
-					reason,
-				}) => {
+				Some(Event::ReportRejected { device_id, sequence, reason }) => {
 					rejected.insert((*device_id, *sequence), *reason);
 				}
-				RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportFlagged {
-					device_id,
-					sequence,
-					..
-				}) => {
+				Some(Event::ReportFlagged { device_id, sequence, .. }) => {
 					flagged.insert((*device_id, *sequence));
 				}
-				RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed { .. }) => {
-					processed = true
-				}
+				Some(Event::BatchProcessed { .. }) => processed = true,
 				_ => {}
 			}
 		}
@@ -144,20 +132,14 @@ pub async fn audit(chain: &Chain, from: u32) -> Result<Vec<AuditedReport>, Chain
 	for number in from.max(1)..=last {
 		let Some(hash) = chain.block_hash(number).await? else { continue };
 		let body = chain.block(hash).await?;
-		if !body.extrinsics.iter().any(|x| is_telemetry_batch(x)) {
+		let runtime = chain.node_runtime(Some(hash)).await?;
+		if !body.extrinsics.iter().any(|x| runtime.submitted_reports(x).is_some()) {
 			continue;
 		}
 		let events = chain.events(hash).await?;
-		out.extend(reports_in_block(number, &body.extrinsics, &events));
+		out.extend(reports_in_block(number, &runtime, &body.extrinsics, &events));
 	}
 	Ok(out)
-}
-
-fn is_telemetry_batch(bytes: &[u8]) -> bool {
-	matches!(
-		UncheckedExtrinsic::decode(&mut &bytes[..]).map(|xt| xt.function),
-		Ok(RuntimeCall::Telemetry(_))
-	)
 }
 
 /// A problem with the delivered intervals of one device.

@@ -20,7 +20,6 @@ use std::{
 };
 
 use openvpp_primitives::{DeviceId, DeviceStatus, IntervalReport, SignedReport, UnixSeconds};
-use openvpp_runtime::Runtime;
 use sp_core::{crypto::AccountId32, sr25519};
 use tokio::{
 	sync::{mpsc, watch, Notify},
@@ -152,7 +151,7 @@ pub enum RunError {
 /// Intervals reported as missed at most, per device, at start: those that can still be
 /// accepted, i.e. that start within the chain's report horizon.
 pub fn max_backfill(interval_s: u32) -> usize {
-	let intervals = openvpp_runtime::configs::REPORT_HORIZON_S / u64::from(interval_s.max(1));
+	let intervals = openvpp_primitives::network::REPORT_HORIZON_S / u64::from(interval_s.max(1));
 	usize::try_from(intervals).unwrap_or(usize::MAX)
 }
 
@@ -311,7 +310,7 @@ pub async fn prepare(
 ) -> Result<Option<Prepared>, StartError> {
 	let keystore = Keystore::load(&config.storage.keystore)?;
 	let gateway = gateway_key(&config)?;
-	let gateway_account = openvpp_runtime::extrinsic::account_of(&gateway);
+	let gateway_account = crate::wire::extrinsic::account_of(&gateway);
 	let mqtt_secrets = match &config.mqtt {
 		Some(mqtt) => MqttSecrets::load(mqtt)?,
 		None => MqttSecrets::default(),
@@ -426,7 +425,7 @@ pub async fn check_device(
 	keystore: &Keystore,
 	chain: &Chain,
 	gateway: &AccountId32,
-) -> Result<pallet_device_registry::DeviceRecord<Runtime>, StartError> {
+) -> Result<crate::wire::storage::DeviceRecord, StartError> {
 	let record = chain
 		.device(device.id)
 		.await?
@@ -1250,10 +1249,10 @@ mod tests {
 
 	#[test]
 	fn a_device_bound_to_another_gateway_is_refused() {
-		let ours = openvpp_runtime::extrinsic::account_of(
+		let ours = crate::wire::extrinsic::account_of(
 			&<sr25519::Pair as sp_core::Pair>::from_string("//Ferdie", None).unwrap(),
 		);
-		let theirs = openvpp_runtime::extrinsic::account_of(
+		let theirs = crate::wire::extrinsic::account_of(
 			&<sr25519::Pair as sp_core::Pair>::from_string("//Eve", None).unwrap(),
 		);
 		assert!(check_gateway(3, "battery", &ours, &ours).is_ok());

@@ -1,9 +1,9 @@
 //! Talking to an OpenVPP node over JSON-RPC (WebSocket).
 //!
-//! The bridge builds extrinsics and decodes storage and events with the types of the runtime it
-//! was built with, but it does not assume the node runs that runtime: it asks the node for its
+//! The gateway builds extrinsics and decodes storage and events with its own types
+//! ([`crate::wire`]), and does not assume which runtime the node runs: it asks the node for its
 //! versions and metadata ([`Chain::node_runtime`]), signs with the node's versions, and uses
-//! the runtime only while the items it needs keep their shapes (see [`crate::compat`]).
+//! an item only while it keeps the shape the gateway knows (see [`crate::compat`]).
 
 use std::{
 	collections::BTreeMap,
@@ -11,18 +11,22 @@ use std::{
 	time::Duration,
 };
 
-use codec::{Decode, Encode};
-use frame_support::storage::StoragePrefixedMap;
+use codec::Decode;
 use jsonrpsee::{
 	core::client::{ClientT, Subscription, SubscriptionClientT},
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
-use openvpp_primitives::{DeviceId, DeviceKind, LiveFigures, RegionCode};
-use openvpp_runtime::{Runtime, RuntimeEvent, UncheckedExtrinsic};
+use openvpp_primitives::{network::SS58_PREFIX, DeviceId, DeviceKind, LiveFigures, RegionCode};
 
-use crate::compat::{
-	decode_metadata, Change, EventsError, Item, MetadataError, NodeRuntime, RuntimeVersion,
+use crate::{
+	compat::{
+		decode_metadata, Change, EventsError, Item, MetadataError, NodeRuntime, RuntimeVersion,
+	},
+	wire::{
+		storage::{self as keys, DeviceRecord, DeviceTelemetryState, RegionKindStatus},
+		Event, EventRecord,
+	},
 };
 use serde::Deserialize;
 use sp_core::{crypto::AccountId32, Bytes, H256};
@@ -44,7 +48,7 @@ pub enum ChainError {
 		"the node runs {node}, but this tool signs for {ours}, the runtime it was built with; use \
 		 the tools built from the node's release"
 	)]
-	NotBuiltWith { node: RuntimeVersion, ours: String },
+	NotBuiltWith { node: RuntimeVersion, ours: RuntimeVersion },
 	#[error(transparent)]
 	Metadata(#[from] MetadataError),
 	#[error("cannot read the events of block {block:?}: {error}")]
@@ -121,18 +125,18 @@ pub async fn wait_finalized(
 	.map_err(|_| FinalityError::Timeout(timeout))?
 }
 
-/// An account in the chain's SS58 format (prefix [`openvpp_runtime::SS58_PREFIX`]), whatever
-/// the process-wide default.
+/// An account in the chain's SS58 format (prefix [`SS58_PREFIX`]), whatever the process-wide
+/// default.
 pub fn ss58(account: &AccountId32) -> String {
 	use sp_core::crypto::{Ss58AddressFormat, Ss58Codec};
-	account.to_ss58check_with_version(Ss58AddressFormat::custom(openvpp_runtime::SS58_PREFIX))
+	account.to_ss58check_with_version(Ss58AddressFormat::custom(SS58_PREFIX))
 }
 
 /// Makes the chain's SS58 format the process-wide default, so that addresses print and parse
 /// in it (call at the start of `main`).
 pub fn use_chain_ss58_format() {
 	sp_core::crypto::set_default_ss58_version(sp_core::crypto::Ss58AddressFormat::custom(
-		openvpp_runtime::SS58_PREFIX,
+		SS58_PREFIX,
 	));
 }
 
@@ -220,8 +224,8 @@ impl Chain {
 		Ok(self.client.request("state_getRuntimeVersion", rpc_params![at]).await?)
 	}
 
-	/// The runtime at block `at` (the best block if `None`), compared with the one the bridge
-	/// was built with. Its metadata is fetched once per spec version.
+	/// The runtime at block `at` (the best block if `None`), compared with the shapes the
+	/// gateway knows. Its metadata is fetched once per spec version.
 	pub async fn node_runtime(&self, at: Option<H256>) -> Result<Arc<NodeRuntime>, ChainError> {
 		let version = self.runtime_version(at).await?;
 		if let Some(known) = self.cached_runtime(&version) {
@@ -253,23 +257,19 @@ impl Chain {
 		Ok(runtime)
 	}
 
-	/// Refuses a node whose runtime is not the one this crate was built with: for the
-	/// development tools (demo, fleet, load benchmark), which sign every call they know for it.
-	pub async fn check_built_with(&self) -> Result<(), ChainError> {
-		let ours = &openvpp_runtime::VERSION;
-		let node = self.runtime_version(None).await?;
-		if node.spec_name != *ours.spec_name
-			|| node.spec_version != ours.spec_version
-			|| node.transaction_version != ours.transaction_version
-		{
-			let ours = format!(
-				"{} spec {} (transaction version {})",
-				ours.spec_name, ours.spec_version, ours.transaction_version
-			);
-			return Err(ChainError::NotBuiltWith { node, ours });
+	/// Refuses a node whose runtime is not `ours`: for the development tools (demo, fleet,
+	/// load benchmark), which link the runtime and sign every call they know for it.
+	pub async fn check_built_with(&self, ours: RuntimeVersion) -> Result<(), ChainError> {
+		let runtime = self.node_runtime(None).await?;
+		if runtime.version != ours {
+			return Err(ChainError::NotBuiltWith { node: runtime.version.clone(), ours });
 		}
 		let all: Vec<Item> = crate::compat::items::all().collect();
-		self.check_compatible(&all).await.map(|_| ())
+		let changes = runtime.changes(&all);
+		if !changes.is_empty() {
+			return Err(ChainError::Incompatible { node: runtime.version.clone(), changes });
+		}
+		Ok(())
 	}
 
 	/// Notifications of the runtime's versions: the current ones, then one per upgrade.
@@ -291,24 +291,24 @@ impl Chain {
 		Ok(self.client.request("system_accountNextIndex", rpc_params![account.to_string()]).await?)
 	}
 
-	/// Submits an extrinsic and returns its status notifications.
+	/// Submits an extrinsic (its encoded bytes) and returns its status notifications.
 	pub async fn submit_and_watch(
 		&self,
-		xt: &UncheckedExtrinsic,
+		xt: &[u8],
 	) -> Result<Subscription<serde_json::Value>, ChainError> {
 		Ok(self
 			.client
 			.subscribe(
 				"author_submitAndWatchExtrinsic",
-				rpc_params![Bytes(xt.encode())],
+				rpc_params![Bytes(xt.to_vec())],
 				"author_unwatchExtrinsic",
 			)
 			.await?)
 	}
 
-	/// Submits an extrinsic without watching it; returns its hash.
-	pub async fn submit(&self, xt: &UncheckedExtrinsic) -> Result<H256, ChainError> {
-		Ok(self.client.request("author_submitExtrinsic", rpc_params![Bytes(xt.encode())]).await?)
+	/// Submits an extrinsic (its encoded bytes) without watching it; returns its hash.
+	pub async fn submit(&self, xt: &[u8]) -> Result<H256, ChainError> {
+		Ok(self.client.request("author_submitExtrinsic", rpc_params![Bytes(xt.to_vec())]).await?)
 	}
 
 	/// Raw storage at a block (the best block if `None`).
@@ -332,17 +332,13 @@ impl Chain {
 	}
 
 	/// A device's registry record.
-	pub async fn device(
-		&self,
-		id: DeviceId,
-	) -> Result<Option<pallet_device_registry::DeviceRecord<Runtime>>, ChainError> {
-		let key = pallet_device_registry::Devices::<Runtime>::hashed_key_for(id);
-		self.storage("device record", key, None).await
+	pub async fn device(&self, id: DeviceId) -> Result<Option<DeviceRecord>, ChainError> {
+		self.storage("device record", keys::device(id), None).await
 	}
 
 	/// The nonce the next proof of possession of `owner` must carry.
 	pub async fn registration_nonce(&self, owner: &AccountId32) -> Result<u32, ChainError> {
-		let key = pallet_device_registry::RegistrationNonces::<Runtime>::hashed_key_for(owner);
+		let key = keys::registration_nonce(owner);
 		Ok(self.storage("registration nonce", key, None).await?.unwrap_or(0))
 	}
 
@@ -351,14 +347,13 @@ impl Chain {
 		&self,
 		id: DeviceId,
 		at: Option<H256>,
-	) -> Result<Option<pallet_telemetry::DeviceTelemetryState>, ChainError> {
-		let key = pallet_telemetry::DeviceTelemetry::<Runtime>::hashed_key_for(id);
-		self.storage("device telemetry", key, at).await
+	) -> Result<Option<DeviceTelemetryState>, ChainError> {
+		self.storage("device telemetry", keys::device_telemetry(id), at).await
 	}
 
 	/// The shortest report interval the chain accepts (s).
 	pub async fn min_interval_length_s(&self) -> Result<u32, ChainError> {
-		let key = pallet_telemetry::MinIntervalLengthS::<Runtime>::hashed_key().to_vec();
+		let key = keys::min_interval_length_s();
 		Ok(self.storage("minimum interval length", key, None).await?.unwrap_or_else(
 			<pallet_telemetry::DefaultMinIntervalLengthS as frame_support::traits::Get<u32>>::get,
 		))
@@ -366,8 +361,7 @@ impl Chain {
 
 	/// The chain's time at a block (Unix ms).
 	pub async fn timestamp_ms(&self, at: Option<H256>) -> Result<u64, ChainError> {
-		let key = pallet_timestamp::Now::<Runtime>::hashed_key().to_vec();
-		Ok(self.storage("timestamp", key, at).await?.unwrap_or(0))
+		Ok(self.storage("timestamp", keys::timestamp_now(), at).await?.unwrap_or(0))
 	}
 
 	/// Hash of the finalized head.
@@ -394,51 +388,51 @@ impl Chain {
 		})
 	}
 
-	/// The events of a block the bridge uses (see [`crate::compat::items`]).
-	pub async fn events(
-		&self,
-		at: H256,
-	) -> Result<Vec<frame_system::EventRecord<RuntimeEvent, H256>>, ChainError> {
-		// `System::Events` (the storage type is private to frame-system). Only the events the
-		// bridge uses are decoded, with the metadata of the block's runtime.
-		let key = frame_support::storage::storage_prefix(b"System", b"Events").to_vec();
-		let Some(bytes) = self.storage_raw(key, Some(at)).await? else { return Ok(Vec::new()) };
-		let runtime = self.node_runtime(Some(at)).await?;
-		runtime.decode_events(&bytes).map_err(|error| ChainError::Events { block: at, error })
+	/// The events of a block, decoded where the gateway uses them (see [`crate::compat`]).
+	pub async fn events(&self, at: H256) -> Result<Vec<EventRecord>, ChainError> {
+		Ok(self.events_with_runtime(at).await?.1)
 	}
 
-	/// The events an extrinsic emitted in the block it was included in.
+	async fn events_with_runtime(
+		&self,
+		at: H256,
+	) -> Result<(Arc<NodeRuntime>, Vec<EventRecord>), ChainError> {
+		// Read with the metadata of the block's runtime.
+		let runtime = self.node_runtime(Some(at)).await?;
+		let Some(bytes) = self.storage_raw(keys::system_events(), Some(at)).await? else {
+			return Ok((runtime, Vec::new()));
+		};
+		let records = runtime
+			.decode_events(&bytes)
+			.map_err(|error| ChainError::Events { block: at, error })?;
+		Ok((runtime, records))
+	}
+
+	/// The events an extrinsic (its encoded bytes) emitted in the block it was included in.
 	pub async fn extrinsic_events(
 		&self,
 		block: H256,
-		xt: &UncheckedExtrinsic,
-	) -> Result<Vec<RuntimeEvent>, ChainError> {
-		let encoded = xt.encode();
-		let wanted = BlakeTwo256::hash(&encoded);
+		xt: &[u8],
+	) -> Result<ExtrinsicEvents, ChainError> {
+		let wanted = BlakeTwo256::hash(xt);
 		let body = self.block(block).await?;
 		let index =
 			body.extrinsics.iter().position(|x| BlakeTwo256::hash(x) == wanted).ok_or_else(
 				|| ChainError::Missing(format!("extrinsic {wanted:?} in block {block:?}")),
 			)?;
-		Ok(self
-			.events(block)
-			.await?
-			.into_iter()
-			.filter(|r| r.phase == frame_system::Phase::ApplyExtrinsic(index as u32))
-			.map(|r| r.event)
-			.collect())
+		let (runtime, records) = self.events_with_runtime(block).await?;
+		let phase = frame_system::Phase::ApplyExtrinsic(index as u32);
+		Ok(ExtrinsicEvents {
+			runtime,
+			records: records.into_iter().filter(|r| r.phase == phase).collect(),
+		})
 	}
 
 	/// The energy status map at block `at`: live figures per region and kind. Read at the same
 	/// block as the number shown with it (the finalized head, for a stable view).
 	pub async fn status_map(&self, at: H256) -> Result<Vec<RegionStatus>, ChainError> {
 		let now_s = self.timestamp_ms(Some(at)).await? / 1_000;
-		let prefix = <pallet_telemetry::EnergyStatus<Runtime> as StoragePrefixedMap<
-			pallet_telemetry::RegionKindStatus<
-				<Runtime as pallet_telemetry::Config>::MaxFreshnessSlots,
-			>,
-		>>::final_prefix()
-		.to_vec();
+		let prefix = keys::energy_status_prefix();
 		let mut out = Vec::new();
 		for key in self.storage_keys(&prefix, at).await? {
 			if let Some(entry) = self.status_entry(&prefix, Bytes(key), at, now_s).await? {
@@ -483,14 +477,30 @@ impl Chain {
 			.map_err(|e| ChainError::Decode { what: "status map key", message: e.to_string() })?;
 		let kind = DeviceKind::decode(&mut input.get(8..).unwrap_or_default())
 			.map_err(|e| ChainError::Decode { what: "status map key", message: e.to_string() })?;
-		let status: Option<
-			pallet_telemetry::RegionKindStatus<
-				<Runtime as pallet_telemetry::Config>::MaxFreshnessSlots,
-			>,
-		> = self.storage("status map entry", key.0, Some(at)).await?;
+		let status: Option<RegionKindStatus> =
+			self.storage("status map entry", key.0, Some(at)).await?;
 		Ok(status.map(|status| status.live(now_s)).filter(|f| f.devices > 0).map(|figures| {
 			RegionStatus { region: String::from_utf8_lossy(&region).into_owned(), kind, figures }
 		}))
+	}
+}
+
+/// An extrinsic's events, with the runtime that emitted them (which names its errors).
+#[derive(Debug)]
+pub struct ExtrinsicEvents {
+	pub runtime: Arc<NodeRuntime>,
+	pub records: Vec<EventRecord>,
+}
+
+impl ExtrinsicEvents {
+	/// The events the gateway uses, in order.
+	pub fn gateway_events(&self) -> Vec<Event> {
+		self.records.iter().filter_map(|r| r.event.clone()).collect()
+	}
+
+	/// Every event decoded as `E`: for tools that link a runtime and read its event type.
+	pub fn decode_all<E: Decode>(&self) -> Result<Vec<E>, ChainError> {
+		self.records.iter().map(|r| decode("event", &r.raw)).collect()
 	}
 }
 
@@ -508,7 +518,7 @@ mod tests {
 		let text = ss58(&account);
 		let (parsed, format) = AccountId32::from_ss58check_with_version(&text).unwrap();
 		assert_eq!(parsed, account);
-		assert_eq!(format, Ss58AddressFormat::custom(openvpp_runtime::SS58_PREFIX));
+		assert_eq!(format, Ss58AddressFormat::custom(SS58_PREFIX));
 	}
 
 	#[test]

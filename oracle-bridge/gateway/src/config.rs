@@ -737,10 +737,9 @@ impl BridgeConfig {
 	}
 }
 
-/// The chain's batch limit, from the runtime this bridge was built with.
+/// The chain's batch limit.
 pub fn max_batch_size() -> u32 {
-	use sp_runtime::traits::Get;
-	<openvpp_runtime::Runtime as pallet_telemetry::Config>::MaxBatchSize::get()
+	openvpp_primitives::network::MAX_REPORTS_PER_BATCH
 }
 
 /// A TOML error as "line L, column C: what", with every quoted value in the message left out:

@@ -2,15 +2,18 @@
 //! for consenting owners). They go through the submitter, which holds the account's running
 //! nonce: two tasks signing with one account would take each other's nonces.
 
-use openvpp_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use tokio::sync::oneshot;
 
-use crate::chain::{wait_finalized, Chain};
+use crate::{
+	chain::{wait_finalized, Chain},
+	compat::NodeRuntime,
+	wire::{Call, Event},
+};
 
 /// A call to sign and submit, and where its outcome goes: `Ok` once it succeeded in a
 /// finalized block, else why not.
 pub struct GatewayCall {
-	pub call: RuntimeCall,
+	pub call: Call,
 	pub done: oneshot::Sender<Result<(), CallFailure>>,
 }
 
@@ -33,7 +36,7 @@ pub const FINALITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 pub async fn watch(
 	chain: &Chain,
 	subscription: jsonrpsee::core::client::Subscription<serde_json::Value>,
-	xt: &UncheckedExtrinsic,
+	xt: &[u8],
 ) -> Result<(), CallFailure> {
 	let finalized = wait_finalized(subscription, FINALITY_TIMEOUT)
 		.await
@@ -42,53 +45,32 @@ pub async fn watch(
 		.extrinsic_events(finalized, xt)
 		.await
 		.map_err(|e| CallFailure::NotIncluded(e.to_string()))?;
-	outcome(&events)
+	outcome(&events.runtime, &events.gateway_events())
 }
 
-/// The outcome an extrinsic's events state.
-pub fn outcome(events: &[RuntimeEvent]) -> Result<(), CallFailure> {
+/// The outcome an extrinsic's events state, its errors named by `runtime`.
+pub fn outcome(runtime: &NodeRuntime, events: &[Event]) -> Result<(), CallFailure> {
 	for event in events {
-		if let RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
-			dispatch_error, ..
-		}) = event
-		{
+		if let Event::ExtrinsicFailed { dispatch_error } = event {
+			let name = runtime.error_name(dispatch_error);
 			return Err(CallFailure::Refused {
-				reason: describe(dispatch_error),
-				may_pass_later: depends_on_reading(dispatch_error),
+				may_pass_later: name.as_deref().is_some_and(depends_on_reading),
+				reason: name.unwrap_or_else(|| format!("{dispatch_error:?}")),
 			});
 		}
 	}
 	Ok(())
 }
 
-/// Whether a refusal came from the device's latest reading (its flexibility, stored energy or
-/// freshness), which changes with every report.
-pub fn depends_on_reading(error: &sp_runtime::DispatchError) -> bool {
-	use pallet_demand_response::Error;
+/// Whether a refusal (an error's name) came from the device's latest reading (its flexibility,
+/// stored energy or freshness), which changes with every report.
+pub fn depends_on_reading(error: &str) -> bool {
 	matches!(
-		demand_response_error(error),
-		Some(Error::BeyondFlexibility | Error::BeyondStoredEnergy | Error::NoFreshTelemetry)
+		error,
+		"DemandResponse::BeyondFlexibility"
+			| "DemandResponse::BeyondStoredEnergy"
+			| "DemandResponse::NoFreshTelemetry"
 	)
-}
-
-fn demand_response_error(
-	error: &sp_runtime::DispatchError,
-) -> Option<pallet_demand_response::Error<openvpp_runtime::Runtime>> {
-	use codec::Decode;
-	use frame_support::traits::PalletInfoAccess;
-	let sp_runtime::DispatchError::Module(module) = error else { return None };
-	if usize::from(module.index) != openvpp_runtime::DemandResponse::index() {
-		return None;
-	}
-	pallet_demand_response::Error::decode(&mut &module.error[..]).ok()
-}
-
-/// A dispatch error by name: demand response's errors are decoded, others shown as they come.
-pub fn describe(error: &sp_runtime::DispatchError) -> String {
-	match demand_response_error(error) {
-		Some(error) => format!("DemandResponse::{error:?}"),
-		None => format!("{error:?}"),
-	}
 }
 
 #[cfg(test)]
@@ -96,7 +78,7 @@ mod tests {
 	use super::*;
 
 	#[test]
-	fn a_refusal_is_named() {
+	fn a_refusal_is_named_by_the_nodes_metadata() {
 		use codec::Encode;
 		use frame_support::traits::PalletInfoAccess;
 		let error = pallet_demand_response::Error::<openvpp_runtime::Runtime>::BeyondFlexibility;
@@ -108,17 +90,26 @@ mod tests {
 			error: bytes,
 			message: None,
 		});
-		let failed = RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
-			dispatch_error,
-			dispatch_info: Default::default(),
-		});
+		let runtime = crate::compat::test_runtime::node();
 		assert_eq!(
-			outcome(&[failed]),
+			outcome(&runtime, &[Event::ExtrinsicFailed { dispatch_error }]),
 			Err(CallFailure::Refused {
 				reason: "DemandResponse::BeyondFlexibility".into(),
 				may_pass_later: true
 			})
 		);
-		assert_eq!(outcome(&[]), Ok(()));
+		// Another pallet's error is shown as it comes, and never passes later.
+		let other = sp_runtime::DispatchError::Module(sp_runtime::ModuleError {
+			index: openvpp_runtime::Telemetry::index() as u8,
+			error: [0; 4],
+			message: None,
+		});
+		let Err(CallFailure::Refused { reason, may_pass_later: false }) =
+			outcome(&runtime, &[Event::ExtrinsicFailed { dispatch_error: other }])
+		else {
+			panic!("not refused")
+		};
+		assert!(reason.contains("Module"), "{reason}");
+		assert_eq!(outcome(&runtime, &[]), Ok(()));
 	}
 }

@@ -16,8 +16,10 @@
 //! controls, commands them at each event's start and gives them back at the end; what they did
 //! fills the `grid_response` of their reports.
 //!
-//! The node may change its runtime under the bridge by a forkless upgrade: [`compat`] checks
-//! that what the bridge uses keeps its shape, and the submitter pauses when it does not.
+//! The bridge does not link the runtime: it encodes its calls and decodes the events and
+//! storage it reads with its own types ([`wire`]). The node may change its runtime under the
+//! bridge by a forkless upgrade: [`compat`] checks that what the bridge uses keeps its shape,
+//! and the submitter pauses when it does not.
 //!
 //! This crate is the gateway only: its binary `openvpp-bridge` carries what an operator runs
 //! (`run`, `check-config`, `watch`, `audit`, `key-proof`). Beside it in `oracle-bridge/`: the
@@ -44,6 +46,7 @@ pub mod submitter;
 pub mod sunspec;
 pub mod tls;
 pub mod view;
+pub mod wire;
 
 /// Installs the tracing subscriber: `RUST_LOG` if set, else `default_filter`.
 pub fn init_logging(default_filter: &str) {

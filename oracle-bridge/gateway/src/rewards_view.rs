@@ -3,52 +3,39 @@
 
 use std::fmt::Write as _;
 
-use openvpp_primitives::DeviceId;
-use openvpp_runtime::Runtime;
-use pallet_rewards::{EpochSummary, ResultOf};
+use openvpp_primitives::{network::OVPP, DeviceId};
 use sp_core::H256;
 
-use crate::chain::{Chain, ChainError};
-use crate::dispatch::follow::read;
+use crate::{
+	chain::{Chain, ChainError},
+	dispatch::follow::read,
+	wire::storage::{self as keys, DeviceEpochResult, EpochSummary},
+};
 
 /// The latest epoch whose payout opened, with its results.
 pub struct RewardsView {
 	pub epoch: u64,
-	pub summary: EpochSummary<openvpp_runtime::Balance>,
-	pub results: Vec<(DeviceId, ResultOf<Runtime>)>,
+	pub summary: EpochSummary,
+	pub results: Vec<(DeviceId, DeviceEpochResult)>,
 }
 
 /// The latest epoch being paid or paid, at block `at` (`None` before the first payout).
 pub async fn latest_rewards(chain: &Chain, at: H256) -> Result<Option<RewardsView>, ChainError> {
-	use codec::{Decode, Encode};
-	use frame_support::{storage::StoragePrefixedMap, StorageHasher, Twox64Concat};
+	use codec::Decode;
 
-	let payout: Option<pallet_rewards::Payout> = read(
-		chain,
-		"current payout",
-		pallet_rewards::CurrentPayout::<Runtime>::hashed_key().to_vec(),
-		at,
-	)
-	.await?;
-	let next: Option<u64> = read(
-		chain,
-		"next epoch to settle",
-		pallet_rewards::NextToSettle::<Runtime>::hashed_key().to_vec(),
-		at,
-	)
-	.await?;
+	let payout: Option<pallet_rewards::Payout> =
+		read(chain, "current payout", keys::current_payout(), at).await?;
+	let next: Option<u64> = read(chain, "next epoch to settle", keys::next_to_settle(), at).await?;
 	let Some(epoch) = payout.map(|p| p.epoch).or_else(|| next.and_then(|n| n.checked_sub(1)))
 	else {
 		return Ok(None);
 	};
-	let key = pallet_rewards::Summaries::<Runtime>::hashed_key_for(epoch);
-	let Some(summary) = read(chain, "epoch summary", key, at).await? else {
+	let Some(summary) = read(chain, "epoch summary", keys::epoch_summary(epoch), at).await? else {
 		return Ok(None);
 	};
 	// prefix | twox64(epoch) | epoch | twox64(device) | device
-	let mut prefix = pallet_rewards::Results::<Runtime>::final_prefix().to_vec();
-	prefix.extend(Twox64Concat::hash(&epoch.encode()));
-	let mut results: Vec<(DeviceId, ResultOf<Runtime>)> = Vec::new();
+	let prefix = keys::results_of(epoch);
+	let mut results: Vec<(DeviceId, DeviceEpochResult)> = Vec::new();
 	for key in chain.storage_keys(&prefix, at).await? {
 		let mut device_bytes = key.get(prefix.len() + 8..).unwrap_or_default();
 		let device = DeviceId::decode(&mut device_bytes)
@@ -103,19 +90,19 @@ pub fn render_rewards(view: &RewardsView) -> String {
 }
 
 fn ovpp(planck: u128) -> String {
-	format!("{:.3}", planck as f64 / openvpp_runtime::currency::OVPP as f64)
+	format!("{:.3}", planck as f64 / OVPP as f64)
 }
 
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use pallet_rewards::{DeviceEpochResult, DimensionScores};
+	use pallet_rewards::DimensionScores;
 	use sp_runtime::Perbill;
 
 	#[test]
 	fn an_epoch_shows_its_pool_and_each_device_by_reward() {
-		let ovpp = openvpp_runtime::currency::OVPP;
-		let mut summary = EpochSummary::<openvpp_runtime::Balance> {
+		let ovpp = OVPP;
+		let mut summary = EpochSummary {
 			pool: 950 * ovpp,
 			emitted: 950 * ovpp,
 			to_treasury: 95 * ovpp,

@@ -38,9 +38,7 @@ use std::{
 };
 
 use openvpp_primitives::{AttestationKey, DeviceId, RejectionReason, SignedReport, UnixSeconds};
-use openvpp_runtime::{extrinsic, RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use sp_core::{sr25519, H256};
-use sp_runtime::BoundedVec;
 use tokio::{
 	sync::{mpsc, watch, Notify},
 	task::JoinSet,
@@ -49,12 +47,13 @@ use tokio::{
 
 use crate::{
 	chain::{wait_finalized, Chain, ChainError, FinalityError},
-	compat::{NodeRuntime, RuntimeVersion, GATEWAY},
+	compat::{NodeRuntime, RuntimeVersion, SignError, GATEWAY},
 	device_watch::{assess, concerns_the_device, DeviceGate, StopReason, RECHECK_INACTIVE_EVERY},
 	gateway_call::{self, CallFailure, GatewayCall},
 	metrics::Metrics,
 	outbox::{Outbox, ReportKey},
 	sources::now_ms,
+	wire::{extrinsic::account_of, Call, Event},
 };
 
 /// How the submitter behaves.
@@ -126,32 +125,20 @@ pub fn is_transient(reason: RejectionReason) -> bool {
 }
 
 /// Reads a finalized batch's events.
-pub fn batch_outcome(
-	reports: &[ReportKey],
-	events: &[RuntimeEvent],
-) -> Result<BatchOutcome, BatchError> {
+pub fn batch_outcome(reports: &[ReportKey], events: &[Event]) -> Result<BatchOutcome, BatchError> {
 	let mut processed = false;
 	let mut rejected: BTreeMap<ReportKey, RejectionReason> = BTreeMap::new();
 	let mut flagged = 0;
 	for event in events {
 		match event {
-			RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed { .. }) => {
-				processed = true
-			}
-			RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportRejected {
-				device_id,
-				sequence,
-				reason,
-			}) => {
+			Event::BatchProcessed { .. } => processed = true,
+			Event::ReportRejected { device_id, sequence, reason } => {
 				rejected.insert((*device_id, *sequence), *reason);
 			}
-			RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportFlagged { .. }) => flagged += 1,
-			RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
-				dispatch_error, ..
-			}) => {
+			Event::ReportFlagged { .. } => flagged += 1,
+			Event::ExtrinsicFailed { dispatch_error } => {
 				return Err(BatchError::Dispatch(format!("{dispatch_error:?}")));
 			}
-			_ => {}
 		}
 	}
 	if !processed {
@@ -325,7 +312,7 @@ impl Deferrals {
 /// Whether a report refused for a transient reason is too old to be accepted any more: the
 /// chain refuses intervals that started before its report horizon.
 pub fn too_old(interval_start: UnixSeconds, now_s: UnixSeconds) -> bool {
-	interval_start.saturating_add(openvpp_runtime::configs::REPORT_HORIZON_S) < now_s
+	interval_start.saturating_add(openvpp_primitives::network::REPORT_HORIZON_S) < now_s
 }
 
 /// Sends the outbox to the chain.
@@ -426,7 +413,7 @@ impl Submitter {
 	/// Runs until `shutdown` turns true and in-flight batches are settled (or the grace period
 	/// ends); stops early, with the reason, when the node serves another chain or runtime.
 	pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), SubmitError> {
-		let account = extrinsic::account_of(&self.gateway);
+		let account = account_of(&self.gateway);
 		let mut calls = self.calls.take();
 		let mut pacing = Pacing::new(Instant::now());
 		let mut deferrals = Deferrals::default();
@@ -577,7 +564,13 @@ impl Submitter {
 					let _ = call.done.send(Err(CallFailure::NotIncluded(why)));
 					continue;
 				}
-				let xt = runtime.sign(call.call, &self.gateway, nonce, chain.genesis);
+				let xt = match runtime.sign(&call.call, &self.gateway, nonce, chain.genesis) {
+					Ok(xt) => xt,
+					Err(error) => {
+						let _ = call.done.send(Err(CallFailure::NotIncluded(error.to_string())));
+						continue;
+					}
+				};
 				match chain.submit_and_watch(&xt).await {
 					Ok(subscription) => {
 						nonce += 1;
@@ -627,7 +620,14 @@ impl Submitter {
 					.iter()
 					.map(|s| ((s.report.device_id, s.report.sequence), s.report.interval_start))
 					.collect();
-				let xt = batch_extrinsic(&runtime, pending, &self.gateway, nonce, chain.genesis);
+				let xt =
+					match batch_extrinsic(&runtime, pending, &self.gateway, nonce, chain.genesis) {
+						Ok(xt) => xt,
+						Err(error) => {
+							tracing::error!(%error, "cannot sign a batch for the node's runtime");
+							break;
+						}
+					};
 				match chain.submit_and_watch(&xt).await {
 					Ok(subscription) => {
 						nonce += 1;
@@ -795,7 +795,7 @@ impl Submitter {
 	/// Unknown (no key, or the node does not answer) counts as taking them.
 	async fn look_up(&self, chain: &Chain, device: DeviceId) -> Option<StopReason> {
 		let key = self.keys.get(&device)?;
-		let gateway = openvpp_runtime::extrinsic::account_of(&self.gateway);
+		let gateway = account_of(&self.gateway);
 		match chain.device(device).await {
 			Ok(record) => {
 				let on_chain = record.as_ref().map(|r| (&r.gateway, &r.attestation_key, r.status));
@@ -914,26 +914,23 @@ async fn next_version(
 	}
 }
 
-/// A `submit_reports` extrinsic signed by the gateway for `runtime`'s versions.
+/// A `submit_reports` extrinsic signed by the gateway for `runtime`'s versions (its bytes).
 pub fn batch_extrinsic(
 	runtime: &NodeRuntime,
 	reports: Vec<SignedReport>,
 	gateway: &sr25519::Pair,
 	nonce: u32,
 	genesis: H256,
-) -> UncheckedExtrinsic {
-	let call = RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports {
-		reports: BoundedVec::truncate_from(reports),
-		raw_data_digest: None,
-	});
-	runtime.sign(call, gateway, nonce, genesis)
+) -> Result<Vec<u8>, SignError> {
+	let call = Call::SubmitReports { reports, raw_data_digest: None };
+	runtime.sign(&call, gateway, nonce, genesis)
 }
 
 /// Waits for a batch's finalization and reads its outcome.
 async fn watch_batch(
 	chain: &Chain,
 	subscription: jsonrpsee::core::client::Subscription<serde_json::Value>,
-	xt: &UncheckedExtrinsic,
+	xt: &[u8],
 	keys: &[ReportKey],
 	timeout: Duration,
 ) -> Result<BatchOutcome, BatchError> {
@@ -943,7 +940,7 @@ async fn watch_batch(
 		FinalityError::Timeout(timeout) => BatchError::Timeout(timeout),
 	})?;
 	let events = chain.extrinsic_events(finalized, xt).await?;
-	batch_outcome(keys, &events)
+	batch_outcome(keys, &events.gateway_events())
 }
 
 #[cfg(test)]
@@ -951,24 +948,17 @@ mod tests {
 	use super::*;
 	use jsonrpsee::{core::ClientError, types::ErrorObjectOwned};
 
-	fn rejected(device_id: DeviceId, sequence: u64, reason: RejectionReason) -> RuntimeEvent {
-		RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportRejected {
-			device_id,
-			sequence,
-			reason,
-		})
+	fn rejected(device_id: DeviceId, sequence: u64, reason: RejectionReason) -> Event {
+		Event::ReportRejected { device_id, sequence, reason }
 	}
 
-	fn processed() -> RuntimeEvent {
-		RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
+	fn processed() -> Event {
+		Event::BatchProcessed {
 			gateway: sp_core::crypto::AccountId32::new([0; 32]),
 			accepted: 0,
 			flagged: 0,
 			rejected: 0,
-			raw_data_digest: None,
-			digest_stored: false,
-			fee: pallet_telemetry::BatchFee::Free,
-		})
+		}
 	}
 
 	#[test]
@@ -977,11 +967,7 @@ mod tests {
 		let events = vec![
 			rejected(2, 9, RejectionReason::SequenceNotIncreasing),
 			rejected(3, 1, RejectionReason::BadSignature),
-			RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportFlagged {
-				device_id: 4,
-				sequence: 2,
-				flags: Default::default(),
-			}),
+			Event::ReportFlagged { device_id: 4, sequence: 2, flags: Default::default() },
 			rejected(5, 7, RejectionReason::IntervalInFuture),
 			rejected(6, 3, RejectionReason::DeviceNotActive),
 			processed(),
@@ -1016,7 +1002,7 @@ mod tests {
 		] {
 			assert!(!is_transient(reason), "{reason:?}");
 		}
-		let horizon = openvpp_runtime::configs::REPORT_HORIZON_S;
+		let horizon = openvpp_primitives::network::REPORT_HORIZON_S;
 		assert!(!too_old(1_000_000, 1_000_000 + horizon));
 		assert!(too_old(1_000_000, 1_000_001 + horizon));
 	}

@@ -3,14 +3,14 @@
 
 use std::{collections::BTreeMap, fmt::Write, time::Duration};
 
-use openvpp_primitives::LiveFigures;
-use openvpp_runtime::Runtime;
-use pallet_demand_response::{EventOf, EventStatus, ParticipantOf};
+use openvpp_primitives::{network::OVPP, LiveFigures};
+use pallet_demand_response::EventStatus;
 use tokio::sync::watch;
 
 use crate::{
 	chain::{Chain, ChainError, RegionStatus},
 	sources::Backoff,
+	wire::storage::{self as keys, DrEvent, Participant},
 };
 
 fn kw(watts: u64) -> String {
@@ -56,7 +56,7 @@ pub fn render(block: u32, map: &[RegionStatus]) -> String {
 }
 
 /// An event with its participants, as the view shows it.
-pub type EventView = (u32, EventOf<Runtime>, Vec<ParticipantOf<Runtime>>);
+pub type EventView = (u32, DrEvent, Vec<Participant>);
 
 /// How many of the latest events the view shows.
 const EVENTS_SHOWN: u32 = 3;
@@ -64,8 +64,7 @@ const EVENTS_SHOWN: u32 = 3;
 /// The latest events (at most [`EVENTS_SHOWN`]) at block `at`.
 pub async fn latest_events(chain: &Chain, at: sp_core::H256) -> Result<Vec<EventView>, ChainError> {
 	use codec::Decode;
-	let key = pallet_demand_response::NextEventId::<Runtime>::hashed_key().to_vec();
-	let next = match chain.storage_raw(key, Some(at)).await? {
+	let next = match chain.storage_raw(keys::next_event_id(), Some(at)).await? {
 		Some(bytes) => u32::decode(&mut &bytes[..])
 			.map_err(|e| ChainError::Decode { what: "next event id", message: e.to_string() })?,
 		None => 0,
@@ -159,7 +158,7 @@ pub fn render_events(events: &[EventView], now_s: u64) -> String {
 }
 
 fn ovpp(planck: u128) -> String {
-	format!("{:.3}", planck as f64 / openvpp_runtime::currency::OVPP as f64)
+	format!("{:.3}", planck as f64 / OVPP as f64)
 }
 
 /// Prints the status map, the latest demand-response events and the latest rewards every
@@ -272,7 +271,7 @@ mod tests {
 			spec,
 			status: EventStatus::Active,
 			progress: Progress::Selected,
-			escrow: 2 * openvpp_runtime::currency::OVPP,
+			escrow: 2 * OVPP,
 			paid: 0,
 			joined: 1,
 			joined_w: 3_000,

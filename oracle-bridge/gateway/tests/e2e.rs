@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use codec::Decode;
+use codec::{Decode, Encode};
 use common::*;
 use openvpp_bridge::{
 	audit,
@@ -124,7 +124,7 @@ async fn the_fleet_reaches_the_chain_with_the_values_it_served_and_bad_input_is_
 }
 
 /// Submits `xt` and waits for the block that finalizes it.
-async fn finalized(chain: &Chain, xt: &openvpp_runtime::UncheckedExtrinsic) -> sp_core::H256 {
+async fn finalized(chain: &Chain, xt: &[u8]) -> sp_core::H256 {
 	let statuses = chain.submit_and_watch(xt).await.unwrap();
 	wait_finalized(statuses, FINALITY_TIMEOUT).await.expect("the extrinsic is finalized")
 }
@@ -168,9 +168,11 @@ async fn register_with_key_proof(stack: &Stack, chain: &Chain) {
 		},
 	);
 	let nonce = chain.next_nonce(&owner.to_account_id()).await.unwrap();
-	let xt = openvpp_runtime::extrinsic::sign(call, &owner.pair(), nonce, chain.genesis);
+	let xt = openvpp_runtime::extrinsic::sign(call, &owner.pair(), nonce, chain.genesis).encode();
 	let block = finalized(chain, &xt).await;
-	let registered = chain.extrinsic_events(block, &xt).await.unwrap().into_iter().any(|event| {
+	let events = chain.extrinsic_events(block, &xt).await.unwrap();
+	let events: Vec<openvpp_runtime::RuntimeEvent> = events.decode_all().unwrap();
+	let registered = events.into_iter().any(|event| {
 		matches!(
 			event,
 			openvpp_runtime::RuntimeEvent::DeviceRegistry(
@@ -212,18 +214,17 @@ async fn submit_as_gateway(chain: &Chain, reports: Vec<SignedReport>) -> Vec<Rej
 		&gateway.pair(),
 		nonce,
 		chain.genesis,
-	);
+	)
+	.unwrap();
 	let block = finalized(chain, &xt).await;
 	chain
 		.extrinsic_events(block, &xt)
 		.await
 		.unwrap()
+		.gateway_events()
 		.into_iter()
 		.filter_map(|event| match event {
-			openvpp_runtime::RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportRejected {
-				reason,
-				..
-			}) => Some(reason),
+			openvpp_bridge::wire::Event::ReportRejected { reason, .. } => Some(reason),
 			_ => None,
 		})
 		.collect()

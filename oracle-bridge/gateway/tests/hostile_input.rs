@@ -177,7 +177,7 @@ fn meter_report(genesis: sp_core::H256, sequence: u64, start: u64) -> SignedRepo
 async fn submit_as(chain: &Chain, signer: Sr25519Keyring, call: RuntimeCall) {
 	let nonce = chain.next_nonce(&signer.to_account_id()).await.unwrap();
 	let xt = openvpp_runtime::extrinsic::sign(call, &signer.pair(), nonce, chain.genesis);
-	let statuses = chain.submit_and_watch(&xt).await.unwrap();
+	let statuses = chain.submit_and_watch(&xt.encode()).await.unwrap();
 	wait_finalized(statuses, FINALITY_TIMEOUT).await.expect("the extrinsic is finalized");
 }
 
@@ -191,7 +191,7 @@ async fn batches_since(chain: &Chain, from: u32) -> Vec<pallet_telemetry::BatchF
 		for event in chain.events(hash).await.unwrap() {
 			if let RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
 				fee, ..
-			}) = event.event
+			}) = event.decode_as().unwrap()
 			{
 				fees.push(fee);
 			}

@@ -13,7 +13,7 @@ use openvpp_primitives::{
 };
 use sp_runtime::{traits::Zero, DispatchError};
 
-use crate::{pallet::*, BoundedText, CreditRecord, DeviceHistory, DeviceMetadata, DeviceRecord};
+use crate::{pallet::*, BoundedText, CreditRecord, DeviceHistory, DeviceMetadata, DeviceRecordOf};
 
 impl<T: Config> Pallet<T> {
 	#[allow(clippy::too_many_arguments)]
@@ -45,7 +45,7 @@ impl<T: Config> Pallet<T> {
 		let deposit = T::DeviceDeposit::get();
 		Self::hold_deposit(&owner, deposit)?;
 
-		let record = DeviceRecord::<T> {
+		let record = DeviceRecordOf::<T> {
 			kind,
 			owner: owner.clone(),
 			pending_owner: None,

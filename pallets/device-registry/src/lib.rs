@@ -175,7 +175,7 @@ pub mod pallet {
 
 	/// The registered devices, by id. Retired devices are removed.
 	#[pallet::storage]
-	pub type Devices<T: Config> = StorageMap<_, Twox64Concat, DeviceId, DeviceRecord<T>>;
+	pub type Devices<T: Config> = StorageMap<_, Twox64Concat, DeviceId, DeviceRecordOf<T>>;
 
 	/// The id the next registered device gets.
 	#[pallet::storage]

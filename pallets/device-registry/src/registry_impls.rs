@@ -14,7 +14,7 @@ use openvpp_primitives::{
 use sp_runtime::{traits::Zero, DispatchError};
 
 use crate::{
-	pallet::*, CreditRecord, DeviceHistory, DeviceMetadata, DeviceRecord, GenesisDevice,
+	pallet::*, CreditRecord, DeviceHistory, DeviceMetadata, DeviceRecordOf, GenesisDevice,
 	ReputationChange,
 };
 
@@ -52,14 +52,14 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Counts a device that became active in its region's capacity.
-	pub(crate) fn count_active(record: &DeviceRecord<T>) {
+	pub(crate) fn count_active(record: &DeviceRecordOf<T>) {
 		RegionCapacities::<T>::mutate(&record.region, record.kind, |capacity| {
 			capacity.add(&record.capability)
 		});
 	}
 
 	/// Removes a device that stopped being active from its region's capacity.
-	pub(crate) fn uncount_active(record: &DeviceRecord<T>) {
+	pub(crate) fn uncount_active(record: &DeviceRecordOf<T>) {
 		RegionCapacities::<T>::mutate_exists(&record.region, record.kind, |maybe| {
 			if let Some(capacity) = maybe {
 				capacity.remove(&record.capability);
@@ -129,7 +129,7 @@ impl<T: Config> Pallet<T> {
 		let deposit = T::DeviceDeposit::get();
 		Self::hold_deposit(&owner, deposit)?;
 		let now = Self::now();
-		let record = DeviceRecord::<T> {
+		let record = DeviceRecordOf::<T> {
 			kind,
 			owner,
 			pending_owner: None,

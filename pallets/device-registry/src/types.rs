@@ -155,6 +155,9 @@ pub struct CreditRecord<N: Get<u32>> {
 }
 
 /// Everything the chain knows about one registered device.
+///
+/// Its parameters are explicit (not a `T: Config`) so that a client decodes the stored record
+/// without linking a runtime: [`DeviceRecordOf`] is the pallet's instance.
 #[derive(
 	Encode,
 	Decode,
@@ -166,27 +169,34 @@ pub struct CreditRecord<N: Get<u32>> {
 	EqNoBound,
 	DebugNoBound,
 )]
-#[scale_info(skip_type_params(T))]
-#[codec(mel_bound(T: Config))]
-pub struct DeviceRecord<T: Config> {
+#[scale_info(skip_type_params(MetadataLen, ReasonLen, ReputationLen))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen))]
+pub struct DeviceRecord<AccountId, Balance, MetadataLen, ReasonLen, ReputationLen>
+where
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+	MetadataLen: Get<u32>,
+	ReasonLen: Get<u32>,
+	ReputationLen: Get<u32>,
+{
 	pub kind: DeviceKind,
 	/// Who owns the device, pays its deposit and receives its rewards.
-	pub owner: T::AccountId,
+	pub owner: AccountId,
 	/// An account the owner offered the device to, until it accepts.
-	pub pending_owner: Option<T::AccountId>,
+	pub pending_owner: Option<AccountId>,
 	/// The only account allowed to submit the device's telemetry.
-	pub gateway: T::AccountId,
+	pub gateway: AccountId,
 	/// The key the device's readings are signed with.
 	pub attestation_key: AttestationKey,
 	pub capability: Capability,
 	/// The grid zone the device is aggregated in.
 	pub region: RegionCode,
-	pub metadata: DeviceMetadata<T::MaxMetadataLen>,
+	pub metadata: DeviceMetadata<MetadataLen>,
 	/// The owner's limits on dispatch.
 	pub comfort: ComfortLimits,
 	pub status: DeviceStatus,
 	/// Why the device was last rejected or suspended (empty otherwise).
-	pub status_reason: BoundedText<T::MaxReasonLen>,
+	pub status_reason: BoundedText<ReasonLen>,
 	/// When it was registered (Unix seconds).
 	pub registered_at: UnixSeconds,
 	/// When a verifier last made it active (Unix seconds).
@@ -194,13 +204,22 @@ pub struct DeviceRecord<T: Config> {
 	/// End of the latest telemetry interval recorded in its history (Unix seconds).
 	pub last_seen: Option<UnixSeconds>,
 	pub history: DeviceHistory,
-	pub credit: CreditRecord<T::ReputationHistoryLen>,
+	pub credit: CreditRecord<ReputationLen>,
 	/// The deposit held from the owner for this record, released on retirement.
-	pub deposit: BalanceOf<T>,
+	pub deposit: Balance,
 	/// The smart meter at the grid connection the device sits behind (its site), as the owner
 	/// declared it.
 	pub site_meter: Option<DeviceId>,
 }
+
+/// The record of a device in the pallet configured by `T`.
+pub type DeviceRecordOf<T> = DeviceRecord<
+	<T as frame_system::Config>::AccountId,
+	BalanceOf<T>,
+	<T as Config>::MaxMetadataLen,
+	<T as Config>::MaxReasonLen,
+	<T as Config>::ReputationHistoryLen,
+>;
 
 /// Active devices and their capacity in one region, for one device kind.
 #[derive(

@@ -5,8 +5,10 @@
 //! how the chain checks its physics ([`plausibility`]), and the traits one pallet uses to ask another ([`traits`]). The runtime wires the traits together; pallets never read each
 //! other's storage.
 //!
-//! The oracle bridge links this crate too, so that what a device key signs is byte for byte
-//! what the chain verifies.
+//! The oracle bridge links this crate too (and not the runtime), so that what a device key
+//! signs is byte for byte what the chain verifies, and the facts the runtime is configured with
+//! — address format, token, report horizon, batch limit — are the ones the gateway plans with
+//! ([`network`]).
 //!
 //! ## Units
 //!
@@ -21,6 +23,7 @@ extern crate alloc;
 
 pub mod demand_response;
 pub mod device;
+pub mod network;
 pub mod plausibility;
 pub mod telemetry;
 pub mod traits;

@@ -52,7 +52,7 @@ parameter_types! {
 	/// One device record, its three index entries and its key entry.
 	pub DeviceDeposit: Balance = deposit(
 		5,
-		(<pallet_device_registry::DeviceRecord<Runtime> as codec::MaxEncodedLen>::max_encoded_len()
+		(<pallet_device_registry::DeviceRecordOf<Runtime> as codec::MaxEncodedLen>::max_encoded_len()
 			as u32)
 			.saturating_add(4 * 48),
 	);
@@ -81,9 +81,7 @@ impl pallet_device_registry::Config for Runtime {
 	type WeightInfo = pallet_device_registry::weights::SubstrateWeight<Runtime>;
 }
 
-/// Seconds after which a report's interval is too old to be accepted: two days, long enough
-/// for a gateway to ride out a network or node outage with its outbox.
-pub const REPORT_HORIZON_S: u64 = 2 * 86_400;
+pub use openvpp_primitives::network::REPORT_HORIZON_S;
 /// Longest interval a report may cover.
 pub const MAX_INTERVAL_LENGTH_S: u32 = 3_600;
 /// Status-map freshness granularity.
@@ -111,7 +109,7 @@ impl pallet_telemetry::Config for Runtime {
 	type Measurement = DemandResponse;
 	type Fees = TelemetryFeesInOvpp;
 	type UnixTime = Timestamp;
-	type MaxBatchSize = ConstU32<1_000>;
+	type MaxBatchSize = ConstU32<{ openvpp_primitives::network::MAX_REPORTS_PER_BATCH }>;
 	type MaxIntervalLengthS = ConstU32<MAX_INTERVAL_LENGTH_S>;
 	type ReportHorizonS = ConstU64<REPORT_HORIZON_S>;
 	type MaxClockSkewS = ConstU64<MAX_CLOCK_SKEW_S>;

@@ -140,7 +140,7 @@ async fn check_config(path: &std::path::Path, offline: bool) -> anyhow::Result<(
 	);
 	// The gateway key: parses, and its file (if any) is as private as the keystore.
 	let gateway = bridge::gateway_key(&config)?;
-	let gateway_account = openvpp_runtime::extrinsic::account_of(&gateway);
+	let gateway_account = openvpp_bridge::wire::extrinsic::account_of(&gateway);
 	let source = match &config.chain.gateway_seed_file {
 		Some(file) if config.chain.gateway_seed.is_none() => file.display().to_string(),
 		_ => "gateway_seed in the configuration".to_string(),

@@ -353,7 +353,11 @@ impl fmt::Display for Change {
 	}
 }
 
-/// What differs between the bridge's shapes and the node's, item by item.
+/// Parts the gateway takes from the node's metadata instead of knowing them: a runtime that
+/// moves a pallet or renumbers a call or event is followed, not refused.
+pub const FOLLOWED: &[&str] = &["pallet index", "call index", "event index"];
+
+/// What differs between the gateway's shapes and the node's, item by item.
 pub fn diff(ours: &BTreeMap<Item, Shape>, node: &BTreeMap<Item, Shape>) -> Vec<Change> {
 	let mut changes = Vec::new();
 	for (item, our_shape) in ours {
@@ -376,6 +380,9 @@ pub fn diff(ours: &BTreeMap<Item, Shape>, node: &BTreeMap<Item, Shape>) -> Vec<C
 			}
 		};
 		for (part, value) in our_parts {
+			if FOLLOWED.contains(&part.as_str()) {
+				continue;
+			}
 			match node_parts.get(part) {
 				None => changes.push(Change::Removed { item: *item, part: part.clone() }),
 				Some(theirs) if theirs != value => changes.push(Change::Changed {
@@ -392,7 +399,8 @@ pub fn diff(ours: &BTreeMap<Item, Shape>, node: &BTreeMap<Item, Shape>) -> Vec<C
 		if matches!(item, Item::Errors { .. }) {
 			continue;
 		}
-		for part in node_parts.keys().filter(|p| !our_parts.contains_key(*p)) {
+		let added = node_parts.keys().filter(|p| !our_parts.contains_key(*p));
+		for part in added.filter(|p| !FOLLOWED.contains(&p.as_str())) {
 			changes.push(Change::Added { item: *item, part: part.clone() });
 		}
 	}

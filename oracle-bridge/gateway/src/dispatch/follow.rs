@@ -6,15 +6,14 @@ use std::collections::BTreeMap;
 
 use codec::Decode;
 use openvpp_primitives::{DeviceId, LatestDeviceReading, UnixSeconds};
-use openvpp_runtime::Runtime;
-use pallet_demand_response::{
-	baseline, Enrolment, EventOf, EventStatus, Events, OpenEvents, ParticipantOf, Participants,
-	Progress,
-};
+use pallet_demand_response::{baseline, Enrolment, EventStatus, Progress};
 use sp_core::H256;
 
 use super::plan::{Assignment, DeviceFacts, EventFacts};
-use crate::chain::{Chain, ChainError};
+use crate::{
+	chain::{Chain, ChainError},
+	wire::storage::{self as keys, DeviceRecord, DrEvent, Participant},
+};
 
 pub(crate) async fn read<T: Decode>(
 	chain: &Chain,
@@ -37,16 +36,11 @@ pub async fn enrolment(
 	device: DeviceId,
 	at: H256,
 ) -> Result<Option<Enrolment>, ChainError> {
-	let key = pallet_demand_response::Enrolments::<Runtime>::hashed_key_for(device);
-	read(chain, "enrolment", key, at).await
+	read(chain, "enrolment", keys::enrolment(device), at).await
 }
 
-pub async fn event(
-	chain: &Chain,
-	id: u32,
-	at: H256,
-) -> Result<Option<EventOf<Runtime>>, ChainError> {
-	read(chain, "demand-response event", Events::<Runtime>::hashed_key_for(id), at).await
+pub async fn event(chain: &Chain, id: u32, at: H256) -> Result<Option<DrEvent>, ChainError> {
+	read(chain, "demand-response event", keys::dr_event(id), at).await
 }
 
 /// An event's participants, in selection order.
@@ -54,12 +48,8 @@ pub async fn participants(
 	chain: &Chain,
 	event: u32,
 	at: H256,
-) -> Result<Vec<ParticipantOf<Runtime>>, ChainError> {
-	use codec::Encode;
-	use frame_support::{storage::StoragePrefixedMap, StorageHasher, Twox64Concat};
-	// prefix | twox64(event) | event | rank (identity)
-	let mut prefix = Participants::<Runtime>::final_prefix().to_vec();
-	prefix.extend(Twox64Concat::hash(&event.encode()));
+) -> Result<Vec<Participant>, ChainError> {
+	let prefix = keys::participants_of(event);
 	let mut out = Vec::new();
 	for key in chain.storage_keys(&prefix, at).await? {
 		if let Some(participant) = read(chain, "participant", key, at).await? {
@@ -70,12 +60,9 @@ pub async fn participants(
 }
 
 /// The events that are neither settled nor cancelled.
-pub async fn open_events(
-	chain: &Chain,
-	at: H256,
-) -> Result<Vec<(u32, EventOf<Runtime>)>, ChainError> {
-	let key = OpenEvents::<Runtime>::hashed_key().to_vec();
-	let ids: Vec<u32> = read(chain, "open events", key, at).await?.unwrap_or_default();
+pub async fn open_events(chain: &Chain, at: H256) -> Result<Vec<(u32, DrEvent)>, ChainError> {
+	let ids: Vec<u32> =
+		read(chain, "open events", keys::open_events(), at).await?.unwrap_or_default();
 	let mut events = Vec::with_capacity(ids.len());
 	for id in ids {
 		if let Some(event) = event(chain, id, at).await? {
@@ -117,7 +104,7 @@ pub async fn schedule(
 	chain: &Chain,
 	enrolment: &Enrolment,
 	at: H256,
-	events: &mut BTreeMap<u32, Option<EventOf<Runtime>>>,
+	events: &mut BTreeMap<u32, Option<DrEvent>>,
 ) -> Result<Schedule, ChainError> {
 	let mut assignments = Vec::new();
 	let mut fixed: BTreeMap<u32, i64> = BTreeMap::new();
@@ -126,9 +113,8 @@ pub async fn schedule(
 			slot.insert(event(chain, entry.event, at).await?);
 		}
 		let Some(Some(record)) = events.get(&entry.event) else { continue };
-		let key = Participants::<Runtime>::hashed_key_for(entry.event, entry.rank);
-		let participant: Option<ParticipantOf<Runtime>> =
-			read(chain, "participant", key, at).await?;
+		let key = keys::participant(entry.event, &entry.rank);
+		let participant: Option<Participant> = read(chain, "participant", key, at).await?;
 		let Some(participant) = participant else { continue };
 		if let Some(pallet_demand_response::Baseline::MeterBefore { net_import_w }) =
 			participant.measurement.baseline
@@ -165,9 +151,8 @@ pub async fn device_facts(
 	enrolment: Option<&Enrolment>,
 	at: H256,
 ) -> Result<Option<DeviceFacts>, ChainError> {
-	let key = pallet_device_registry::Devices::<Runtime>::hashed_key_for(device);
-	let record: Option<pallet_device_registry::DeviceRecord<Runtime>> =
-		read(chain, "device record", key, at).await?;
+	let record: Option<DeviceRecord> =
+		read(chain, "device record", keys::device(device), at).await?;
 	let Some(record) = record else { return Ok(None) };
 	Ok(Some(DeviceFacts {
 		kind: record.kind,
@@ -184,7 +169,7 @@ pub async fn device_facts(
 }
 
 /// An event as a join decision for a device of `facts` sees it.
-pub fn event_facts(id: u32, event: &EventOf<Runtime>, facts: &DeviceFacts) -> EventFacts {
+pub fn event_facts(id: u32, event: &DrEvent, facts: &DeviceFacts) -> EventFacts {
 	EventFacts {
 		id,
 		status: event.status,

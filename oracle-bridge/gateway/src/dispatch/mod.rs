@@ -36,7 +36,6 @@ use std::{
 };
 
 use openvpp_primitives::{BasisPoints, DeviceId, GridResponseStatus};
-use openvpp_runtime::RuntimeCall;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use self::{
@@ -302,11 +301,8 @@ impl Dispatcher {
 				else {
 					continue;
 				};
-				let call = RuntimeCall::DemandResponse(pallet_demand_response::Call::join_event {
-					event: *id,
-					device: device.id,
-					committed_w,
-				});
+				let call =
+					crate::wire::Call::JoinEvent { event: *id, device: device.id, committed_w };
 				let (done, outcome) = oneshot::channel();
 				if self.calls.try_send(GatewayCall { call, done }).is_err() {
 					continue;
