@@ -1,7 +1,9 @@
-//! Building signed extrinsics outside the runtime: for the node's tests and the oracle bridge.
+//! Building signed extrinsics outside the runtime: for the node's tests and the development
+//! tools (demo, load benchmark), which link the runtime.
 //!
 //! A client that links the runtime signs exactly the call and extension types the chain
-//! decodes, so a format change is a compile error rather than a rejected transaction.
+//! decodes, so a format change is a compile error rather than a rejected transaction. The
+//! gateway does not link the runtime; its tests check its own extrinsics against these.
 
 use codec::Encode;
 use sp_core::{crypto::Pair, H256};
