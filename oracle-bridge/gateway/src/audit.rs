@@ -136,7 +136,7 @@ pub async fn audit(chain: &Chain, from: u32) -> Result<Vec<AuditedReport>, Chain
 		if !body.extrinsics.iter().any(|x| runtime.submitted_reports(x).is_some()) {
 			continue;
 		}
-		let events = chain.events(hash).await?;
+		let events = chain.events_read_with(hash, &runtime).await?;
 		out.extend(reports_in_block(number, &runtime, &body.extrinsics, &events));
 	}
 	Ok(out)

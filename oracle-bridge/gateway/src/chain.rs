@@ -399,13 +399,20 @@ impl Chain {
 	) -> Result<(Arc<NodeRuntime>, Vec<EventRecord>), ChainError> {
 		// Read with the metadata of the block's runtime.
 		let runtime = self.node_runtime(Some(at)).await?;
-		let Some(bytes) = self.storage_raw(keys::system_events(), Some(at)).await? else {
-			return Ok((runtime, Vec::new()));
-		};
-		let records = runtime
-			.decode_events(&bytes)
-			.map_err(|error| ChainError::Events { block: at, error })?;
+		let records = self.events_read_with(at, &runtime).await?;
 		Ok((runtime, records))
+	}
+
+	/// The events of block `at`, read with `runtime` (the block's, from [`Self::node_runtime`]).
+	pub async fn events_read_with(
+		&self,
+		at: H256,
+		runtime: &NodeRuntime,
+	) -> Result<Vec<EventRecord>, ChainError> {
+		let Some(bytes) = self.storage_raw(keys::system_events(), Some(at)).await? else {
+			return Ok(Vec::new());
+		};
+		runtime.decode_events(&bytes).map_err(|error| ChainError::Events { block: at, error })
 	}
 
 	/// The events an extrinsic (its encoded bytes) emitted in the block it was included in.

@@ -200,13 +200,8 @@ impl NodeRuntime {
 		Ok(wire::extrinsic::sign(&self.encode_call(call)?, signer, nonce, versions, genesis))
 	}
 
-	/// A dispatch error by name where the gateway reads the pallet's errors
-	/// (`DemandResponse::BeyondFlexibility`), else as it comes.
-	pub fn describe_error(&self, error: &sp_runtime::DispatchError) -> String {
-		self.error_name(error).unwrap_or_else(|| format!("{error:?}"))
-	}
-
-	/// The name of a module error of a pallet whose errors the gateway reads.
+	/// The name of a module error of a pallet whose errors the gateway reads
+	/// (`DemandResponse::BeyondFlexibility`).
 	pub fn error_name(&self, error: &sp_runtime::DispatchError) -> Option<String> {
 		let sp_runtime::DispatchError::Module(module) = error else { return None };
 		self.error_names.get(&(module.index, module.error[0])).cloned()
