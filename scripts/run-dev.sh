@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job: a development chain on 127.0.0.1:9944 with the simulated device fleet and the
-# oracle bridge, a demand-response event a few minutes into the run, and a live view of the
-# chain's energy status map and events.
+# oracle bridge, a demand-response event a few minutes into the run, the operator console (the
+# dashboard, on 127.0.0.1:9955) and a live view of the chain in the terminal.
 #
-#   scripts/run-dev.sh [--rpc-port PORT] [--interval-s SECONDS] [--fleet N]
+#   scripts/run-dev.sh [--rpc-port PORT] [--dashboard-port PORT] [--interval-s SECONDS] [--fleet N]
 #
 # --fleet N also simulates N home batteries of the larger fleet (up to 2 000) in DE-50HERTZ,
 # registers them for the run and announces a discharge event for them beside the battery's.
@@ -13,6 +13,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 rpc_port=9944
+dashboard_port=9955
 interval_s=30
 mqtt_port=18830
 modbus_base_port=15020
@@ -21,18 +22,20 @@ fleet=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--rpc-port) rpc_port="${2:?--rpc-port needs a value}"; shift 2 ;;
+		--dashboard-port) dashboard_port="${2:?--dashboard-port needs a value}"; shift 2 ;;
 		--interval-s) interval_s="${2:?--interval-s needs a value}"; shift 2 ;;
 		--fleet) fleet="${2:?--fleet needs a value}"; shift 2 ;;
-		*) die "unknown argument '$1' (expected --rpc-port PORT, --interval-s SECONDS or --fleet N)" ;;
+		*) die "unknown argument '$1' (expected --rpc-port PORT, --dashboard-port PORT, --interval-s SECONDS or --fleet N)" ;;
 	esac
 done
 [[ "$fleet" =~ ^[0-9]+$ ]] && [ "$fleet" -le 2000 ] || die "--fleet takes 0 to 2000 batteries, not '$fleet'"
 
 "$OPENVPP_ROOT/scripts/setup.sh"
 
-step "building openvpp-node and openvpp-bridge (release; the first build takes about half an hour on 2 cores)"
+step "building the node, the bridge, the simulator and the dashboard (release; the first build takes about 40 minutes on 2 cores)"
 cd "$OPENVPP_ROOT"
-cargo build --release --locked -p openvpp-node -p openvpp-bridge -p openvpp-sim -p openvpp-demo
+cargo build --release --locked -p openvpp-node -p openvpp-bridge -p openvpp-sim -p openvpp-demo \
+	-p openvpp-dashboard
 bin="$CARGO_TARGET_DIR/release"
 
 run_dir="$(mktemp -d -t openvpp-dev.XXXXXX)"
@@ -59,8 +62,9 @@ rpc_ready() {
 }
 
 step "starting the dev chain"
+# Archive state, so that the dashboard can chart any past block of the run.
 "$bin/openvpp-node" --dev --base-path "$run_dir/chain" --rpc-port "$rpc_port" --no-telemetry \
-	>"$run_dir/node.log" 2>&1 &
+	--state-pruning archive-canonical >"$run_dir/node.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
 	rpc_ready && break
@@ -106,9 +110,20 @@ else
 fi
 pids+=($!)
 
+step "starting the dashboard on 127.0.0.1:$dashboard_port"
+"$bin/openvpp-dashboard" --listen "127.0.0.1:$dashboard_port" --rpc "http://127.0.0.1:$rpc_port" \
+	>"$run_dir/dashboard.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 20); do
+	curl -fsS -o /dev/null "http://127.0.0.1:$dashboard_port/" 2>/dev/null && break
+	kill -0 "${pids[-1]}" 2>/dev/null || { cat "$run_dir/dashboard.log" >&2; die "the dashboard exited"; }
+	sleep 0.5
+done
+
 cat <<MSG
 
 OpenVPP dev chain running: JSON-RPC and WebSocket on 127.0.0.1:$rpc_port
+  Dashboard (operator console): http://127.0.0.1:$dashboard_port/
   polkadot.js Apps: https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A$rpc_port#/explorer
   Dev accounts //Alice … //Ferdie hold 1,000,000 OVPP each; //Alice is sudo, //Dave a verifier.
   The demo fleet (devices 1–7) reports every $interval_s s through the bridge (gateway //Ferdie).
@@ -118,7 +133,7 @@ $(if [ "$fleet" -gt 0 ]; then
 else
 	echo "  scripts/run-dev.sh --fleet 200 adds 200 home batteries in DE-50HERTZ with their own event."
 fi)
-  Logs: $run_dir/{node,sim,bridge,demo-event}.log
+  Logs: $run_dir/{node,sim,bridge,demo-event,dashboard}.log
   Ctrl-C stops everything (the chain's state is discarded).
 
 The first reports reach the chain after the first full interval. Once the home battery has

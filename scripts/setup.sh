@@ -2,8 +2,9 @@
 # Installs what building and testing OpenVPP needs — and nothing that is already there.
 #
 #   scripts/setup.sh               build prerequisites (Rust toolchain + wasm target, protoc, clang)
-#   scripts/setup.sh --for-tests   the above plus mosquitto, the MQTT broker the tests run, and
-#                                  Node.js with the npm packages of the polkadot.js tests
+#   scripts/setup.sh --for-tests   the above plus mosquitto, the MQTT broker the tests run,
+#                                  Chromium, the browser the dashboard is tested in, and Node.js
+#                                  with the npm packages of the polkadot.js and browser tests
 #
 # Idempotent and silent when everything is present.
 set -euo pipefail
@@ -29,6 +30,7 @@ if [ "$for_tests" = 1 ]; then
 	command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
 	command -v node >/dev/null 2>&1 || missing+=(nodejs)
 	command -v npm >/dev/null 2>&1 || missing+=(npm)
+	[ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -75,19 +77,25 @@ if ! rustup target list --installed --toolchain "$toolchain" | grep -qx wasm32v1
 		die "rustup could not add the wasm32v1-none target"
 fi
 
-# --- npm packages of the polkadot.js tests -----------------------------------------------------
-if [ "$for_tests" = 1 ]; then
-	js_tests="$OPENVPP_ROOT/tests/polkadot-js"
-	# package-lock.json pins every package; reinstall only when it changed since the last install.
-	stamp="$js_tests/node_modules/.installed-from-lock"
-	if ! cmp -s "$js_tests/package-lock.json" "$stamp" 2>/dev/null; then
-		step "installing the npm packages of the polkadot.js tests"
+# --- npm packages of the Node.js tests ---------------------------------------------------------
+# package-lock.json pins every package; reinstall only when it changed since the last install.
+install_npm_packages() {
+	local dir="$1" what="$2"
+	local stamp="$dir/node_modules/.installed-from-lock"
+	if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
+		step "installing the npm packages of $what"
+		local log
 		log="$(mktemp -t openvpp-npm.XXXXXX)"
-		if ! (cd "$js_tests" && npm ci --no-audit --no-fund) >"$log" 2>&1; then
+		if ! (cd "$dir" && npm ci --no-audit --no-fund) >"$log" 2>&1; then
 			tail -n 20 "$log" >&2
-			die "npm could not install the polkadot.js test packages (full log: $log)"
+			die "npm could not install the packages of $what (full log: $log)"
 		fi
-		cp "$js_tests/package-lock.json" "$stamp"
+		cp "$dir/package-lock.json" "$stamp"
 		rm -f "$log"
 	fi
+}
+if [ "$for_tests" = 1 ]; then
+	install_npm_packages "$OPENVPP_ROOT/tests/polkadot-js" "the polkadot.js tests"
+	# puppeteer-core drives the system's Chromium; it downloads no browser of its own.
+	install_npm_packages "$OPENVPP_ROOT/dashboard/tests/browser" "the dashboard's browser test"
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every workspace test — the pallets' benchmarks run as
 # tests too — and the end-to-end tests that run real node, MQTT broker (mosquitto), Modbus TCP
-# simulator and bridge processes on 127.0.0.1, the polkadot.js governance test and the
+# simulator and bridge processes on 127.0.0.1, the polkadot.js tests (governance and the vpp_*
+# read model), the dashboard in headless Chromium (dashboard/tests/browser.rs) and the
 # four-validator network test (node/tests/local_network.rs). Everything builds in the release
 # profile, the same build the run command uses, so a machine pays for one build, not two.
 #

@@ -1,6 +1,8 @@
 //! The node's JSON-RPC: the standard Substrate set (added by `sc-service`) merged with
-//! `system_accountNextIndex`, `system_dryRun` and the transaction-payment methods. OpenVPP's
-//! own methods join the module built here.
+//! `system_accountNextIndex`, `system_dryRun`, the transaction-payment methods and OpenVPP's
+//! `vpp_*` read model ([`vpp`]).
+
+pub mod vpp;
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ where
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
+	C::Api: openvpp_runtime_api::VppApi<Block, AccountId>,
 	P: TransactionPool + 'static,
 {
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
@@ -42,7 +45,8 @@ where
 	let FullDeps { client, pool } = deps;
 
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
-	module.merge(TransactionPayment::new(client).into_rpc())?;
+	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
+	module.merge(vpp::VppApiServer::into_rpc(vpp::Vpp::new(client)))?;
 
 	Ok(module)
 }

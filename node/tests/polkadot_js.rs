@@ -1,6 +1,7 @@
 //! End to end: what OVPP holders do through polkadot.js, against a real `--dev` node — the
 //! Node.js tests in `tests/polkadot-js/` (referenda, conviction votes, a parameter change and a
-//! treasury spend), run with Node.js's test runner.
+//! treasury spend; the `VppApi` runtime API and the `vpp_*` JSON-RPC), run with Node.js's test
+//! runner.
 //!
 //! `scripts/setup.sh --for-tests` installs their npm packages.
 
@@ -13,7 +14,7 @@ use std::{path::Path, process::Command, time::Duration};
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn holders_govern_through_polkadot_js() {
+async fn holders_and_developers_use_the_chain_through_polkadot_js() {
 	let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/polkadot-js");
 	assert!(
 		tests.join("node_modules/@polkadot/api").is_dir(),

@@ -6,6 +6,11 @@ use frame_support::{
 	genesis_builder_helper::{build_state, get_preset},
 	weights::Weight,
 };
+use openvpp_primitives::{DeviceId, EventStatus, RegionCode};
+use openvpp_runtime_api::{
+	DeviceEpochResultView, DevicePage, DeviceView, DrEventDetail, DrEventPage, EpochResultPage,
+	NetworkTotals, ReferendumView, RegionKindStatusView, RewardsStatus, TelemetryView,
+};
 use pallet_grandpa::AuthorityId as GrandpaId;
 use sp_api::impl_runtime_apis;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
@@ -18,7 +23,7 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
+	vpp_api, AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
 	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
 
@@ -141,6 +146,60 @@ impl_runtime_apis! {
 			input: Vec<u8>,
 		) -> Result<Vec<u8>, frame_support::view_functions::ViewFunctionDispatchError> {
 			Runtime::execute_view_function(id, input)
+		}
+	}
+
+	impl openvpp_runtime_api::VppApi<Block, AccountId> for Runtime {
+		fn device(id: DeviceId) -> Option<DeviceView<AccountId>> {
+			vpp_api::device(id)
+		}
+
+		fn devices_by_owner(owner: AccountId, after: Option<DeviceId>, limit: u32) -> DevicePage<AccountId> {
+			vpp_api::devices_by_owner(owner, after, limit)
+		}
+
+		fn devices_by_gateway(gateway: AccountId, after: Option<DeviceId>, limit: u32) -> DevicePage<AccountId> {
+			vpp_api::devices_by_gateway(gateway, after, limit)
+		}
+
+		fn devices_by_region(region: RegionCode, after: Option<DeviceId>, limit: u32) -> DevicePage<AccountId> {
+			vpp_api::devices_by_region(region, after, limit)
+		}
+
+		fn device_telemetry(id: DeviceId) -> Option<TelemetryView> {
+			vpp_api::device_telemetry(id)
+		}
+
+		fn energy_status() -> Vec<RegionKindStatusView> {
+			vpp_api::energy_status()
+		}
+
+		fn network_totals() -> NetworkTotals {
+			vpp_api::network_totals()
+		}
+
+		fn device_results(id: DeviceId, epochs: u32) -> Vec<DeviceEpochResultView<AccountId>> {
+			vpp_api::device_results(id, epochs)
+		}
+
+		fn epoch_results(epoch: u64, after: Option<DeviceId>, limit: u32) -> EpochResultPage<AccountId> {
+			vpp_api::epoch_results(epoch, after, limit)
+		}
+
+		fn rewards_status() -> RewardsStatus {
+			vpp_api::rewards_status()
+		}
+
+		fn dr_events(status: Option<EventStatus>, region: Option<RegionCode>, before: Option<u32>, limit: u32) -> DrEventPage<AccountId> {
+			vpp_api::dr_events(status, region, before, limit)
+		}
+
+		fn dr_event(id: u32, after: Option<u32>, limit: u32) -> Option<DrEventDetail<AccountId>> {
+			vpp_api::dr_event(id, after, limit)
+		}
+
+		fn referenda(limit: u32) -> Vec<ReferendumView> {
+			vpp_api::referenda(limit)
 		}
 	}
 

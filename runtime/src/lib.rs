@@ -29,6 +29,7 @@ pub mod demo_fleet;
 pub mod extrinsic;
 pub mod genesis_config_presets;
 pub mod governance;
+pub mod vpp_api;
 pub mod weights;
 
 use alloc::{borrow::Cow, vec::Vec};

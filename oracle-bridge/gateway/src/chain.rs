@@ -17,14 +17,14 @@ use jsonrpsee::{
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
-use openvpp_primitives::{network::SS58_PREFIX, DeviceId, DeviceKind, LiveFigures, RegionCode};
+use openvpp_primitives::{network::SS58_PREFIX, DeviceId};
 
 use crate::{
 	compat::{
 		decode_metadata, Change, EventsError, Item, MetadataError, NodeRuntime, RuntimeVersion,
 	},
 	wire::{
-		storage::{self as keys, DeviceRecord, DeviceTelemetryState, RegionKindStatus},
+		storage::{self as keys, DeviceRecord, DeviceTelemetryState},
 		Event, EventRecord,
 	},
 };
@@ -171,14 +171,6 @@ pub struct BlockBody {
 	pub extrinsics: Vec<Vec<u8>>,
 }
 
-/// The live figures of one region and kind, read from the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegionStatus {
-	pub region: String,
-	pub kind: DeviceKind,
-	pub figures: LiveFigures,
-}
-
 /// A connection to a node.
 pub struct Chain {
 	client: WsClient,
@@ -311,6 +303,15 @@ impl Chain {
 		Ok(self.client.request("author_submitExtrinsic", rpc_params![Bytes(xt.to_vec())]).await?)
 	}
 
+	/// Any JSON-RPC method of the node, such as the `vpp_*` read model ([`crate::vpp`]).
+	pub async fn request<T: serde::de::DeserializeOwned>(
+		&self,
+		method: &str,
+		params: jsonrpsee::core::params::ArrayParams,
+	) -> Result<T, ChainError> {
+		Ok(self.client.request(method, params).await?)
+	}
+
 	/// Raw storage at a block (the best block if `None`).
 	pub async fn storage_raw(
 		&self,
@@ -435,20 +436,6 @@ impl Chain {
 		})
 	}
 
-	/// The energy status map at block `at`: live figures per region and kind. Read at the same
-	/// block as the number shown with it (the finalized head, for a stable view).
-	pub async fn status_map(&self, at: H256) -> Result<Vec<RegionStatus>, ChainError> {
-		let now_s = self.timestamp_ms(Some(at)).await? / 1_000;
-		let prefix = keys::energy_status_prefix();
-		let mut out = Vec::new();
-		for key in self.storage_keys(&prefix, at).await? {
-			if let Some(entry) = self.status_entry(&prefix, Bytes(key), at, now_s).await? {
-				out.push(entry);
-			}
-		}
-		Ok(out)
-	}
-
 	/// Every storage key that starts with `prefix` at block `at`, in key order.
 	pub async fn storage_keys(&self, prefix: &[u8], at: H256) -> Result<Vec<Vec<u8>>, ChainError> {
 		let mut out = Vec::new();
@@ -468,27 +455,6 @@ impl Chain {
 				return Ok(out);
 			}
 		}
-	}
-
-	async fn status_entry(
-		&self,
-		prefix: &[u8],
-		key: Bytes,
-		at: H256,
-		now_s: u64,
-	) -> Result<Option<RegionStatus>, ChainError> {
-		// prefix | blake2_128(region) | region | twox64(kind) | kind
-		let rest = key.0.get(prefix.len() + 16..).unwrap_or_default();
-		let mut input = rest;
-		let region = RegionCode::decode(&mut input)
-			.map_err(|e| ChainError::Decode { what: "status map key", message: e.to_string() })?;
-		let kind = DeviceKind::decode(&mut input.get(8..).unwrap_or_default())
-			.map_err(|e| ChainError::Decode { what: "status map key", message: e.to_string() })?;
-		let status: Option<RegionKindStatus> =
-			self.storage("status map entry", key.0, Some(at)).await?;
-		Ok(status.map(|status| status.live(now_s)).filter(|f| f.devices > 0).map(|figures| {
-			RegionStatus { region: String::from_utf8_lossy(&region).into_owned(), kind, figures }
-		}))
 	}
 }
 

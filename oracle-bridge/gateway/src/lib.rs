@@ -46,6 +46,7 @@ pub mod submitter;
 pub mod sunspec;
 pub mod tls;
 pub mod view;
+pub mod vpp;
 pub mod wire;
 
 /// Installs the tracing subscriber: `RUST_LOG` if set, else `default_filter`.

@@ -3,49 +3,47 @@
 
 use std::fmt::Write as _;
 
-use openvpp_primitives::{network::OVPP, DeviceId};
+use openvpp_primitives::network::OVPP;
+use openvpp_runtime_api::{DeviceEpochResultView, EpochSummaryView};
 use sp_core::H256;
 
 use crate::{
 	chain::{Chain, ChainError},
-	dispatch::follow::read,
-	wire::storage::{self as keys, DeviceEpochResult, EpochSummary},
+	wire::storage::AccountId,
 };
 
 /// The latest epoch whose payout opened, with its results.
 pub struct RewardsView {
-	pub epoch: u64,
-	pub summary: EpochSummary,
-	pub results: Vec<(DeviceId, DeviceEpochResult)>,
+	pub summary: EpochSummaryView,
+	/// By reward, largest first.
+	pub results: Vec<DeviceEpochResultView<AccountId>>,
 }
+
+/// Pages of results read at most: the view is for people, not for a million devices.
+const MAX_RESULT_PAGES: usize = 50;
 
 /// The latest epoch being paid or paid, at block `at` (`None` before the first payout).
 pub async fn latest_rewards(chain: &Chain, at: H256) -> Result<Option<RewardsView>, ChainError> {
-	use codec::Decode;
-
-	let payout: Option<pallet_rewards::Payout> =
-		read(chain, "current payout", keys::current_payout(), at).await?;
-	let next: Option<u64> = read(chain, "next epoch to settle", keys::next_to_settle(), at).await?;
-	let Some(epoch) = payout.map(|p| p.epoch).or_else(|| next.and_then(|n| n.checked_sub(1)))
+	let status = chain.vpp_rewards_status(at).await?;
+	let latest =
+		status.paying_epoch.or_else(|| status.next_to_settle.and_then(|next| next.checked_sub(1)));
+	let Some(summary) = latest
+		.and_then(|epoch| status.recent_epochs.into_iter().find(|summary| summary.epoch == epoch))
 	else {
 		return Ok(None);
 	};
-	let Some(summary) = read(chain, "epoch summary", keys::epoch_summary(epoch), at).await? else {
-		return Ok(None);
-	};
-	// prefix | twox64(epoch) | epoch | twox64(device) | device
-	let prefix = keys::results_of(epoch);
-	let mut results: Vec<(DeviceId, DeviceEpochResult)> = Vec::new();
-	for key in chain.storage_keys(&prefix, at).await? {
-		let mut device_bytes = key.get(prefix.len() + 8..).unwrap_or_default();
-		let device = DeviceId::decode(&mut device_bytes)
-			.map_err(|e| ChainError::Decode { what: "result key", message: e.to_string() })?;
-		if let Some(result) = read(chain, "device result", key, at).await? {
-			results.push((device, result));
+	let mut results = Vec::new();
+	let mut after = None;
+	for _ in 0..MAX_RESULT_PAGES {
+		let page = chain.vpp_epoch_results(summary.epoch, after, at).await?;
+		results.extend(page.results);
+		match page.next {
+			Some(next) => after = Some(next),
+			None => break,
 		}
 	}
-	results.sort_by(|a, b| b.1.reward.cmp(&a.1.reward).then(a.0.cmp(&b.0)));
-	Ok(Some(RewardsView { epoch, summary, results }))
+	results.sort_by(|a, b| b.reward_planck.cmp(&a.reward_planck).then(a.device.cmp(&b.device)));
+	Ok(Some(RewardsView { summary, results }))
 }
 
 /// Devices listed; the rest are counted.
@@ -59,28 +57,29 @@ pub fn render_rewards(view: &RewardsView) -> String {
 	let _ = writeln!(
 		out,
 		"rewards: epoch {} {state}: pool {} OVPP ({} newly emitted), treasury {}, paid {} to {} of {} devices, carried {}",
-		view.epoch,
-		ovpp(s.pool),
-		ovpp(s.emitted),
-		ovpp(s.to_treasury),
-		ovpp(s.paid),
+		s.epoch,
+		ovpp(s.pool_planck),
+		ovpp(s.emitted_planck),
+		ovpp(s.to_treasury_planck),
+		ovpp(s.paid_planck),
 		s.devices_paid,
-		s.totals.devices,
-		ovpp(s.carried),
+		s.devices_scored,
+		ovpp(s.carried_planck),
 	);
-	for (device, result) in view.results.iter().take(LISTED_DEVICES) {
+	for result in view.results.iter().take(LISTED_DEVICES) {
 		let sc = &result.scores;
 		let _ = writeln!(
 			out,
-			"  device {device:>4}  quality {:>3} %  generation {:>6} Wh  storage {:>7} Wh  grid {:>6} Wh  committed {:>6} Wh  online {:>7} Wh  {} OVPP{}",
-			result.data_quality.deconstruct() / 10_000_000,
+			"  device {:>4}  quality {:>3} %  generation {:>6} Wh  storage {:>7} Wh  grid {:>6} Wh  committed {:>6} Wh  online {:>7} Wh  {} OVPP{}",
+			result.device,
+			result.data_quality_ppb / 10_000_000,
 			sc.generation_wh,
 			sc.storage_wh,
 			sc.grid_stability_wh,
 			sc.participation_wh,
 			sc.online_wh,
-			ovpp(result.reward),
-			if result.paid_at.is_some() { "" } else { " (unpaid)" },
+			ovpp(result.reward_planck),
+			if result.paid_at_block.is_some() { "" } else { " (unpaid)" },
 		);
 	}
 	if view.results.len() > LISTED_DEVICES {
@@ -96,34 +95,34 @@ fn ovpp(planck: u128) -> String {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use pallet_rewards::DimensionScores;
-	use sp_runtime::Perbill;
+	use openvpp_primitives::DimensionScores;
 
 	#[test]
 	fn an_epoch_shows_its_pool_and_each_device_by_reward() {
 		let ovpp = OVPP;
-		let mut summary = EpochSummary {
-			pool: 950 * ovpp,
-			emitted: 950 * ovpp,
-			to_treasury: 95 * ovpp,
-			paid: 800 * ovpp,
-			carried: 55 * ovpp,
+		let summary = EpochSummaryView {
+			epoch: 7,
+			pool_planck: 950 * ovpp,
+			emitted_planck: 950 * ovpp,
+			to_treasury_planck: 95 * ovpp,
+			paid_planck: 800 * ovpp,
+			carried_planck: 55 * ovpp,
+			devices_scored: 2,
 			devices_paid: 2,
 			settled: true,
-			..Default::default()
 		};
-		summary.totals.devices = 2;
-		let result = |reward, generation_wh| DeviceEpochResult {
+		let result = |device, reward, generation_wh| DeviceEpochResultView {
+			epoch: 7,
+			device,
 			owner: sp_keyring::Sr25519Keyring::Alice.to_account_id(),
-			data_quality: Perbill::from_percent(40),
+			data_quality_ppb: 400_000_000,
 			scores: DimensionScores { generation_wh, ..Default::default() },
-			reward,
-			paid_at: Some(12),
+			reward_planck: reward,
+			paid_at_block: Some(12),
 		};
 		let view = RewardsView {
-			epoch: 7,
 			summary,
-			results: vec![(5, result(600 * ovpp, 400)), (1, result(200 * ovpp, 0))],
+			results: vec![result(5, 600 * ovpp, 400), result(1, 200 * ovpp, 0)],
 		};
 		let text = render_rewards(&view);
 		assert!(text.starts_with(

@@ -420,34 +420,41 @@ async fn rewards_paid(chain: &Chain) -> String {
 		latest_rewards(chain, head)
 			.await
 			.ok()?
-			.filter(|v| v.summary.settled && v.summary.totals.devices > 0)
+			.filter(|v| v.summary.settled && v.summary.devices_scored > 0)
 	})
 	.await;
 	let summary = &view.summary;
-	assert!(summary.emitted > 0 && summary.paid > 0, "{summary:?}");
-	assert_eq!(summary.paid + summary.carried + summary.to_treasury, summary.pool);
-	assert_eq!(view.results.iter().map(|(_, r)| r.reward).sum::<u128>(), summary.paid);
+	assert!(summary.emitted_planck > 0 && summary.paid_planck > 0, "{summary:?}");
+	assert_eq!(
+		summary.paid_planck + summary.carried_planck + summary.to_treasury_planck,
+		summary.pool_planck
+	);
+	assert_eq!(view.results.iter().map(|r| r.reward_planck).sum::<u128>(), summary.paid_planck);
 	// The demo house's battery reported all epoch: Alice was paid for it.
-	let (_, battery) = view
+	let battery = view
 		.results
 		.iter()
-		.find(|(device, _)| *device == demo::HOME_BATTERY)
+		.find(|result| result.device == demo::HOME_BATTERY)
 		.expect("the battery scored");
-	assert!(battery.reward > 0, "{battery:?}");
-	let paid_at = battery.paid_at.expect("paid");
+	assert!(battery.reward_planck > 0, "{battery:?}");
+	let paid_at = battery.paid_at_block.expect("paid");
 	let alice = Sr25519Keyring::Alice.to_account_id();
 	let alice_rewards: u128 = view
 		.results
 		.iter()
-		.filter(|(_, r)| r.owner == alice && r.paid_at == Some(paid_at))
-		.map(|(_, r)| r.reward)
+		.filter(|r| r.owner == alice && r.paid_at_block == Some(paid_at))
+		.map(|r| r.reward_planck)
 		.sum();
 	let gained =
 		free_balance(chain, &alice, paid_at).await - free_balance(chain, &alice, paid_at - 1).await;
 	assert_eq!(gained, alice_rewards);
 	format!(
 		"epoch {}: {} devices, pool {} planck, paid {}, treasury {}, Alice +{alice_rewards} in block {paid_at}",
-		view.epoch, summary.totals.devices, summary.pool, summary.paid, summary.to_treasury
+		summary.epoch,
+		summary.devices_scored,
+		summary.pool_planck,
+		summary.paid_planck,
+		summary.to_treasury_planck
 	)
 }
 

@@ -91,10 +91,10 @@ async fn the_fleet_reaches_the_chain_with_the_values_it_served_and_bad_input_is_
 	// While the fleet reports, the chain's energy status map shows it: every demo device counts
 	// in its region, with plausible readings.
 	let chain = stack.chain().await;
-	let map = chain.status_map(chain.finalized_head().await.unwrap()).await.unwrap();
-	let counted: u32 = map.iter().map(|entry| entry.figures.devices).sum();
+	let map = chain.vpp_energy_status(chain.finalized_head().await.unwrap()).await.unwrap();
+	let counted: u32 = map.iter().map(|entry| entry.live.devices).sum();
 	assert_eq!(counted, 7, "the status map: {map:?}");
-	assert!(map.iter().any(|e| e.region == "DE-AMPRION" && e.figures.devices == 1), "{map:?}");
+	assert!(map.iter().any(|e| e.region == b"DE-AMPRION" && e.live.devices == 1), "{map:?}");
 
 	// SIGTERM stops the bridge cleanly.
 	let status =

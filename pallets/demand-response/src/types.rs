@@ -3,6 +3,7 @@
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{pallet_prelude::ConstU32, BoundedVec};
+pub use openvpp_primitives::{Baseline, EventStatus, JoinedBy};
 use openvpp_primitives::{
 	BasisPoints, DeviceId, EventKind, KindSet, RatedWatts, RegionCode, UnixSeconds, WattHours,
 };
@@ -36,38 +37,6 @@ pub const MIN_EVENT_INTERVAL_S: u32 = 60;
 pub const MAX_EVENT_INTERVAL_S: u32 = 3_600;
 pub const SECONDS_PER_DAY: u64 = 86_400;
 pub const SECONDS_PER_HOUR: u64 = 3_600;
-
-/// Where an event is in its life.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-	Debug,
-)]
-pub enum EventStatus {
-	/// Announced; devices join until the opt-in deadline, then the participants are selected.
-	Scheduled,
-	/// Between start and end: selected devices respond and are measured.
-	Active,
-	/// Ended; late reports of its intervals are still measured until the grace period is over.
-	Completed,
-	/// Every participant was paid from the escrow and the rest returned to the operator.
-	Settled,
-	/// The operator (or the admin) called it off before its end; the escrow was refunded.
-	Cancelled,
-}
-
-impl EventStatus {
-	pub fn is_final(self) -> bool {
-		matches!(self, EventStatus::Settled | EventStatus::Cancelled)
-	}
-}
 
 /// Bounded work the pallet still has to do for an event, in the order it happens.
 #[derive(
@@ -180,48 +149,6 @@ impl RankKey {
 		id.copy_from_slice(&self.0[6..10]);
 		DeviceId::from_be_bytes(id)
 	}
-}
-
-/// Who joined a device to an event.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-	Debug,
-)]
-pub enum JoinedBy {
-	Owner,
-	/// The device's gateway, within the owner's consent.
-	Gateway,
-}
-
-/// The baseline a participant is measured against, fixed at its first interval in the event.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-	Debug,
-)]
-pub enum Baseline {
-	/// Meter-before: the device's average net import over its last intervals before the start
-	/// (W).
-	MeterBefore { net_import_w: i64 },
-	/// "10 of 10" per hour of the day, scaled by the same-day adjustment (bp, 8 000–12 000).
-	TenOfTen { adjustment_bp: u32 },
-	/// Not enough history: the participant cannot be measured and delivers nothing.
-	Unavailable,
 }
 
 /// How a participant's event went, interval by interval.

@@ -280,5 +280,86 @@ pub fn comfort_allows(comfort: &ComfortLimits, start: UnixSeconds, duration_s: u
 	})
 }
 
+/// Where an event is in its life.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	serde::Serialize,
+	serde::Deserialize,
+)]
+pub enum EventStatus {
+	/// Announced; devices join until the opt-in deadline, then the participants are selected.
+	Scheduled,
+	/// Between start and end: selected devices respond and are measured.
+	Active,
+	/// Ended; late reports of its intervals are still measured until the grace period is over.
+	Completed,
+	/// Every participant was paid from the escrow and the rest returned to the operator.
+	Settled,
+	/// The operator (or the admin) called it off before its end; the escrow was refunded.
+	Cancelled,
+}
+
+impl EventStatus {
+	pub fn is_final(self) -> bool {
+		matches!(self, EventStatus::Settled | EventStatus::Cancelled)
+	}
+}
+
+/// Who joined a device to an event.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	serde::Serialize,
+	serde::Deserialize,
+)]
+pub enum JoinedBy {
+	Owner,
+	/// The device's gateway, within the owner's consent.
+	Gateway,
+}
+
+/// The baseline a participant is measured against, fixed at its first interval in the event.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Debug,
+	serde::Serialize,
+	serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Baseline {
+	/// Meter-before: the device's average net import over its last intervals before the start
+	/// (W).
+	MeterBefore { net_import_w: i64 },
+	/// "10 of 10" per hour of the day, scaled by the same-day adjustment (bp, 8 000–12 000).
+	TenOfTen { adjustment_bp: u32 },
+	/// Not enough history: the participant cannot be measured and delivers nothing.
+	Unavailable,
+}
+
 #[cfg(test)]
 mod tests;

@@ -25,12 +25,16 @@ pub mod demand_response;
 pub mod device;
 pub mod network;
 pub mod plausibility;
+pub mod record;
+pub mod scores;
 pub mod telemetry;
 pub mod traits;
 
 pub use demand_response::*;
 pub use device::*;
 pub use plausibility::*;
+pub use record::*;
+pub use scores::*;
 pub use telemetry::*;
 pub use traits::*;
 

@@ -33,6 +33,8 @@ use scale_info::TypeInfo;
 	TypeInfo,
 	Debug,
 	Default,
+	serde::Serialize,
+	serde::Deserialize,
 )]
 pub enum DeviceState {
 	/// Not reported.
@@ -124,6 +126,8 @@ impl DeviceState {
 	TypeInfo,
 	Debug,
 	Default,
+	serde::Serialize,
+	serde::Deserialize,
 )]
 pub enum GridResponseStatus {
 	/// Not part of any event.
@@ -288,7 +292,10 @@ pub enum RejectionReason {
 	TypeInfo,
 	Debug,
 	Default,
+	serde::Serialize,
+	serde::Deserialize,
 )]
+#[serde(rename_all = "camelCase")]
 pub struct LiveFigures {
 	/// Devices counted.
 	pub devices: u32,

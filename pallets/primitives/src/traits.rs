@@ -108,6 +108,8 @@ pub enum Participation {
 	MaxEncodedLen,
 	TypeInfo,
 	Debug,
+	serde::Serialize,
+	serde::Deserialize,
 )]
 pub enum ReputationReason {
 	/// The quality of its telemetry over an epoch (accepted vs. flagged, rejected, missing).
@@ -222,7 +224,10 @@ impl<A: LifecycleHooksBenchmarkHelper, B: LifecycleHooksBenchmarkHelper>
 	MaxEncodedLen,
 	TypeInfo,
 	Debug,
+	serde::Serialize,
+	serde::Deserialize,
 )]
+#[serde(rename_all = "camelCase")]
 pub struct EpochTelemetry {
 	/// Epoch index: interval start ÷ epoch length.
 	pub epoch: u64,

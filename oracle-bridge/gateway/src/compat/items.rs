@@ -85,16 +85,9 @@ pub const GATEWAY: &[Item] = &[
 	storage("DemandResponse", "OpenEvents"),
 ];
 
-/// What the read-only commands (`watch`, `rewards`, `audit`, `register`) read besides.
-pub const VIEWS: &[Item] = &[
-	storage("Telemetry", "EnergyStatus"),
-	storage("DeviceRegistry", "RegistrationNonces"),
-	storage("DemandResponse", "NextEventId"),
-	storage("Rewards", "CurrentPayout"),
-	storage("Rewards", "NextToSettle"),
-	storage("Rewards", "Summaries"),
-	storage("Rewards", "Results"),
-];
+/// What the read-only commands (`audit`, `register`) read besides. The live view (`watch`)
+/// reads the node's `vpp_*` read model instead of storage ([`crate::vpp`]).
+pub const VIEWS: &[Item] = &[storage("DeviceRegistry", "RegistrationNonces")];
 
 /// What the development tools (demo, load benchmark) and the tests read besides: events of
 /// calls they make that a gateway never does.

@@ -14,8 +14,6 @@ use sp_crypto_hashing::{blake2_128, twox_128, twox_64};
 pub type AccountId = AccountId32;
 /// OVPP amounts, in planck.
 pub type Balance = u128;
-/// Block numbers.
-pub type BlockNumber = u32;
 /// The bound a reader decodes a bounded collection with: it takes what the chain stored, even
 /// if governance raised a limit since this gateway was built.
 pub type AnyLength = ConstU32<{ u32::MAX }>;
@@ -25,16 +23,10 @@ pub type DeviceRecord =
 	pallet_device_registry::DeviceRecord<AccountId, Balance, AnyLength, AnyLength, AnyLength>;
 /// A device's telemetry state (`Telemetry.DeviceTelemetry`).
 pub type DeviceTelemetryState = pallet_telemetry::DeviceTelemetryState;
-/// One region and kind of the energy status map (`Telemetry.EnergyStatus`).
-pub type RegionKindStatus = pallet_telemetry::RegionKindStatus<AnyLength>;
 /// A demand-response event (`DemandResponse.Events`).
 pub type DrEvent = pallet_demand_response::DrEvent<AccountId, Balance>;
 /// A device's place in a demand-response event (`DemandResponse.Participants`).
 pub type Participant = pallet_demand_response::Participant<Balance>;
-/// A device's result for an epoch (`Rewards.Results`).
-pub type DeviceEpochResult = pallet_rewards::DeviceEpochResult<AccountId, Balance, BlockNumber>;
-/// An epoch's totals (`Rewards.Summaries`).
-pub type EpochSummary = pallet_rewards::EpochSummary<Balance>;
 
 /// The key of a plain value, and the prefix every key of a map starts with.
 pub fn prefix(pallet: &str, entry: &str) -> Vec<u8> {
@@ -95,12 +87,6 @@ pub fn min_interval_length_s() -> Vec<u8> {
 	prefix("Telemetry", "MinIntervalLengthS")
 }
 
-/// The prefix of `Telemetry.EnergyStatus`: `| blake2_128(region) | region | twox64(kind) | kind`
-/// follow.
-pub fn energy_status_prefix() -> Vec<u8> {
-	prefix("Telemetry", "EnergyStatus")
-}
-
 /// `DemandResponse.Enrolments` of `device`.
 pub fn enrolment(device: DeviceId) -> Vec<u8> {
 	map_key("DemandResponse", "Enrolments", twox64_concat(&device))
@@ -129,29 +115,4 @@ pub fn participant(
 /// `DemandResponse.OpenEvents`.
 pub fn open_events() -> Vec<u8> {
 	prefix("DemandResponse", "OpenEvents")
-}
-
-/// `DemandResponse.NextEventId`.
-pub fn next_event_id() -> Vec<u8> {
-	prefix("DemandResponse", "NextEventId")
-}
-
-/// `Rewards.CurrentPayout`.
-pub fn current_payout() -> Vec<u8> {
-	prefix("Rewards", "CurrentPayout")
-}
-
-/// `Rewards.NextToSettle`.
-pub fn next_to_settle() -> Vec<u8> {
-	prefix("Rewards", "NextToSettle")
-}
-
-/// `Rewards.Summaries` of `epoch`.
-pub fn epoch_summary(epoch: pallet_rewards::EpochIndex) -> Vec<u8> {
-	map_key("Rewards", "Summaries", twox64_concat(&epoch))
-}
-
-/// The prefix of `epoch`'s results: `| twox64(device) | device` follows.
-pub fn results_of(epoch: pallet_rewards::EpochIndex) -> Vec<u8> {
-	map_key("Rewards", "Results", twox64_concat(&epoch))
 }

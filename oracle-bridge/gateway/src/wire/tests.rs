@@ -1,7 +1,6 @@
 //! The gateway's types and keys against the runtime of this tree.
 
 use codec::Encode;
-use frame_support::storage::StoragePrefixedMap;
 use openvpp_runtime::Runtime;
 use scale_info::TypeInfo;
 
@@ -28,26 +27,10 @@ fn storage_keys_are_the_runtimes() {
 			keys::min_interval_length_s(),
 			pallet_telemetry::MinIntervalLengthS::<Runtime>::hashed_key().to_vec(),
 		),
-		(
-			keys::energy_status_prefix(),
-			pallet_telemetry::EnergyStatus::<Runtime>::final_prefix().to_vec(),
-		),
 		(keys::enrolment(7), dr::Enrolments::<Runtime>::hashed_key_for(7)),
 		(keys::dr_event(4), dr::Events::<Runtime>::hashed_key_for(4)),
 		(keys::participant(4, &rank), dr::Participants::<Runtime>::hashed_key_for(4, rank)),
 		(keys::open_events(), dr::OpenEvents::<Runtime>::hashed_key().to_vec()),
-		(keys::next_event_id(), dr::NextEventId::<Runtime>::hashed_key().to_vec()),
-		(keys::current_payout(), pallet_rewards::CurrentPayout::<Runtime>::hashed_key().to_vec()),
-		(keys::next_to_settle(), pallet_rewards::NextToSettle::<Runtime>::hashed_key().to_vec()),
-		(keys::epoch_summary(9), pallet_rewards::Summaries::<Runtime>::hashed_key_for(9)),
-		(
-			{
-				let mut key = keys::results_of(9);
-				key.extend(keys::twox64_concat(&7u32));
-				key
-			},
-			pallet_rewards::Results::<Runtime>::hashed_key_for(9, 7),
-		),
 		(
 			keys::system_events(),
 			frame_support::storage::storage_prefix(b"System", b"Events").to_vec(),
@@ -78,7 +61,6 @@ fn stored_values_decode_into_the_gateways_types() {
 		("DeviceRegistry", "RegistrationNonces", fingerprint_of::<u32>()),
 		("Telemetry", "DeviceTelemetry", fingerprint_of::<keys::DeviceTelemetryState>()),
 		("Telemetry", "MinIntervalLengthS", fingerprint_of::<u32>()),
-		("Telemetry", "EnergyStatus", fingerprint_of::<keys::RegionKindStatus>()),
 		("Timestamp", "Now", fingerprint_of::<u64>()),
 		("DemandResponse", "Enrolments", fingerprint_of::<pallet_demand_response::Enrolment>()),
 		("DemandResponse", "Events", fingerprint_of::<keys::DrEvent>()),
@@ -88,11 +70,6 @@ fn stored_values_decode_into_the_gateways_types() {
 			"OpenEvents",
 			fingerprint_of::<frame_support::BoundedVec<EventId, keys::AnyLength>>(),
 		),
-		("DemandResponse", "NextEventId", fingerprint_of::<EventId>()),
-		("Rewards", "CurrentPayout", fingerprint_of::<pallet_rewards::Payout>()),
-		("Rewards", "NextToSettle", fingerprint_of::<pallet_rewards::EpochIndex>()),
-		("Rewards", "Summaries", fingerprint_of::<keys::EpochSummary>()),
-		("Rewards", "Results", fingerprint_of::<keys::DeviceEpochResult>()),
 	];
 	let count = values.len();
 	for (pallet, entry, ours) in values {
