@@ -165,6 +165,16 @@ fn a_battery_discharges_for_an_event_and_its_owner_is_paid_from_the_escrow() {
 		);
 		assert_eq!(Balances::balance(&owner), owner_before + 825 * OVPP / 1_000);
 		assert_eq!(Balances::balance_on_hold(&hold, &operator), 0);
+		// The read model says the same: measured, settled and paid.
+		let view = openvpp_runtime::vpp_api::dr_event(1, None, 10).unwrap();
+		assert_eq!(view.event.status, EventStatus::Settled);
+		assert_eq!(view.event.measured_delivery_wh, 1_250);
+		assert_eq!(view.event.settled_delivery_wh, 1_250);
+		assert_eq!(view.event.paid_planck, 825 * OVPP / 1_000);
+		assert_eq!(view.participants.len(), 1);
+		assert_eq!(view.participants[0].delivered_wh, 1_250);
+		assert_eq!(view.participants[0].performance_bp, Some(10_000));
+		assert_eq!(view.participants[0].paid_planck, Some(825 * OVPP / 1_000));
 		// Reputation +5 % for full performance (the device's epochs move it too, for their
 		// data quality).
 		let record = pallet_device_registry::Devices::<Runtime>::get(BATTERY).unwrap();

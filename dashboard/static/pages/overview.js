@@ -21,7 +21,8 @@ export async function render({ at }) {
     if (old && totals.now > old.now) blockTimeS = (totals.now - old.now) / (at.number - back);
   }
   const span = Math.round(WINDOWS[windowName] / blockTimeS);
-  const step = Math.max(1, Math.floor(span / SAMPLES));
+  // A young chain is sampled over the blocks it has.
+  const step = Math.max(1, Math.floor(Math.min(span, at.number - 1) / SAMPLES));
   // Samples on multiples of `step`, so that a new block adds one sample and the rest are cached.
   const numbers = [at.number];
   for (let n = Math.floor((at.number - 1) / step) * step; n >= Math.max(1, at.number - span); n -= step) numbers.unshift(n);

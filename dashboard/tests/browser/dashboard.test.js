@@ -149,10 +149,10 @@ test('a device page shows its record, latest reading and results', async () => {
 test('a demand-response event created now appears live, then runs', async () => {
   await open('#/events', 'div[data-group="Upcoming"]');
   const before = (await rpc('vpp_drEvents', [null, null, null, 100])).events.map((e) => e.id);
-  // Alice consents for her battery, Charlie becomes an operator and announces a discharge a
-  // minute from now, in one-minute intervals.
+  // Alice consents for her battery, Charlie becomes an operator and announces a discharge 90 s
+  // from now (devices join until a minute before), in one-minute intervals.
   const { stdout } = await promisify(execFile)(env('OPENVPP_DEMO'), [
-    'event', '--url', env('OPENVPP_WS'), '--start-in-s', '60', '--duration-s', '180', '--interval-length-s', '60',
+    'event', '--url', env('OPENVPP_WS'), '--start-in-s', '90', '--duration-s', '180', '--interval-length-s', '60',
   ]);
   const id = Number(stdout.match(/(\d+)/)?.[1]);
   assert.ok(id > 0 && !before.includes(id), `openvpp-demo event printed: ${stdout}`);

@@ -29,9 +29,19 @@ fn participant_view(participant: ParticipantOf<Runtime>) -> ParticipantView {
 }
 
 fn event_view(id: EventId, event: EventOf<Runtime>) -> DrEventView<AccountId> {
-	// Bounded by the event's participant limit.
-	let measured_delivery_wh = Participants::<Runtime>::iter_prefix_values(id)
-		.fold(0u64, |sum, participant| sum.saturating_add(participant.measurement.delivered_wh));
+	let measured_delivery_wh = match event.status {
+		// Nothing is measured before the start.
+		EventStatus::Scheduled => 0,
+		// Settlement added up every participant's measurement.
+		EventStatus::Settled => event.delivered_wh,
+		// The participants' measurements so far: at most the event's participant limit to
+		// read, and at most `MaxOpenEvents` events are active or completed at a time.
+		EventStatus::Active | EventStatus::Completed | EventStatus::Cancelled => {
+			Participants::<Runtime>::iter_prefix_values(id).fold(0u64, |sum, participant| {
+				sum.saturating_add(participant.measurement.delivered_wh)
+			})
+		}
+	};
 	let end = event.end();
 	let spec = event.spec;
 	DrEventView {
