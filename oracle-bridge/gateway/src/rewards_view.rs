@@ -9,7 +9,7 @@ use sp_core::H256;
 
 use crate::{
 	chain::{Chain, ChainError},
-	wire::storage::AccountId,
+	vpp::AccountId,
 };
 
 /// The latest epoch whose payout opened, with its results.
@@ -114,7 +114,7 @@ mod tests {
 		let result = |device, reward, generation_wh| DeviceEpochResultView {
 			epoch: 7,
 			device,
-			owner: sp_keyring::Sr25519Keyring::Alice.to_account_id(),
+			owner: AccountId(sp_keyring::Sr25519Keyring::Alice.to_account_id()),
 			data_quality_ppb: 400_000_000,
 			scores: DimensionScores { generation_wh, ..Default::default() },
 			reward_planck: reward,

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::{
 	chain::{Chain, ChainError},
 	sources::Backoff,
-	wire::storage::AccountId,
+	vpp::AccountId,
 };
 
 fn kw(watts: u64) -> String {

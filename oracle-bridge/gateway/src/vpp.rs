@@ -6,12 +6,30 @@ use jsonrpsee::rpc_params;
 use openvpp_runtime_api::{
 	DrEventDetail, DrEventPage, EpochResultPage, NetworkTotals, RegionKindStatusView, RewardsStatus,
 };
-use sp_core::H256;
-
-use crate::{
-	chain::{Chain, ChainError},
-	wire::storage::AccountId,
+use serde::{Deserialize, Deserializer};
+use sp_core::{
+	crypto::{AccountId32, Ss58Codec},
+	H256,
 };
+
+use crate::chain::{Chain, ChainError};
+
+/// An account as the node's JSON writes it: an SS58 address with the chain's prefix. Parsed
+/// whatever the process's default address format (`AccountId32`'s own parser accepts a custom
+/// prefix only when it is the process-wide default, which a library cannot assume).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountId(pub AccountId32);
+
+impl<'de> Deserialize<'de> for AccountId {
+	fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+		let text = String::deserialize(deserializer)?;
+		AccountId32::from_ss58check_with_version(&text)
+			.map(|(account, _)| AccountId(account))
+			.map_err(|error| {
+				serde::de::Error::custom(format!("'{text}' is not an SS58 address: {error}"))
+			})
+	}
+}
 
 impl Chain {
 	/// `vpp_energyStatus`: the energy status map per region and kind.
@@ -61,5 +79,20 @@ impl Chain {
 	) -> Result<EpochResultPage<AccountId>, ChainError> {
 		let limit = openvpp_runtime_api::MAX_PAGE_SIZE;
 		self.request("vpp_epochResults", rpc_params![epoch, after, limit, at]).await
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn accounts_parse_in_the_chains_format_whatever_the_process_default() {
+		let alice = sp_keyring::Sr25519Keyring::Alice.to_account_id();
+		let address = crate::chain::ss58(&alice);
+		let parsed: AccountId = serde_json::from_value(serde_json::json!(address)).unwrap();
+		assert_eq!(parsed.0, alice);
+		let error = serde_json::from_value::<AccountId>(serde_json::json!("bQnot")).unwrap_err();
+		assert!(error.to_string().contains("is not an SS58 address"), "{error}");
 	}
 }

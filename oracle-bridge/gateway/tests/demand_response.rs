@@ -442,7 +442,7 @@ async fn rewards_paid(chain: &Chain) -> String {
 	let alice_rewards: u128 = view
 		.results
 		.iter()
-		.filter(|r| r.owner == alice && r.paid_at_block == Some(paid_at))
+		.filter(|r| r.owner.0 == alice && r.paid_at_block == Some(paid_at))
 		.map(|r| r.reward_planck)
 		.sum();
 	let gained =

@@ -55,7 +55,7 @@ fn event(participants: Vec<ParticipantView>, joined: u32) -> DrEventDetail<Accou
 		now: 1_180,
 		event: DrEventView {
 			id: 4,
-			operator: AccountId::new([0; 32]),
+			operator: AccountId(sp_core::crypto::AccountId32::new([0; 32])),
 			kind: EventKind::DischargeStorage,
 			regions: vec![b"DE-TENNET".to_vec()],
 			eligible_kinds: vec![DeviceKind::HomeBattery],
