@@ -19,7 +19,7 @@ pub fn properties() -> Properties {
 	properties
 }
 
-fn wasm_binary() -> Result<&'static [u8], String> {
+pub(crate) fn wasm_binary() -> Result<&'static [u8], String> {
 	WASM_BINARY.ok_or_else(|| {
 		"The runtime wasm is not available: this node was built with SKIP_WASM_BUILD set. \
 		 Rebuild without it."

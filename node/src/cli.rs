@@ -53,6 +53,15 @@ pub enum BenchmarkCmd {
 	/// Measure what reading and writing one storage item costs on a chain's database and write
 	/// the runtime's `DbWeight` (see `scripts/benchmark-db.sh`).
 	Storage(frame_benchmarking_cli::StorageCmd),
+	/// Time an empty block and a block of remarks on this machine and write the runtime's
+	/// `BlockExecutionWeight` and `ExtrinsicBaseWeight` (see `scripts/benchmark-overhead.sh`).
+	Overhead(frame_benchmarking_cli::OverheadCmd),
+	/// Time one extrinsic in a full block on this machine: `system remark`, `balances
+	/// transfer_keep_alive` or `telemetry submit_reports` (a batch of 500 reports; needs a chain
+	/// spec with benchmark devices).
+	Extrinsic(frame_benchmarking_cli::ExtrinsicCmd),
+	/// Re-execute stored blocks and compare their execution time with their weight.
+	Block(frame_benchmarking_cli::BlockCmd),
 }
 
 /// The `openvpp-node` command line.

@@ -4,8 +4,10 @@ use openvpp_runtime::opaque::Block;
 use sc_cli::SubstrateCli;
 use sc_service::PartialComponents;
 
+#[cfg(feature = "runtime-benchmarks")]
+use crate::benchmarking;
 use crate::{
-	chain_spec,
+	bench_chain, chain_spec,
 	cli::{Cli, Subcommand},
 	service,
 };
@@ -40,9 +42,15 @@ impl SubstrateCli for Cli {
 			"dev" => Box::new(chain_spec::development_chain_spec()?),
 			"" | "local" => Box::new(chain_spec::local_chain_spec()?),
 			"staging" => Box::new(chain_spec::staging_chain_spec()?),
-			path => {
-				Box::new(chain_spec::ChainSpec::from_json_file(std::path::PathBuf::from(path))?)
-			}
+			other => match bench_chain::parse(other) {
+				Some(parsed) => {
+					let (fleet, validators) = parsed?;
+					Box::new(bench_chain::bench_chain_spec(fleet, validators)?)
+				}
+				None => Box::new(chain_spec::ChainSpec::from_json_file(std::path::PathBuf::from(
+					other,
+				))?),
+			},
 		})
 	}
 }
@@ -123,6 +131,7 @@ pub fn run() -> sc_cli::Result<()> {
 		#[cfg(feature = "runtime-benchmarks")]
 		Some(Subcommand::Benchmark(cmd)) => {
 			use crate::cli::BenchmarkCmd;
+			use sp_blockchain::HeaderBackend;
 			match cmd {
 				BenchmarkCmd::Pallet(cmd) => {
 					let runner = cli.create_runner(cmd)?;
@@ -141,6 +150,61 @@ pub fn run() -> sc_cli::Result<()> {
 						let storage = backend.expose_storage();
 						let shared_trie_cache = backend.expose_shared_trie_cache();
 						cmd.run(config, client, db, storage, shared_trie_cache)
+					})
+				}
+				BenchmarkCmd::Overhead(cmd) => {
+					let runner = cli.create_runner(cmd)?;
+					runner.sync_run(|config| {
+						let PartialComponents { client, .. } = service::new_partial(&config)?;
+						let time_ms = benchmarking::block_time_ms()?;
+						let remarks =
+							benchmarking::RemarkBuilder { genesis: client.info().genesis_hash };
+						cmd.run(
+							config.chain_spec.name().into(),
+							client,
+							benchmarking::inherent_data(time_ms)?,
+							benchmarking::digest_items(time_ms),
+							&remarks,
+							false,
+						)
+					})
+				}
+				BenchmarkCmd::Extrinsic(cmd) => {
+					let runner = cli.create_runner(cmd)?;
+					runner.sync_run(|config| {
+						let PartialComponents { client, .. } = service::new_partial(&config)?;
+						let time_ms = benchmarking::block_time_ms()?;
+						let genesis = client.info().genesis_hash;
+						let mut builders: Vec<Box<dyn frame_benchmarking_cli::ExtrinsicBuilder>> = vec![
+							Box::new(benchmarking::RemarkBuilder { genesis }),
+							Box::new(benchmarking::TransferBuilder { genesis }),
+						];
+						// Reports need benchmark devices; a chain without them lists the others.
+						let reports = benchmarking::ReportBatchBuilder::new(
+							&client,
+							&*config.chain_spec,
+							time_ms,
+						);
+						match reports {
+							Ok(reports) => builders.push(Box::new(reports)),
+							Err(error) if cmd.params.pallet.as_deref() == Some("telemetry") => {
+								return Err(error)
+							}
+							Err(_) => {}
+						}
+						cmd.run(
+							client,
+							benchmarking::inherent_data(time_ms)?,
+							benchmarking::digest_items(time_ms),
+							&frame_benchmarking_cli::ExtrinsicFactory(builders),
+						)
+					})
+				}
+				BenchmarkCmd::Block(cmd) => {
+					let runner = cli.create_runner(cmd)?;
+					runner.sync_run(|config| {
+						let PartialComponents { client, .. } = service::new_partial(&config)?;
+						cmd.run(client)
 					})
 				}
 				BenchmarkCmd::Machine(cmd) => {

@@ -4,6 +4,9 @@
 // subcommand returns; boxing them at each call would only obscure the code.
 #![allow(clippy::result_large_err)]
 
+mod bench_chain;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 mod chain_spec;
 mod cli;
 mod command;

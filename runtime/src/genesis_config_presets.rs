@@ -12,7 +12,7 @@
 //! Development and local chains use the governance timing `Demonstration` (a referendum
 //! passes in about two minutes, a session lasts ten blocks); staging uses `Production`.
 
-use alloc::{vec, vec::Vec};
+use alloc::{format, string::String, vec, vec::Vec};
 use frame_support::build_struct_json_patch;
 use serde_json::Value;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
@@ -193,13 +193,41 @@ pub fn staging_config_genesis() -> Value {
 	)
 }
 
+/// Benchmark chains: readings every minute at most, and ten-minute scoring epochs, so that a
+/// benchmark of a quarter hour crosses an epoch boundary.
+pub const BENCH_TELEMETRY: TelemetryTimes = TelemetryTimes {
+	min_interval_length_s: 60,
+	epoch_length_s: 600,
+	epoch_close_grace_s: DEV_EPOCH_CLOSE_GRACE_S,
+};
+
+/// A benchmark network's genesis before its fleet (which the node adds natively, see
+/// [`crate::bench_fleet`]): the first `validators` of Alice, Bob, Charlie and Dave, the
+/// development accounts, sudo and the demo fleet.
+fn bench_config_genesis(validators: usize) -> Value {
+	let mut all = four_dev_validators();
+	all.truncate(validators.clamp(1, MAX_BENCH_VALIDATORS));
+	genesis(
+		all,
+		dev_accounts(),
+		Some(Sr25519Keyring::Alice.to_account_id()),
+		vec![demo_fleet::DEMO_VERIFIER.to_account_id()],
+		demo_fleet::genesis_devices(),
+		BENCH_TELEMETRY,
+		Timing::Demonstration,
+	)
+}
+
 /// The JSON patch of the named preset, if it exists.
 pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
 	let patch = match id.as_ref() {
 		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
 		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_config_genesis(),
 		STAGING_RUNTIME_PRESET => staging_config_genesis(),
-		_ => return None,
+		name => match bench_preset_validators(name) {
+			Some(validators) => bench_config_genesis(validators),
+			None => return None,
+		},
 	};
 	// Serialising a `serde_json::Value` cannot fail.
 	serde_json::to_vec(&patch).ok()
@@ -212,4 +240,20 @@ pub fn preset_names() -> Vec<PresetId> {
 		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
 		PresetId::from(STAGING_RUNTIME_PRESET),
 	]
+	.into_iter()
+	.chain((1..=MAX_BENCH_VALIDATORS).map(|validators| PresetId::from(bench_preset(validators))))
+	.collect()
+}
+
+/// Most validators a benchmark preset has (the development validators Alice … Dave).
+pub const MAX_BENCH_VALIDATORS: usize = 4;
+
+/// The name of the benchmark preset with `validators` validators: `bench-1` … `bench-4`.
+pub fn bench_preset(validators: usize) -> String {
+	format!("bench-{validators}")
+}
+
+fn bench_preset_validators(name: &str) -> Option<usize> {
+	let validators: usize = name.strip_prefix("bench-")?.parse().ok()?;
+	(1..=MAX_BENCH_VALIDATORS).contains(&validators).then_some(validators)
 }

@@ -21,6 +21,8 @@ include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
 extern crate alloc;
 
 pub mod apis;
+#[cfg(feature = "std")]
+pub mod bench_fleet;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarks;
 pub mod configs;

@@ -1,119 +1,45 @@
-//! The telemetry throughput benchmark (`scripts/bench-telemetry.sh`).
+//! The throughput benchmark (`scripts/bench-telemetry.sh`).
 //!
-//! 1. [`bench_chain_spec`] extends the development chain spec with N benchmark devices (active
-//!    from genesis, sr25519 keys derived from their index, bound to the gateway `//Ferdie`,
-//!    spread over 16 regions).
-//! 2. On a node running that spec, [`run`] measures two floods in turn: plain balance transfers
-//!    (the baseline a chain without batching would get) and device reports in batches of up to
-//!    1 000. Everything is signed before the clock starts, so the measurement is the node's, not
-//!    the signer's. Throughput is what reached *finalized* blocks, over the time between the first
-//!    and the last block that carried the flood (block timestamps), and the node's CPU time and
-//!    peak memory over the same phase are read from `/proc`.
+//! On a node running a benchmark chain (`openvpp-node --chain bench:<devices>…`, whose fleet of
+//! devices, gateways and transfer senders is `openvpp_runtime::bench_fleet`'s), two floods in
+//! turn: plain balance transfers
+//!    ([`transfer_flood`], the baseline a chain without batching would get, saturated over
+//!    several connections) and device reports in batches of up to 1 000 ([`report_flood`]).
+//!    Everything is signed before the clock starts, so the measurement is the node's, not the
+//!    signer's. Throughput is what reached *finalized* blocks, over the time between the first
+//!    and the last block that carried the flood (block timestamps); each of those blocks' weight
+//!    says whether the weight limit or the supply of transactions set the pace; the node's CPU
+//!    time and peak memory over the same phase are read from `/proc`.
 
-use std::{
-	collections::BTreeSet,
-	time::{Duration, Instant},
-};
+mod reports;
+mod transfers;
 
-use codec::Encode;
-use openvpp_primitives::{
-	Capability, DeviceId, DeviceKind, DeviceState, GridResponseStatus, IntervalReport,
-	QualityFlags, SignedReport,
-};
-use openvpp_runtime::{
-	extrinsic, BalancesCall, RuntimeCall, RuntimeEvent, UncheckedExtrinsic, OVPP,
-};
-use serde_json::{json, Value};
-use sp_core::{crypto::AccountId32, sr25519, Pair};
-use sp_keyring::Sr25519Keyring;
-use sp_runtime::BoundedVec;
+use std::time::{Duration, Instant};
+
+use codec::{Decode, Encode};
+use frame_support::dispatch::DispatchClass;
+use futures::StreamExt;
+pub use openvpp_runtime::bench_fleet::{BenchFleet, FIRST_BENCH_DEVICE};
+use openvpp_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
+use sp_core::H256;
 
 use openvpp_bridge::chain::{Chain, ChainError};
+pub use reports::{report_flood, ReportPlan};
+pub use transfers::{transfer_flood, FloodShape};
 
-/// Regions the benchmark devices are spread over.
-pub const BENCH_REGIONS: u32 = 16;
-/// Interval of the benchmark reports (s). A run of M reports from N devices goes M / N
-/// quarter hours back in time, which must stay within the chain's two-day report horizon.
-pub const REPORT_INTERVAL_S: u32 = 900;
-/// Id of the first benchmark device (after the 7 demo devices of the development genesis).
-pub const FIRST_BENCH_DEVICE: DeviceId = 8;
+/// Interval of the benchmark reports (s): a minute, the benchmark chain's shortest. A run of M
+/// reports from N devices goes M / N minutes back in time.
+pub const REPORT_INTERVAL_S: u32 = 60;
 
-/// The attestation key of benchmark device number `index` (0-based).
-pub fn bench_key(index: u32) -> sr25519::Pair {
-	use sp_runtime::traits::{BlakeTwo256, Hash};
-	let seed = BlakeTwo256::hash(&(b"openvpp-bench-device", index).encode());
-	sr25519::Pair::from_seed(&seed.0)
-}
-
-/// The account owning the benchmark devices.
-pub fn bench_owner() -> AccountId32 {
-	Sr25519Keyring::Eve.to_account_id()
-}
-
-/// The gateway submitting the benchmark reports.
-pub const BENCH_GATEWAY: Sr25519Keyring = Sr25519Keyring::Ferdie;
-
-fn genesis_patch(spec: &mut Value) -> Option<&mut Value> {
-	let runtime = spec.get_mut("genesis")?.get_mut("runtimeGenesis")?;
-	if runtime.get("patch").is_some() {
-		runtime.get_mut("patch")
-	} else {
-		runtime.get_mut("config")
-	}
-}
-
-/// An account as a chain spec's genesis must spell it: the runtime parses genesis JSON without
-/// knowing OpenVPP's unregistered address prefix, so it takes the generic Substrate format (42),
-/// whatever format this process prints by default.
-pub fn genesis_address(account: &AccountId32) -> String {
-	generic_ss58(account)
-}
-
-fn generic_ss58<T: sp_core::crypto::Ss58Codec>(public: &T) -> String {
-	use sp_core::crypto::Ss58AddressFormatRegistry;
-	public.to_ss58check_with_version(Ss58AddressFormatRegistry::SubstrateAccount.into())
-}
-
-/// Extends a development chain spec (the JSON of `openvpp-node build-spec --chain dev`) with
-/// `devices` benchmark devices.
-pub fn bench_chain_spec(mut spec: Value, devices: u32) -> Result<Value, String> {
-	let gateway = genesis_address(&BENCH_GATEWAY.to_account_id());
-	let owner = genesis_address(&bench_owner());
-	let patch =
-		genesis_patch(&mut spec).ok_or("the chain spec has no runtimeGenesis patch or config")?;
-	let registry = patch
-		.as_object_mut()
-		.ok_or("the genesis patch is not an object")?
-		.entry("deviceRegistry")
-		.or_insert_with(|| json!({ "verifiers": [], "devices": [] }));
-	let list = registry
-		.get_mut("devices")
-		.and_then(Value::as_array_mut)
-		.ok_or("deviceRegistry.devices is not a list")?;
-	let capability = Capability { rated_power_w: 10_000, ..Default::default() };
-	for index in 0..devices {
-		// The runtime reads `{"Sr25519": "<SS58>"}`, in the generic format (see
-		// [`genesis_address`]).
-		let key = json!({ "Sr25519": generic_ss58(&bench_key(index).public()) });
-		list.push(json!({
-			"owner": owner,
-			"gateway": gateway,
-			"kind": DeviceKind::RooftopSolar,
-			"capability": capability,
-			"region": format!("BENCH-R{}", index % BENCH_REGIONS),
-			"attestationKey": key,
-		}));
-	}
-	// The owner pays a deposit of about 1 OVPP per device.
-	let balances = patch
-		.get_mut("balances")
-		.and_then(|b| b.get_mut("balances"))
-		.and_then(Value::as_array_mut)
-		.ok_or("balances.balances is not a list")?;
-	balances.retain(|entry| entry.get(0).and_then(Value::as_str) != Some(owner.as_str()));
-	let endowment = u128::from(devices) * 2 * OVPP + 1_000_000 * OVPP;
-	balances.push(json!([owner, endowment]));
-	Ok(spec)
+/// The benchmark fleet of the chain behind `chain` (`--chain bench:…`), from its properties.
+pub async fn chain_fleet(chain: &Chain) -> Result<BenchFleet, ChainError> {
+	let properties: serde_json::Value =
+		chain.request("system_properties", jsonrpsee::rpc_params![]).await?;
+	properties.as_object().and_then(BenchFleet::from_properties).ok_or_else(|| ChainError::Decode {
+		what: "system_properties",
+		message: "the chain is not a benchmark chain (start the node with --chain bench:<devices>)"
+			.into(),
+	})
 }
 
 /// CPU time and memory of a process, from `/proc`.
@@ -146,6 +72,21 @@ pub fn process_usage(pid: u32) -> Option<ProcessUsage> {
 	})
 }
 
+/// The nodes' CPU time added up and the largest peak memory (`None` if one cannot be read).
+pub fn usage_of(pids: &[u32]) -> Option<ProcessUsage> {
+	if pids.is_empty() {
+		return None;
+	}
+	pids.iter().try_fold(ProcessUsage::default(), |total, pid| {
+		let usage = process_usage(*pid)?;
+		Some(ProcessUsage {
+			cpu_s: total.cpu_s + usage.cpu_s,
+			rss_mib: total.rss_mib.max(usage.rss_mib),
+			peak_rss_mib: total.peak_rss_mib.max(usage.peak_rss_mib),
+		})
+	})
+}
+
 /// One measured flood.
 #[derive(Debug, Clone, Default)]
 pub struct PhaseResult {
@@ -162,31 +103,117 @@ pub struct PhaseResult {
 	pub max_per_block: u64,
 	/// Blocks that carried items.
 	pub blocks: u32,
-	/// Node CPU over the phase, in cores (1.0 = one core busy).
+	/// The nodes' CPU over the phase, in cores (1.0 = one core busy).
 	pub node_cpu_cores: f64,
+	/// Node CPU time over the phase per finalized item (ms).
+	pub node_cpu_ms_per_item: f64,
 	pub node_peak_rss_mib: f64,
+	/// Median share of the normal-class weight limit used by the blocks that carried the phase
+	/// (its last block left out).
+	pub block_fullness: f64,
+	/// From a block's slot to its finality, median and 99th percentile over the blocks that
+	/// carried the phase (s).
+	pub finality_lag_p50_s: f64,
+	pub finality_lag_p99_s: f64,
+	/// Submissions the node refused (pool full, invalid).
+	pub refused: u64,
+	/// Time the client took to hand every item to the node (s).
+	pub submit_seconds: f64,
+	/// The share of a block's normal-class limit one item declares before dispatch.
+	pub item_share: f64,
+}
+
+impl PhaseResult {
+	/// What set the pace: the blocks' weight limit, or the pool and the client that filled it.
+	///
+	/// A block author adds an item while the weight the block has used (earlier items counted
+	/// at their actual, refunded weight) plus the item's declared weight fits; a block whose
+	/// median use leaves less room than one item declares was closed by its weight.
+	pub fn limited_by(&self) -> &'static str {
+		if self.block_fullness >= FULL_BY_WEIGHT || self.block_fullness + self.item_share > 1.0 {
+			"block weight"
+		} else {
+			"pool / submission"
+		}
+	}
+}
+
+/// What a phase's finalized blocks held.
+struct Counted {
+	finalized: u64,
+	chain_seconds: f64,
+	max_per_block: u64,
+	blocks: u32,
+	/// Share of the normal-class weight limit each block carrying items used, in order.
+	fullness: Vec<f64>,
+	/// For each block carrying items: from its timestamp (its slot's start) to when this client
+	/// saw it finalized (s), to within the polling interval.
+	finality_lag_s: Vec<f64>,
+}
+
+/// How often the finalized head is polled: the resolution of the finality lag.
+const POLL: Duration = Duration::from_millis(200);
+
+fn unix_ms_now() -> u64 {
+	std::time::SystemTime::now()
+		.duration_since(std::time::UNIX_EPOCH)
+		.map(|d| d.as_millis() as u64)
+		.unwrap_or(0)
+}
+
+/// The value at quantile `q` (0–1) of `values`, nearest rank; 0 for none.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+	if values.is_empty() {
+		return 0.0;
+	}
+	let mut sorted = values.to_vec();
+	sorted.sort_by(|a, b| a.total_cmp(b));
+	let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+	sorted[rank - 1]
+}
+
+/// How long to wait for a phase's items after the last was submitted: generous for a node that
+/// takes a few hundred items per second.
+fn wait_for(expected: u64) -> Duration {
+	Duration::from_secs(300 + expected / 100)
+}
+
+/// The share of its normal-class weight limit a block used (`System::BlockWeight`).
+async fn normal_fullness(chain: &Chain, at: H256) -> Result<f64, ChainError> {
+	let key = frame_system::BlockWeight::<openvpp_runtime::Runtime>::hashed_key().to_vec();
+	let Some(bytes) = chain.storage_raw(key, Some(at)).await? else { return Ok(0.0) };
+	let used = frame_system::ConsumedWeight::decode(&mut &bytes[..])
+		.map_err(|e| ChainError::Decode { what: "System::BlockWeight", message: e.to_string() })?;
+	let limits = <openvpp_runtime::Runtime as frame_system::Config>::BlockWeights::get();
+	let max = limits.get(DispatchClass::Normal).max_total.unwrap_or(limits.max_block);
+	Ok(used.get(DispatchClass::Normal).ref_time() as f64 / max.ref_time().max(1) as f64)
 }
 
 /// Counts a phase's items in the finalized blocks after `from_block`, until `expected` are in or
-/// `timeout` passes.
+/// the wait runs out.
 async fn count_finalized(
 	chain: &Chain,
+	watch: &FinalityWatch,
 	from_block: u32,
 	expected: u64,
-	timeout: Duration,
 	count: impl Fn(&[RuntimeEvent]) -> u64,
-) -> Result<(u64, f64, u64, u32), ChainError> {
-	let deadline = Instant::now() + timeout;
+) -> Result<Counted, ChainError> {
+	let deadline = Instant::now() + wait_for(expected);
 	let mut next = from_block + 1;
-	let mut total = 0u64;
-	let mut max_per_block = 0u64;
-	let mut blocks = 0u32;
+	let mut counted = Counted {
+		finalized: 0,
+		chain_seconds: 0.0,
+		max_per_block: 0,
+		blocks: 0,
+		fullness: vec![],
+		finality_lag_s: vec![],
+	};
 	let mut first_ts: Option<u64> = None;
 	let mut last_ts = 0u64;
 	let start_ts = chain.timestamp_ms(chain.block_hash(from_block).await?).await?;
-	while total < expected && Instant::now() < deadline {
-		let head = chain.finalized_head().await?;
-		let head_number = chain.block(head).await?.number;
+	while counted.finalized < expected && Instant::now() < deadline {
+		let seen_ms = unix_ms_now();
+		let head_number = finalized_number(chain).await?;
 		while next <= head_number {
 			let Some(hash) = chain.block_hash(next).await? else { break };
 			let events: Vec<RuntimeEvent> = chain
@@ -201,253 +228,236 @@ async fn count_finalized(
 				let ts = chain.timestamp_ms(Some(hash)).await?;
 				first_ts.get_or_insert(ts);
 				last_ts = ts;
-				total += in_block;
-				max_per_block = max_per_block.max(in_block);
-				blocks += 1;
+				counted.finalized += in_block;
+				counted.max_per_block = counted.max_per_block.max(in_block);
+				counted.blocks += 1;
+				counted.fullness.push(normal_fullness(chain, hash).await?);
+				let finalized_ms = watch.finalized_at(next).unwrap_or(seen_ms).min(seen_ms);
+				counted.finality_lag_s.push(finalized_ms.saturating_sub(ts) as f64 / 1_000.0);
 			}
 			next += 1;
 		}
-		tokio::time::sleep(Duration::from_millis(500)).await;
+		tokio::time::sleep(POLL).await;
 	}
 	// From the block before the first carrying one (when inclusion could start) to the last.
 	let block_ms = openvpp_runtime::MILLI_SECS_PER_BLOCK;
 	let begin = first_ts.map(|t| t.saturating_sub(block_ms)).unwrap_or(start_ts).max(start_ts);
-	let seconds = (last_ts.saturating_sub(begin)) as f64 / 1_000.0;
-	Ok((total, seconds, max_per_block, blocks))
+	counted.chain_seconds = (last_ts.saturating_sub(begin)) as f64 / 1_000.0;
+	Ok(counted)
 }
 
-async fn submit_all(chain: &Chain, xts: &[UncheckedExtrinsic]) -> u64 {
-	let mut accepted = 0;
-	for xt in xts {
-		match chain.submit(&xt.encode()).await {
-			Ok(_) => accepted += 1,
-			Err(error) => tracing::warn!(%error, "the pool refused a benchmark transaction"),
-		}
+/// Opens `count` connections, spread over the nodes at `urls` in turn.
+async fn connect_many(urls: &[String], count: u32) -> Result<Vec<Chain>, ChainError> {
+	let mut links = Vec::with_capacity(count as usize);
+	for i in 0..count.max(1) as usize {
+		let url = &urls[i % urls.len().max(1)];
+		links.push(Chain::connect(url).await?);
 	}
-	accepted
+	Ok(links)
+}
+
+/// Submits queue `i` over connection `i`, with up to `in_flight` submissions outstanding on
+/// each (in queue order, so one signer's nonces arrive in order), all connections at once, at
+/// most `per_second` extrinsics a second in all (`None`: as fast as the nodes take them).
+/// Returns how many the nodes accepted and how many they refused.
+async fn submit_pipelined(
+	links: &[Chain],
+	queues: &[Vec<UncheckedExtrinsic>],
+	in_flight: u32,
+	per_second: Option<f64>,
+) -> (u64, u64) {
+	let in_flight = in_flight.max(1) as usize;
+	// Each connection's share of the rate: its k-th extrinsic goes at start + k × period.
+	let period = per_second
+		.filter(|rate| *rate > 0.0)
+		.map(|rate| Duration::from_secs_f64(links.len().max(1) as f64 / rate));
+	let start = tokio::time::Instant::now();
+	let counts =
+		futures::future::join_all(links.iter().zip(queues).map(|(link, queue)| async move {
+			let results: Vec<bool> = futures::stream::iter(queue.iter().enumerate())
+				.map(|(k, xt)| async move {
+					if let Some(period) = period {
+						tokio::time::sleep_until(start + period.mul_f64(k as f64)).await;
+					}
+					link.submit(&xt.encode()).await
+				})
+				.buffered(in_flight)
+				.map(|result| match result {
+					Ok(_) => true,
+					Err(error) => {
+						tracing::debug!(%error, "the node refused a benchmark transaction");
+						false
+					}
+				})
+				.collect()
+				.await;
+			let accepted = results.iter().filter(|ok| **ok).count() as u64;
+			(accepted, results.len() as u64 - accepted)
+		}))
+		.await;
+	counts.iter().fold((0, 0), |(a, r), (ca, cr)| (a + ca, r + cr))
 }
 
 async fn finalized_number(chain: &Chain) -> Result<u32, ChainError> {
 	let head = chain.finalized_head().await?;
-	Ok(chain.block(head).await?.number)
+	let header: serde_json::Value =
+		chain.request("chain_getHeader", jsonrpsee::rpc_params![head]).await?;
+	header["number"]
+		.as_str()
+		.and_then(|hex| u32::from_str_radix(hex.trim_start_matches("0x"), 16).ok())
+		.ok_or_else(|| ChainError::Decode {
+			what: "chain_getHeader",
+			message: format!("no block number in {header}"),
+		})
 }
 
-/// Baseline: `count` transfers from the dev accounts, all pre-signed.
-pub async fn transfer_flood(
-	chain: &Chain,
-	count: u32,
-	node_pid: Option<u32>,
-) -> Result<PhaseResult, ChainError> {
-	let senders = [
-		Sr25519Keyring::Alice,
-		Sr25519Keyring::Bob,
-		Sr25519Keyring::Charlie,
-		Sr25519Keyring::Dave,
-		Sr25519Keyring::AliceStash,
-		Sr25519Keyring::BobStash,
-	];
-	let mut nonces = Vec::new();
-	for sender in &senders {
-		nonces.push(chain.next_nonce(&sender.to_account_id()).await?);
+/// When this client first saw each finalized head, polled every [`POLL`] for as long as a
+/// phase runs (submission included), so that a block's finality lag does not wait for the
+/// benchmark to read it.
+#[derive(Default)]
+pub(crate) struct FinalityWatch {
+	/// (finalized block number, unix ms it was first seen), numbers rising.
+	seen: std::cell::RefCell<Vec<(u32, u64)>>,
+	stopped: std::cell::Cell<bool>,
+}
+
+impl FinalityWatch {
+	/// Polls until [`Self::stop`]; a failed poll is logged and retried.
+	pub(crate) async fn run(&self, chain: &Chain) {
+		while !self.stopped.get() {
+			match finalized_number(chain).await {
+				Ok(number) => {
+					let mut seen = self.seen.borrow_mut();
+					if seen.last().is_none_or(|(last, _)| number > *last) {
+						seen.push((number, unix_ms_now()));
+					}
+				}
+				Err(error) => tracing::warn!(%error, "reading the finalized head"),
+			}
+			tokio::time::sleep(POLL).await;
+		}
 	}
-	let dest: AccountId32 = sr25519::Pair::from_seed(&[7; 32]).public().into();
-	tracing::info!(count, "signing transfers");
-	let xts: Vec<UncheckedExtrinsic> = (0..count)
-		.map(|i| {
-			let s = (i as usize) % senders.len();
-			let nonce = nonces[s] + i / senders.len() as u32;
-			let call = RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
-				dest: dest.clone().into(),
-				value: OVPP / 100,
-			});
-			extrinsic::sign(call, &senders[s].pair(), nonce, chain.genesis)
-		})
-		.collect();
-	let from_block = finalized_number(chain).await?;
-	let before = node_pid.and_then(process_usage);
-	let started = Instant::now();
-	let submitted = submit_all(chain, &xts).await;
-	let (finalized, seconds, max_per_block, blocks) =
-		count_finalized(chain, from_block, submitted, Duration::from_secs(600), |events| {
-			events
-				.iter()
-				.filter(|e| matches!(e, RuntimeEvent::Balances(pallet_balances::Event::Transfer { to, .. }) if *to == dest))
-				.count() as u64
-		})
-		.await?;
-	let wall = started.elapsed().as_secs_f64();
-	let after = node_pid.and_then(process_usage);
-	Ok(phase(
-		"transfers",
-		submitted,
-		finalized,
-		seconds,
-		max_per_block,
-		blocks,
-		before,
-		after,
-		wall,
-	))
+
+	pub(crate) fn stop(&self) {
+		self.stopped.set(true);
+	}
+
+	/// Runs `work` while watching, and stops when it is done.
+	pub(crate) async fn during<T>(
+		&self,
+		chain: &Chain,
+		work: impl std::future::Future<Output = T>,
+	) -> T {
+		let work = async {
+			let out = work.await;
+			self.stop();
+			out
+		};
+		futures::future::join(work, self.run(chain)).await.0
+	}
+
+	/// When block `number` was first seen finalized (unix ms), if it has been.
+	fn finalized_at(&self, number: u32) -> Option<u64> {
+		let seen = self.seen.borrow();
+		let at = seen.partition_point(|(n, _)| *n < number);
+		seen.get(at).map(|(_, ms)| *ms)
+	}
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The median fullness of the blocks that carried a phase, leaving out its last block (the
+/// flood's tail, partly empty by nature) when there are others.
+pub fn steady_fullness(fullness: &[f64]) -> f64 {
+	let steady = match fullness.split_last() {
+		Some((_, rest)) if !rest.is_empty() => rest,
+		_ => fullness,
+	};
+	let mut steady = steady.to_vec();
+	if steady.is_empty() {
+		return 0.0;
+	}
+	steady.sort_by(|a, b| a.total_cmp(b));
+	steady[steady.len() / 2]
+}
+
+/// The share of a block's normal-class weight limit one `call` declares before dispatch (its
+/// weight and an extrinsic's base weight), under the runtime's default parameters.
+pub fn declared_share(call: &RuntimeCall) -> f64 {
+	use frame_support::dispatch::GetDispatchInfo;
+	let limits = <openvpp_runtime::Runtime as frame_system::Config>::BlockWeights::get();
+	let normal = limits.get(DispatchClass::Normal);
+	let max = normal.max_total.unwrap_or(limits.max_block);
+	let weight = sp_io::TestExternalities::default()
+		.execute_with(|| call.get_dispatch_info().total_weight())
+		.saturating_add(normal.base_extrinsic);
+	weight.ref_time() as f64 / max.ref_time().max(1) as f64
+}
+
+/// Blocks at least this full (by normal-class weight) are limited by their weight.
+pub const FULL_BY_WEIGHT: f64 = 0.9;
+
 fn phase(
 	name: &'static str,
 	submitted: u64,
-	finalized: u64,
-	seconds: f64,
-	max_per_block: u64,
-	blocks: u32,
+	counted: Counted,
 	before: Option<ProcessUsage>,
 	after: Option<ProcessUsage>,
 	wall: f64,
 ) -> PhaseResult {
-	let (node_cpu_cores, node_peak_rss_mib) = match (before, after) {
-		(Some(b), Some(a)) => ((a.cpu_s - b.cpu_s) / wall.max(0.001), a.peak_rss_mib),
+	let (node_cpu_s, node_peak_rss_mib) = match (before, after) {
+		(Some(b), Some(a)) => (a.cpu_s - b.cpu_s, a.peak_rss_mib),
 		_ => (0.0, 0.0),
 	};
+	let finalized = counted.finalized;
 	PhaseResult {
 		name,
 		submitted,
 		finalized,
-		chain_seconds: seconds,
-		per_second: if seconds > 0.0 { finalized as f64 / seconds } else { 0.0 },
-		max_per_block,
-		blocks,
-		node_cpu_cores,
+		chain_seconds: counted.chain_seconds,
+		per_second: if counted.chain_seconds > 0.0 {
+			finalized as f64 / counted.chain_seconds
+		} else {
+			0.0
+		},
+		max_per_block: counted.max_per_block,
+		blocks: counted.blocks,
+		node_cpu_cores: node_cpu_s / wall.max(0.001),
+		node_cpu_ms_per_item: if finalized > 0 {
+			node_cpu_s * 1_000.0 / finalized as f64
+		} else {
+			0.0
+		},
 		node_peak_rss_mib,
+		block_fullness: steady_fullness(&counted.fullness),
+		finality_lag_p50_s: quantile(&counted.finality_lag_s, 0.5),
+		finality_lag_p99_s: quantile(&counted.finality_lag_s, 0.99),
+		..Default::default()
 	}
-}
-
-/// The report flood: `total` reports from `devices` benchmark devices in batches of `batch`.
-pub async fn report_flood(
-	chain: &Chain,
-	devices: u32,
-	total: u32,
-	batch: u32,
-	node_pid: Option<u32>,
-) -> Result<PhaseResult, ChainError> {
-	let gateway = BENCH_GATEWAY.pair();
-	let mut nonce = chain.next_nonce(&BENCH_GATEWAY.to_account_id()).await?;
-	let per_device = total.div_ceil(devices.max(1)).max(1);
-	// Quarter-hour reports, the settlement interval of most power markets: with hourly scoring
-	// epochs, every fourth report of a device closes its epoch, as in a real fleet.
-	let interval_s: u32 = REPORT_INTERVAL_S;
-	let now_s = chain.timestamp_ms(None).await? / 1_000;
-	let end = now_s / u64::from(interval_s) * u64::from(interval_s);
-
-	tracing::info!(total, devices, per_device, "signing reports");
-	let keys: Vec<sr25519::Pair> = (0..devices).map(bench_key).collect();
-	// Continue where an earlier run on this chain left off.
-	let mut first_sequence = vec![0u64; devices as usize];
-	for (index, slot) in first_sequence.iter_mut().enumerate() {
-		let id = FIRST_BENCH_DEVICE + index as u32;
-		if let Some(state) = chain.device_telemetry(id, None).await? {
-			*slot = state.last_sequence;
-		}
-		if index % 5_000 == 4_999 {
-			tracing::info!(read = index + 1, "read device states");
-		}
-	}
-	let mut reports: Vec<SignedReport> = Vec::with_capacity(total as usize);
-	'rounds: for round in 0..per_device {
-		for index in 0..devices {
-			if reports.len() >= total as usize {
-				break 'rounds;
-			}
-			let back = u64::from(per_device - round);
-			let report = IntervalReport {
-				device_id: FIRST_BENCH_DEVICE + index,
-				sequence: first_sequence[index as usize] + u64::from(round) + 1,
-				interval_start: end - back * u64::from(interval_s),
-				interval_length_s: interval_s,
-				energy_imported_wh: 0,
-				energy_exported_wh: 750,
-				cumulative_imported_wh: 0,
-				cumulative_exported_wh: 1_000_000
-					+ 750 * (first_sequence[index as usize] + u64::from(round) + 1),
-				average_power_w: 3_000,
-				peak_power_w: 3_100,
-				soc_bp: None,
-				device_state: DeviceState::Operating,
-				grid_response: GridResponseStatus::Idle,
-				online_s: interval_s,
-				quality: QualityFlags::default(),
-			};
-			let payload = openvpp_primitives::report_signing_payload(&chain.genesis, &report);
-			let signature = keys[index as usize].sign(&payload).into();
-			reports.push(SignedReport { report, signature });
-		}
-	}
-	let xts: Vec<UncheckedExtrinsic> = reports
-		.chunks(batch as usize)
-		.map(|chunk| {
-			let call = RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports {
-				reports: BoundedVec::truncate_from(chunk.to_vec()),
-				raw_data_digest: None,
-			});
-			let xt = extrinsic::sign(call, &gateway, nonce, chain.genesis);
-			nonce += 1;
-			xt
-		})
-		.collect();
-	let submitted_reports = reports.len() as u64;
-	drop(reports);
-
-	let from_block = finalized_number(chain).await?;
-	let before = node_pid.and_then(process_usage);
-	let started = Instant::now();
-	tracing::info!(batches = xts.len(), "submitting");
-	let accepted_batches = submit_all(chain, &xts).await;
-	let expected = submitted_reports.min(accepted_batches * u64::from(batch));
-	let (finalized, seconds, max_per_block, blocks) =
-		count_finalized(chain, from_block, expected, Duration::from_secs(900), |events| {
-			events
-				.iter()
-				.map(|e| match e {
-					RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
-						accepted,
-						flagged,
-						..
-					}) => u64::from(*accepted + *flagged),
-					_ => 0,
-				})
-				.sum()
-		})
-		.await?;
-	let wall = started.elapsed().as_secs_f64();
-	let after = node_pid.and_then(process_usage);
-	Ok(phase(
-		"reports",
-		submitted_reports,
-		finalized,
-		seconds,
-		max_per_block,
-		blocks,
-		before,
-		after,
-		wall,
-	))
 }
 
 /// The results as a table.
 pub fn table(results: &[PhaseResult], devices: u32) -> String {
 	let mut out = String::new();
 	out.push_str(&format!(
-		"| flood ({devices} devices) | submitted | finalized | chain time (s) | per second | max per block | blocks | node CPU (cores) | node peak RSS (MiB) |\n"
+		"| flood ({devices} devices) | submitted | refused | finalized | chain time (s) | per second | max per block | blocks | block fullness (median) | limited by | finality lag p50 / p99 (s) | node CPU (cores) | node CPU per item (ms) | node peak RSS (MiB) |\n"
 	));
-	out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+	out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
 	for r in results {
 		out.push_str(&format!(
-			"| {} | {} | {} | {:.1} | {:.0} | {} | {} | {:.2} | {:.0} |\n",
+			"| {} | {} | {} | {} | {:.1} | {:.0} | {} | {} | {:.0} % | {} | {:.1} / {:.1} | {:.2} | {:.3} | {:.0} |\n",
 			r.name,
 			r.submitted,
+			r.refused,
 			r.finalized,
 			r.chain_seconds,
 			r.per_second,
 			r.max_per_block,
 			r.blocks,
+			r.block_fullness * 100.0,
+			r.limited_by(),
+			r.finality_lag_p50_s,
+			r.finality_lag_p99_s,
 			r.node_cpu_cores,
+			r.node_cpu_ms_per_item,
 			r.node_peak_rss_mib
 		));
 	}
@@ -461,13 +471,14 @@ pub fn table(results: &[PhaseResult], devices: u32) -> String {
 				reports.per_second / transfers.per_second
 			));
 		}
+		if reports.node_cpu_ms_per_item > 0.0 {
+			out.push_str(&format!(
+				"node CPU per transfer ÷ node CPU per report = {:.1}×\n",
+				transfers.node_cpu_ms_per_item / reports.node_cpu_ms_per_item
+			));
+		}
 	}
 	out
-}
-
-/// Devices of a benchmark spec, for checks.
-pub fn bench_device_ids(devices: u32) -> BTreeSet<DeviceId> {
-	(0..devices).map(|i| FIRST_BENCH_DEVICE + i).collect()
 }
 
 #[cfg(test)]
@@ -475,28 +486,26 @@ mod tests {
 	use super::*;
 
 	#[test]
-	fn the_bench_spec_adds_devices_and_funds_their_owner() {
-		let spec = json!({
-			"genesis": { "runtimeGenesis": { "patch": {
-				"balances": { "balances": [["5Alice", 1]] },
-				"deviceRegistry": { "verifiers": [], "devices": [{"demo": true}] }
-			}}}
-		});
-		let spec = bench_chain_spec(spec, 3).unwrap();
-		let patch = &spec["genesis"]["runtimeGenesis"]["patch"];
-		let devices = patch["deviceRegistry"]["devices"].as_array().unwrap();
-		assert_eq!(devices.len(), 4);
-		assert_eq!(devices[3]["region"], "BENCH-R2");
-		assert_eq!(patch["balances"]["balances"].as_array().unwrap().len(), 2);
-		assert_ne!(bench_key(0).public(), bench_key(1).public());
-		// Genesis takes generic addresses even when this process prints OpenVPP ones.
-		openvpp_bridge::chain::use_chain_ss58_format();
-		assert_eq!(devices[3]["owner"], genesis_address(&bench_owner()));
-		assert!(devices[3]["owner"].as_str().is_some_and(|a| a.starts_with('5')));
-		let key: openvpp_primitives::AttestationKey =
-			serde_json::from_value(devices[3]["attestationKey"].clone()).unwrap();
-		assert_eq!(key, bench_key(2).public().into());
-		assert_eq!(bench_device_ids(2), BTreeSet::from([8, 9]));
+	fn steady_fullness_leaves_out_the_tail() {
+		assert_eq!(steady_fullness(&[]), 0.0);
+		assert_eq!(steady_fullness(&[0.3]), 0.3);
+		assert_eq!(steady_fullness(&[0.95, 0.97, 0.96, 0.1]), 0.96);
+		let full = PhaseResult { block_fullness: 0.95, ..Default::default() };
+		assert_eq!(full.limited_by(), "block weight");
+		let starved = PhaseResult { block_fullness: 0.4, item_share: 0.001, ..Default::default() };
+		assert_eq!(starved.limited_by(), "pool / submission");
+		// Batches of reports declare far more than they use: 84 % used, one more declares 20 %.
+		let batches = PhaseResult { block_fullness: 0.84, item_share: 0.2, ..Default::default() };
+		assert_eq!(batches.limited_by(), "block weight");
+	}
+
+	#[test]
+	fn quantiles_take_the_nearest_rank() {
+		assert_eq!(quantile(&[], 0.5), 0.0);
+		let lags: Vec<f64> = (1..=100).map(f64::from).collect();
+		assert_eq!(quantile(&lags, 0.5), 50.0);
+		assert_eq!(quantile(&lags, 0.99), 99.0);
+		assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.99), 3.0);
 	}
 
 	#[test]

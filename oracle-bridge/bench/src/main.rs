@@ -1,8 +1,6 @@
-//! `openvpp-bench`: the telemetry throughput benchmark (`scripts/bench-telemetry.sh`).
+//! `openvpp-bench`: the throughput benchmark (`scripts/bench-telemetry.sh`).
 
-use std::path::PathBuf;
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use openvpp_bench as bench;
 use openvpp_bridge::{chain::Chain, compat::RuntimeVersion};
@@ -10,7 +8,7 @@ use openvpp_bridge::{chain::Chain, compat::RuntimeVersion};
 #[derive(Debug, Parser)]
 #[command(
 	version,
-	about = "Finalized throughput of OpenVPP telemetry reports against a transfer flood, on a development chain with benchmark devices."
+	about = "Finalized throughput of a saturated transfer flood and of a report flood on an OpenVPP benchmark chain (openvpp-node --chain bench:<devices>)."
 )]
 struct Cli {
 	#[command(subcommand)]
@@ -19,36 +17,44 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-	/// Write a development chain spec extended with benchmark devices (for
-	/// scripts/bench-telemetry.sh).
-	Spec {
-		/// The node binary, to export the development chain spec.
-		#[arg(long)]
-		node: PathBuf,
-		#[arg(long, default_value_t = 10_000)]
-		devices: u32,
-		#[arg(long)]
-		out: PathBuf,
-	},
-	/// Measure finalized throughput of a transfer flood and of a report flood on a node running a
-	/// bench spec, and print a table.
+	/// Measure finalized throughput of a transfer flood and of a report flood on a node running
+	/// a benchmark chain, and print a table.
 	Run {
+		/// The nodes to submit to (repeat the option for several; the first is also read).
 		#[arg(long, default_value = "ws://127.0.0.1:9944")]
-		url: String,
-		#[arg(long, default_value_t = 10_000)]
-		devices: u32,
-		/// Reports to submit.
+		url: Vec<String>,
+		/// Reports to submit (0 = skip).
 		#[arg(long, default_value_t = 120_000)]
 		reports: u32,
+		/// Devices the reports come from (at most the fleet's; all of them by default).
+		#[arg(long)]
+		devices: Option<u32>,
 		/// Reports per batch (the bridge's default; at most the pallet's 1 000).
 		#[arg(long, default_value_t = 500)]
 		batch: u32,
 		/// Transfers to submit for the baseline (0 = skip).
 		#[arg(long, default_value_t = 30_000)]
 		transfers: u32,
-		/// The node's process id, for its CPU and memory.
+		/// Senders of the transfers (at most the fleet's).
+		#[arg(long, default_value_t = 4_000)]
+		senders: u32,
+		/// WebSocket connections each flood is submitted over.
+		#[arg(long, default_value_t = 8)]
+		connections: u32,
+		/// Submissions in flight on each connection.
+		#[arg(long, default_value_t = 128)]
+		in_flight: u32,
+		/// Transfers a second at most (0: unpaced). Full blocks take about 500 a second; three
+		/// validators on two cores stopped gossiping (and so authoring) at 1 000 a second and
+		/// held at the default, 400.
+		#[arg(long, default_value_t = 400)]
+		transfer_rate: u32,
+		/// Reports a second at most (0: unpaced).
+		#[arg(long, default_value_t = 5_000)]
+		report_rate: u32,
+		/// Process ids of the nodes (repeat the option for several), for their CPU and memory.
 		#[arg(long)]
-		node_pid: Option<u32>,
+		node_pid: Vec<u32>,
 	},
 }
 
@@ -57,38 +63,57 @@ async fn main() -> anyhow::Result<()> {
 	openvpp_bridge::chain::use_chain_ss58_format();
 	openvpp_bridge::init_logging("info");
 	match Cli::parse().command {
-		Command::Spec { node, devices, out } => {
-			let output = std::process::Command::new(&node)
-				.args(["build-spec", "--chain", "dev"])
-				.stderr(std::process::Stdio::null())
-				.output()
-				.with_context(|| format!("cannot run {}", node.display()))?;
-			if !output.status.success() {
-				bail!("{} build-spec failed", node.display());
-			}
-			let spec: serde_json::Value =
-				serde_json::from_slice(&output.stdout).context("build-spec output is not JSON")?;
-			let spec =
-				openvpp_bench::bench_chain_spec(spec, devices).map_err(anyhow::Error::msg)?;
-			std::fs::write(&out, serde_json::to_vec(&spec)?)
-				.with_context(|| format!("cannot write {}", out.display()))?;
-			println!("{}", out.display());
-			Ok(())
-		}
-		Command::Run { url, devices, reports, batch, transfers, node_pid } => {
+		Command::Run {
+			url,
+			reports,
+			devices,
+			batch,
+			transfers,
+			senders,
+			connections,
+			in_flight,
+			transfer_rate,
+			report_rate,
+			node_pid,
+		} => {
+			let first = url.first().context("--url names no node")?;
 			let chain =
-				Chain::connect(&url).await.with_context(|| format!("cannot reach {url}"))?;
+				Chain::connect(first).await.with_context(|| format!("cannot reach {first}"))?;
 			chain.check_built_with(RuntimeVersion::of(&openvpp_runtime::VERSION)).await?;
+			let fleet = bench::chain_fleet(&chain).await?;
+			let devices = devices.unwrap_or(fleet.devices).min(fleet.devices);
 			let mut results = Vec::new();
 			if transfers > 0 {
-				results.push(bench::transfer_flood(&chain, transfers, node_pid).await?);
+				let shape = bench::FloodShape {
+					senders: senders.min(fleet.senders),
+					connections,
+					in_flight,
+					per_second: transfer_rate,
+				};
+				results
+					.push(bench::transfer_flood(&url, &chain, transfers, shape, &node_pid).await?);
 				println!("{}", bench::table(&results, devices));
 			}
-			results.push(
-				bench::report_flood(&chain, devices, reports, batch.clamp(1, 1_000), node_pid)
+			if reports > 0 {
+				let shape = bench::FloodShape {
+					senders: 0,
+					connections,
+					in_flight,
+					per_second: report_rate,
+				};
+				results.push(
+					bench::report_flood(
+						&url,
+						&chain,
+						fleet,
+						bench::ReportPlan { devices, total: reports, batch: batch.clamp(1, 1_000) },
+						shape,
+						&node_pid,
+					)
 					.await?,
-			);
-			println!("{}", bench::table(&results, devices));
+				);
+				println!("{}", bench::table(&results, devices));
+			}
 			Ok(())
 		}
 	}

@@ -7,19 +7,6 @@ use std::process::Command;
 const BENCH: &str = env!("CARGO_BIN_EXE_openvpp-bench");
 
 #[test]
-fn a_missing_node_binary_is_an_error() {
-	let dir = tempfile::tempdir().unwrap();
-	let output = Command::new(BENCH)
-		.args(["spec", "--node", "/nonexistent/openvpp-node", "--out"])
-		.arg(dir.path().join("spec.json"))
-		.output()
-		.unwrap();
-	assert!(!output.status.success());
-	let stderr = String::from_utf8_lossy(&output.stderr);
-	assert!(stderr.contains("cannot run /nonexistent/openvpp-node"), "{stderr}");
-}
-
-#[test]
 fn an_unreachable_node_is_an_error() {
 	let output = Command::new(BENCH).args(["run", "--url", "ws://127.0.0.1:1"]).output().unwrap();
 	assert!(!output.status.success());

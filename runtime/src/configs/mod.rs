@@ -17,10 +17,7 @@ use frame_support::{
 	dispatch::DispatchClass,
 	parameter_types,
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
-	weights::{
-		constants::{ExtrinsicBaseWeight, WEIGHT_REF_TIME_PER_SECOND},
-		ConstantMultiplier, Weight, WeightToFee,
-	},
+	weights::{constants::WEIGHT_REF_TIME_PER_SECOND, ConstantMultiplier, Weight, WeightToFee},
 };
 use frame_system::limits::{BlockLength, BlockWeights};
 use pallet_transaction_payment::{FungibleAdapter, Multiplier, TargetedFeeAdjustment};
@@ -34,6 +31,7 @@ use super::{
 	RuntimeTask, System, EXISTENTIAL_DEPOSIT, MICRO_OVPP, MILLI_OVPP, SLOT_DURATION, SS58_PREFIX,
 	VERSION,
 };
+use crate::weights::{BlockExecutionWeight, ExtrinsicBaseWeight};
 
 /// Share of a block that ordinary (non-operational) transactions may fill. The rest is kept for
 /// operational ones (root and, later, governance calls and equivocation reports): on OpenVPP
@@ -43,16 +41,32 @@ use super::{
 /// of the 6-second slot.
 const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(85);
 
+/// What a block may execute: two seconds of one core, a third of the 6-second slot.
+const MAXIMUM_BLOCK_WEIGHT: Weight =
+	Weight::from_parts(2u64 * WEIGHT_REF_TIME_PER_SECOND, u64::MAX);
+
 parameter_types! {
 	pub const BlockHashCount: BlockNumber = 2400;
 	pub const Version: RuntimeVersion = VERSION;
 
 	/// Two seconds of compute per 6-second block. Proof size is unbounded: a solochain has no
-	/// relay chain to ship state proofs to.
-	pub RuntimeBlockWeights: BlockWeights = BlockWeights::with_sensible_defaults(
-		Weight::from_parts(2u64 * WEIGHT_REF_TIME_PER_SECOND, u64::MAX),
-		NORMAL_DISPATCH_RATIO,
-	);
+	/// relay chain to ship state proofs to. An empty block and an extrinsic's fixed cost are
+	/// what `benchmark overhead` measured on this runtime (`scripts/benchmark-overhead.sh`).
+	pub RuntimeBlockWeights: BlockWeights = BlockWeights::builder()
+		.base_block(BlockExecutionWeight::get())
+		.for_class(DispatchClass::all(), |weights| {
+			weights.base_extrinsic = ExtrinsicBaseWeight::get();
+		})
+		.for_class(DispatchClass::Normal, |weights| {
+			weights.max_total = Some(NORMAL_DISPATCH_RATIO * MAXIMUM_BLOCK_WEIGHT);
+		})
+		.for_class(DispatchClass::Operational, |weights| {
+			weights.max_total = Some(MAXIMUM_BLOCK_WEIGHT);
+			weights.reserved =
+				Some(MAXIMUM_BLOCK_WEIGHT.saturating_sub(NORMAL_DISPATCH_RATIO * MAXIMUM_BLOCK_WEIGHT));
+		})
+		.avg_block_initialization(Perbill::from_percent(10))
+		.build_or_panic();
 	pub RuntimeBlockLength: BlockLength = BlockLength::builder()
 		.max_length(5 * 1024 * 1024)
 		.modify_max_length_for_class(DispatchClass::Normal, |max| *max = NORMAL_DISPATCH_RATIO * *max)
