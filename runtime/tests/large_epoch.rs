@@ -57,8 +57,8 @@ const GRACE_S: u64 = 60;
 const BLOCK_S: u64 = 6;
 /// A million devices reporting every 15 minutes.
 const DESIGN_REPORTS_PER_S: u32 = 1_111;
-/// Reports per telemetry batch, as the bridge sends them.
-const BATCH: u32 = 500;
+/// Reports per telemetry batch, as the bridge sends them by default.
+const BATCH: u32 = openvpp_primitives::network::DEFAULT_REPORTS_PER_BATCH;
 
 /// What the rest of each block holds while the payout runs.
 #[derive(Clone, Copy, PartialEq)]

@@ -12,8 +12,8 @@
 //! outbox = "outbox.redb"               # durable outbox of signed reports
 //!
 //! [submission]
-//! batch_size = 500
-//! max_in_flight = 4
+//! batch_size = 250
+//! max_in_flight = 8
 //!
 //! [mqtt]
 //! host = "127.0.0.1"
@@ -126,10 +126,11 @@ pub struct SubmissionConfig {
 }
 
 fn default_batch_size() -> u32 {
-	500
+	openvpp_primitives::network::DEFAULT_REPORTS_PER_BATCH
 }
+// 2 000 reports in flight, as many as four batches of 500 were.
 fn default_max_in_flight() -> usize {
-	4
+	8
 }
 fn default_finality_timeout_s() -> u64 {
 	120
@@ -800,7 +801,7 @@ mod tests {
 	fn a_valid_configuration_parses_with_defaults() {
 		let config = check(VALID).unwrap();
 		assert_eq!(config.devices.len(), 2);
-		assert_eq!(config.submission.batch_size, 500);
+		assert_eq!(config.submission.batch_size, 250);
 		match &config.devices[1].source {
 			SourceConfig::Modbus(modbus) => {
 				assert_eq!((modbus.unit_id, modbus.poll_interval_ms), (1, 1_000))

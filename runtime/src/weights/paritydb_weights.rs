@@ -3,9 +3,9 @@
 //!
 //! Regenerate with `scripts/benchmark-db.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-11-25 (Y/M/D)
+//! CLI VERSION 64.0.0, DATE 2026-12-03 (Y/M/D)
 //! HOSTNAME `vm`, CPU `AMD EPYC`
-//! DATABASE `ParityDb`, RUNTIME `OpenVPP Development`, BLOCK `Number(23)`
+//! DATABASE `ParityDb`, RUNTIME `OpenVPP Benchmark`, BLOCK `Number(111)`
 //! STATE-VERSION `V1`, WARMUPS `1`, BATCH-SIZE `10000`
 //! METRIC `Average`, WEIGHT-MUL `1.1`, WEIGHT-ADD `0`
 
@@ -14,9 +14,9 @@
 // benchmark
 // storage
 // --chain
-// /tmp/openvpp-dbbench.h7kGU7/spec.json
+// bench:500000
 // --base-path
-// /tmp/openvpp-dbbench.h7kGU7/db
+// /tmp/openvpp-bench.UDy3zH/db-alice
 // --database
 // paritydb
 // --state-version
@@ -25,12 +25,13 @@
 // 10000
 // --mul
 // 1.1
+// --disable-pov-recorder
 // --template-path
 // scripts/db-weight-template.hbs
 // --weight-path
 // runtime/src/weights/paritydb_weights.rs
 
-/// Storage weights of the `OpenVPP Development` runtime on `ParityDb`.
+/// Storage weights of the `OpenVPP Benchmark` runtime on `ParityDb`.
 pub mod constants {
 	use frame_support::{
 		parameter_types,
@@ -43,21 +44,21 @@ pub mod constants {
 			// Time to read one storage item: the *Average* of all
 			// reads × 1.1 + 0 ns.
 			//
-			// Stats (ns): min 1_042, max 2_115_966,
-			// average 7_902, median 6_682,
-			// std-dev 23388.91; 99th 15_559,
-			// 95th 11_922, 75th 8_366.
-			read: 8_693 * constants::WEIGHT_REF_TIME_PER_NANOS,
+			// Stats (ns): min 671, max 4_106_553,
+			// average 6_297, median 5_999,
+			// std-dev 4392.07; 99th 9_945,
+			// 95th 8_362, 75th 6_860.
+			read: 6_927 * constants::WEIGHT_REF_TIME_PER_NANOS,
 
 			// Time to write one storage item, including its share of computing the state root
 			// and committing a batch of writes: the *Average* ×
 			// 1.1 + 0 ns.
 			//
-			// Stats (ns): min 11_867, max 26_531,
-			// average 17_362, median 17_015,
-			// std-dev 2957.53; 99th 26_531,
-			// 95th 20_738, 75th 19_621.
-			write: 19_099 * constants::WEIGHT_REF_TIME_PER_NANOS,
+			// Stats (ns): min 11_481, max 71_184,
+			// average 25_563, median 23_442,
+			// std-dev 9568.71; 99th 69_871,
+			// 95th 45_422, 75th 27_932.
+			write: 28_120 * constants::WEIGHT_REF_TIME_PER_NANOS,
 		};
 	}
 }
