@@ -13,7 +13,8 @@
 #
 # Defaults: 10 000 devices, 3 validators (each authors a third of the blocks and imports the
 # others'), 120 000 reports from all devices (or the first D), 30 000 transfers at R = 400 a
-# second, batches of 500 reports (the bridge's default). Node CPU is the sum over the
+# second, batches of 500 reports (the size docs/performance.md measured; gateways send 250 by
+# default, --batch 250 for that). Node CPU is the sum over the
 # validators, peak memory the largest. On two cores, transfers at 1 000 a second overflow the
 # validators' transaction gossip and they drop each other (docs/performance.md).
 set -euo pipefail

@@ -27,7 +27,8 @@ use sp_runtime::{Digest, DigestItem, OpaqueExtrinsic};
 
 use crate::service::FullClient;
 
-/// Reports per batch in the `telemetry submit_reports` benchmark: the bridge's default.
+/// Reports per batch in the `telemetry submit_reports` benchmark: the size docs/performance.md
+/// measured.
 pub const REPORTS_PER_BATCH: u32 = openvpp_runtime::bench_fleet::BENCH_BATCH;
 /// Interval of the benchmark reports (s): a minute, the benchmark chain's shortest.
 const REPORT_INTERVAL_S: u32 = 60;

@@ -231,7 +231,8 @@ pub fn bench_report(
 	}
 }
 
-/// Readings in a batch of a benchmark block (the bridge's default batch).
+/// Readings in a batch of a benchmark block: the size docs/performance.md measured (gateways
+/// send `DEFAULT_REPORTS_PER_BATCH` by default).
 pub const BENCH_BATCH: u32 = 500;
 
 /// Batch number `n` of a block of report batches: gateway `n % gateways` submits, at its nonce

@@ -392,6 +392,54 @@ pub fn declared_share(call: &RuntimeCall) -> f64 {
 	weight.ref_time() as f64 / max.ref_time().max(1) as f64
 }
 
+/// Submits the signed `queues` (queue `i` over connection `i`, spread over `urls`) as `shape`
+/// says, at `per_second` extrinsics a second, and measures the phase: items counted by `count`
+/// in finalized blocks, the nodes' CPU and memory over it. `items` turns the extrinsics the
+/// nodes accepted into the items submitted and the items to wait for. Both floods measure this
+/// way.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn measure_flood(
+	name: &'static str,
+	urls: &[String],
+	chain: &Chain,
+	queues: &[Vec<UncheckedExtrinsic>],
+	shape: FloodShape,
+	per_second: f64,
+	node_pids: &[u32],
+	items: impl FnOnce(u64) -> (u64, u64),
+	count: impl Fn(&[RuntimeEvent]) -> u64,
+) -> Result<PhaseResult, ChainError> {
+	let links = connect_many(urls, queues.len() as u32).await?;
+	let from_block = finalized_number(chain).await?;
+	let before = usage_of(node_pids);
+	let started = Instant::now();
+	tracing::info!(
+		extrinsics = queues.iter().map(Vec::len).sum::<usize>(),
+		connections = links.len(),
+		in_flight = shape.in_flight,
+		"submitting {name}"
+	);
+	let watch = FinalityWatch::default();
+	let (submitted, refused, submit_s, counted) = watch
+		.during(chain, async {
+			let (accepted, refused) =
+				submit_pipelined(&links, queues, shape.in_flight, Some(per_second)).await;
+			let submit_s = started.elapsed().as_secs_f64();
+			let (submitted, expected) = items(accepted);
+			tracing::info!(submitted, refused, submit_s, "{name} submitted");
+			let counted = count_finalized(chain, &watch, from_block, expected, count).await;
+			(submitted, refused, submit_s, counted)
+		})
+		.await;
+	let counted = counted?;
+	let wall = started.elapsed().as_secs_f64();
+	let after = usage_of(node_pids);
+	let mut result = phase(name, submitted, counted, before, after, wall);
+	result.refused = refused;
+	result.submit_seconds = submit_s;
+	Ok(result)
+}
+
 /// Blocks at least this full (by normal-class weight) are limited by their weight.
 pub const FULL_BY_WEIGHT: f64 = 0.9;
 

@@ -29,7 +29,8 @@ enum Command {
 		/// Devices the reports come from (at most the fleet's; all of them by default).
 		#[arg(long)]
 		devices: Option<u32>,
-		/// Reports per batch (the bridge's default; at most the pallet's 1 000).
+		/// Reports per batch (the size docs/performance.md measured; gateways send 250 by default;
+		/// at most the pallet's 1 000).
 		#[arg(long, default_value_t = 500)]
 		batch: u32,
 		/// Transfers to submit for the baseline (0 = skip).

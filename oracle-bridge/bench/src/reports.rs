@@ -5,8 +5,6 @@
 //! reports from N devices covers M / N minutes), so the flood measures what the chain finalizes
 //! when the supply of reports is not the limit.
 
-use std::time::Instant;
-
 use futures::StreamExt;
 use openvpp_bridge::chain::{Chain, ChainError};
 use openvpp_primitives::SignedReport;
@@ -18,8 +16,7 @@ use sp_core::Pair;
 use sp_runtime::BoundedVec;
 
 use crate::{
-	connect_many, count_finalized, declared_share, finalized_number, phase, submit_pipelined,
-	usage_of, FinalityWatch, FloodShape, PhaseResult, FIRST_BENCH_DEVICE, REPORT_INTERVAL_S,
+	declared_share, measure_flood, FloodShape, PhaseResult, FIRST_BENCH_DEVICE, REPORT_INTERVAL_S,
 };
 
 /// The sequence each device's last accepted reading had (0 for none), so that a second run on
@@ -112,44 +109,35 @@ pub async fn report_flood(
 			nonce += 1;
 		}
 	}
-	let links = connect_many(urls, connections).await?;
-
-	let from_block = finalized_number(chain).await?;
-	let before = usage_of(node_pids);
-	let started = Instant::now();
-	tracing::info!(batches = queues.iter().map(Vec::len).sum::<usize>(), "submitting");
-	// The rate is in reports; batches go `batch` times slower.
-	let rate = Some(f64::from(shape.per_second) / f64::from(batch.max(1)));
-	let watch = FinalityWatch::default();
-	let (signed_total, refused, submit_s, counted) = watch
-		.during(chain, async {
-			let (accepted_batches, refused) =
-				submit_pipelined(&links, &queues, shape.in_flight, rate).await;
-			let submit_s = started.elapsed().as_secs_f64();
-			let expected = u64::from(signed).min(accepted_batches * u64::from(batch));
-			let counted = count_finalized(chain, &watch, from_block, expected, |events| {
-				events
-					.iter()
-					.map(|e| match e {
-						RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
-							accepted,
-							flagged,
-							..
-						}) => u64::from(*accepted + *flagged),
-						_ => 0,
-					})
-					.sum()
+	let accepted_items = |events: &[RuntimeEvent]| {
+		events
+			.iter()
+			.map(|e| match e {
+				RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
+					accepted,
+					flagged,
+					..
+				}) => u64::from(*accepted + *flagged),
+				_ => 0,
 			})
-			.await;
-			(u64::from(signed), refused, submit_s, counted)
-		})
-		.await;
-	let counted = counted?;
-	let wall = started.elapsed().as_secs_f64();
-	let after = usage_of(node_pids);
-	let mut result = phase("reports", signed_total, counted, before, after, wall);
-	result.refused = refused;
-	result.submit_seconds = submit_s;
+			.sum()
+	};
+	let signed = u64::from(signed);
+	let items = |batches: u64| (signed, signed.min(batches * u64::from(batch)));
+	// The rate is in reports; batches go `batch` times slower.
+	let rate = f64::from(shape.per_second) / f64::from(batch.max(1));
+	let mut result = measure_flood(
+		"reports",
+		urls,
+		chain,
+		&queues,
+		shape,
+		rate,
+		node_pids,
+		items,
+		accepted_items,
+	)
+	.await?;
 	result.item_share = item_share;
 	Ok(result)
 }

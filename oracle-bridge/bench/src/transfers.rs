@@ -7,8 +7,6 @@
 //! block builder, not the client, set the pace. Each sender's transfers go over one connection in
 //! nonce order.
 
-use std::time::Instant;
-
 use openvpp_bridge::chain::{Chain, ChainError};
 use openvpp_runtime::{
 	bench_fleet::bench_sender_key, extrinsic, BalancesCall, RuntimeCall, RuntimeEvent,
@@ -17,10 +15,7 @@ use openvpp_runtime::{
 use sp_core::crypto::AccountId32;
 use sp_keyring::Sr25519Keyring;
 
-use crate::{
-	connect_many, count_finalized, declared_share, finalized_number, phase, submit_pipelined,
-	usage_of, FinalityWatch, PhaseResult,
-};
+use crate::{declared_share, measure_flood, PhaseResult};
 
 /// What each benchmark transfer moves.
 pub const TRANSFER_VALUE: u128 = OVPP / 100;
@@ -74,36 +69,17 @@ pub async fn transfer_flood(
 			queues[(sender % connections) as usize].push(xt);
 		}
 	}
-	let links = connect_many(urls, connections).await?;
-
-	let from_block = finalized_number(chain).await?;
-	let before = usage_of(node_pids);
-	let started = Instant::now();
-	tracing::info!(connections, in_flight = shape.in_flight, "submitting transfers");
-	let rate = Some(f64::from(shape.per_second));
-	let watch = FinalityWatch::default();
-	let (submitted, refused, submit_s, counted) = watch
-		.during(chain, async {
-			let (submitted, refused) =
-				submit_pipelined(&links, &queues, shape.in_flight, rate).await;
-			let submit_s = started.elapsed().as_secs_f64();
-			tracing::info!(submitted, refused, submit_s, "transfers submitted");
-			let counted = count_finalized(chain, &watch, from_block, submitted, |events| {
-				events
-					.iter()
-					.filter(|e| matches!(e, RuntimeEvent::Balances(pallet_balances::Event::Transfer { to, .. }) if *to == dest))
-					.count() as u64
-			})
-			.await;
-			(submitted, refused, submit_s, counted)
-		})
-		.await;
-	let counted = counted?;
-	let wall = started.elapsed().as_secs_f64();
-	let after = usage_of(node_pids);
-	let mut result = phase("transfers", submitted, counted, before, after, wall);
-	result.refused = refused;
-	result.submit_seconds = submit_s;
+	let to_dest = |events: &[RuntimeEvent]| {
+		events
+			.iter()
+			.filter(|e| matches!(e, RuntimeEvent::Balances(pallet_balances::Event::Transfer { to, .. }) if *to == dest))
+			.count() as u64
+	};
+	let items = |accepted: u64| (accepted, accepted);
+	let rate = f64::from(shape.per_second);
+	let mut result =
+		measure_flood("transfers", urls, chain, &queues, shape, rate, node_pids, items, to_dest)
+			.await?;
 	result.item_share = declared_share(&RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
 		dest: dest.into(),
 		value: TRANSFER_VALUE,
