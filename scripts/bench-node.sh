@@ -41,7 +41,9 @@ wait_for_rpc() {
 # permissioned set do: a node drops an ordinary peer whose reputation falls, and under a flood
 # every node gossips transactions that a block has made stale by the time they arrive, which
 # counts against the sender. Sets node_pid (Alice) and node_pids (all), and returns once every
-# RPC answers (at most WAIT_S seconds each: a large fleet's genesis takes a while).
+# RPC answers (at most WAIT_S seconds each: a large fleet's genesis takes a while). With
+# bench_stagger=1 each node starts once the one before answers, so that no two build a large
+# genesis at once (each holds it in memory while it does).
 start_bench_network() {
 	local node="$1" chain="$2" count="$3" port="$4" wait_s="$5"
 	shift 5
@@ -68,6 +70,9 @@ start_bench_network() {
 			--rpc-max-request-size 64 --rpc-max-response-size 64 "$@" "${peers[@]}" \
 			>"$work/$name.log" 2>&1 &
 		node_pids+=($!)
+		if [ "${bench_stagger:-0}" = 1 ]; then
+			wait_for_rpc $((port + i)) "${node_pids[$i]}" "$work/$name.log" "$wait_s"
+		fi
 	done
 	node_pid="${node_pids[0]}"
 	for ((i = 0; i < count; i++)); do

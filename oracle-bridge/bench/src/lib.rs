@@ -1,4 +1,4 @@
-//! The throughput benchmark (`scripts/bench-telemetry.sh`).
+//! The throughput benchmarks (`scripts/bench-telemetry.sh`, `scripts/bench-scale.sh`).
 //!
 //! On a node running a benchmark chain (`openvpp-node --chain bench:<devices>…`, whose fleet of
 //! devices, gateways and transfer senders is `openvpp_runtime::bench_fleet`'s), two floods in
@@ -10,7 +10,11 @@
 //!    and the last block that carried the flood (block timestamps); each of those blocks' weight
 //!    says whether the weight limit or the supply of transactions set the pace; the node's CPU
 //!    time and peak memory over the same phase are read from `/proc`.
+//!
+//! The live phase ([`live_reports`]) measures the same way a fleet reporting as in service:
+//! current readings released each minute by every gateway, with flagged and refused ones.
 
+mod live;
 mod reports;
 mod transfers;
 
@@ -23,6 +27,7 @@ pub use openvpp_runtime::bench_fleet::{BenchFleet, FIRST_BENCH_DEVICE};
 use openvpp_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use sp_core::H256;
 
+pub use live::{live_reports, live_summary, LivePlan, LiveTally};
 use openvpp_bridge::chain::{Chain, ChainError};
 pub use reports::{report_flood, ReportPlan};
 pub use transfers::{transfer_flood, FloodShape};
@@ -103,6 +108,9 @@ pub struct PhaseResult {
 	pub max_per_block: u64,
 	/// Blocks that carried items.
 	pub blocks: u32,
+	/// The first and the last block that carried items.
+	pub first_block: u32,
+	pub last_block: u32,
 	/// The nodes' CPU over the phase, in cores (1.0 = one core busy).
 	pub node_cpu_cores: f64,
 	/// Node CPU time over the phase per finalized item (ms).
@@ -121,6 +129,9 @@ pub struct PhaseResult {
 	pub submit_seconds: f64,
 	/// The share of a block's normal-class limit one item declares before dispatch.
 	pub item_share: f64,
+	/// The weight the blocks carrying items used (their normal class, each extrinsic at its
+	/// actual weight) per finalized item (µs).
+	pub weight_per_item_us: f64,
 }
 
 impl PhaseResult {
@@ -144,6 +155,10 @@ struct Counted {
 	chain_seconds: f64,
 	max_per_block: u64,
 	blocks: u32,
+	first_block: u32,
+	last_block: u32,
+	/// Normal-class weight the blocks carrying items used, in all (ps).
+	weight_ps: u64,
 	/// Share of the normal-class weight limit each block carrying items used, in order.
 	fullness: Vec<f64>,
 	/// For each block carrying items: from its timestamp (its slot's start) to when this client
@@ -178,15 +193,17 @@ fn wait_for(expected: u64) -> Duration {
 	Duration::from_secs(300 + expected / 100)
 }
 
-/// The share of its normal-class weight limit a block used (`System::BlockWeight`).
-async fn normal_fullness(chain: &Chain, at: H256) -> Result<f64, ChainError> {
+/// The normal-class weight a block used (`System::BlockWeight`, ref time in ps) and its share
+/// of the class's limit.
+async fn normal_weight(chain: &Chain, at: H256) -> Result<(u64, f64), ChainError> {
 	let key = frame_system::BlockWeight::<openvpp_runtime::Runtime>::hashed_key().to_vec();
-	let Some(bytes) = chain.storage_raw(key, Some(at)).await? else { return Ok(0.0) };
+	let Some(bytes) = chain.storage_raw(key, Some(at)).await? else { return Ok((0, 0.0)) };
 	let used = frame_system::ConsumedWeight::decode(&mut &bytes[..])
 		.map_err(|e| ChainError::Decode { what: "System::BlockWeight", message: e.to_string() })?;
 	let limits = <openvpp_runtime::Runtime as frame_system::Config>::BlockWeights::get();
 	let max = limits.get(DispatchClass::Normal).max_total.unwrap_or(limits.max_block);
-	Ok(used.get(DispatchClass::Normal).ref_time() as f64 / max.ref_time().max(1) as f64)
+	let used = used.get(DispatchClass::Normal).ref_time();
+	Ok((used, used as f64 / max.ref_time().max(1) as f64))
 }
 
 /// Counts a phase's items in the finalized blocks after `from_block`, until `expected` are in or
@@ -205,6 +222,9 @@ async fn count_finalized(
 		chain_seconds: 0.0,
 		max_per_block: 0,
 		blocks: 0,
+		first_block: 0,
+		last_block: 0,
+		weight_ps: 0,
 		fullness: vec![],
 		finality_lag_s: vec![],
 	};
@@ -231,7 +251,13 @@ async fn count_finalized(
 				counted.finalized += in_block;
 				counted.max_per_block = counted.max_per_block.max(in_block);
 				counted.blocks += 1;
-				counted.fullness.push(normal_fullness(chain, hash).await?);
+				if counted.first_block == 0 {
+					counted.first_block = next;
+				}
+				counted.last_block = next;
+				let (used_ps, share) = normal_weight(chain, hash).await?;
+				counted.weight_ps = counted.weight_ps.saturating_add(used_ps);
+				counted.fullness.push(share);
 				let finalized_ms = watch.finalized_at(next).unwrap_or(seen_ms).min(seen_ms);
 				counted.finality_lag_s.push(finalized_ms.saturating_sub(ts) as f64 / 1_000.0);
 			}
@@ -256,29 +282,37 @@ async fn connect_many(urls: &[String], count: u32) -> Result<Vec<Chain>, ChainEr
 	Ok(links)
 }
 
-/// Submits queue `i` over connection `i`, with up to `in_flight` submissions outstanding on
-/// each (in queue order, so one signer's nonces arrive in order), all connections at once, at
-/// most `per_second` extrinsics a second in all (`None`: as fast as the nodes take them).
-/// Returns how many the nodes accepted and how many they refused.
-async fn submit_pipelined(
-	links: &[Chain],
-	queues: &[Vec<UncheckedExtrinsic>],
-	in_flight: u32,
-	per_second: Option<f64>,
-) -> (u64, u64) {
+/// An extrinsic and when to hand it to the node, from the start of submission.
+pub(crate) type Timed = (Duration, UncheckedExtrinsic);
+
+/// Queue `i`'s `k`-th extrinsic at `k × period`, where the connections share `per_second`
+/// extrinsics a second (`per_second` of 0: all at once).
+pub(crate) fn paced(queues: Vec<Vec<UncheckedExtrinsic>>, per_second: f64) -> Vec<Vec<Timed>> {
+	let period = if per_second > 0.0 {
+		Duration::from_secs_f64(queues.len().max(1) as f64 / per_second)
+	} else {
+		Duration::ZERO
+	};
+	queues
+		.into_iter()
+		.map(|queue| {
+			queue.into_iter().enumerate().map(|(k, xt)| (period.mul_f64(k as f64), xt)).collect()
+		})
+		.collect()
+}
+
+/// Submits queue `i` over connection `i`, each extrinsic no earlier than its time, with up to
+/// `in_flight` submissions outstanding on each connection (in queue order, so one signer's
+/// nonces arrive in order), all connections at once. Returns how many the nodes accepted and
+/// how many they refused.
+async fn submit_pipelined(links: &[Chain], queues: &[Vec<Timed>], in_flight: u32) -> (u64, u64) {
 	let in_flight = in_flight.max(1) as usize;
-	// Each connection's share of the rate: its k-th extrinsic goes at start + k × period.
-	let period = per_second
-		.filter(|rate| *rate > 0.0)
-		.map(|rate| Duration::from_secs_f64(links.len().max(1) as f64 / rate));
 	let start = tokio::time::Instant::now();
 	let counts =
 		futures::future::join_all(links.iter().zip(queues).map(|(link, queue)| async move {
-			let results: Vec<bool> = futures::stream::iter(queue.iter().enumerate())
-				.map(|(k, xt)| async move {
-					if let Some(period) = period {
-						tokio::time::sleep_until(start + period.mul_f64(k as f64)).await;
-					}
+			let results: Vec<bool> = futures::stream::iter(queue.iter())
+				.map(|(at, xt)| async move {
+					tokio::time::sleep_until(start + *at).await;
 					link.submit(&xt.encode()).await
 				})
 				.buffered(in_flight)
@@ -392,8 +426,8 @@ pub fn declared_share(call: &RuntimeCall) -> f64 {
 	weight.ref_time() as f64 / max.ref_time().max(1) as f64
 }
 
-/// Submits the signed `queues` (queue `i` over connection `i`, spread over `urls`) as `shape`
-/// says, at `per_second` extrinsics a second, and measures the phase: items counted by `count`
+/// Submits the signed `queues` (queue `i` over connection `i`, spread over `urls`, each
+/// extrinsic at its time) as `shape` says, and measures the phase: items counted by `count`
 /// in finalized blocks, the nodes' CPU and memory over it. `items` turns the extrinsics the
 /// nodes accepted into the items submitted and the items to wait for. Both floods measure this
 /// way.
@@ -402,9 +436,8 @@ pub(crate) async fn measure_flood(
 	name: &'static str,
 	urls: &[String],
 	chain: &Chain,
-	queues: &[Vec<UncheckedExtrinsic>],
+	queues: &[Vec<Timed>],
 	shape: FloodShape,
-	per_second: f64,
 	node_pids: &[u32],
 	items: impl FnOnce(u64) -> (u64, u64),
 	count: impl Fn(&[RuntimeEvent]) -> u64,
@@ -422,8 +455,7 @@ pub(crate) async fn measure_flood(
 	let watch = FinalityWatch::default();
 	let (submitted, refused, submit_s, counted) = watch
 		.during(chain, async {
-			let (accepted, refused) =
-				submit_pipelined(&links, queues, shape.in_flight, Some(per_second)).await;
+			let (accepted, refused) = submit_pipelined(&links, queues, shape.in_flight).await;
 			let submit_s = started.elapsed().as_secs_f64();
 			let (submitted, expected) = items(accepted);
 			tracing::info!(submitted, refused, submit_s, "{name} submitted");
@@ -468,6 +500,8 @@ fn phase(
 		},
 		max_per_block: counted.max_per_block,
 		blocks: counted.blocks,
+		first_block: counted.first_block,
+		last_block: counted.last_block,
 		node_cpu_cores: node_cpu_s / wall.max(0.001),
 		node_cpu_ms_per_item: if finalized > 0 {
 			node_cpu_s * 1_000.0 / finalized as f64
@@ -476,6 +510,11 @@ fn phase(
 		},
 		node_peak_rss_mib,
 		block_fullness: steady_fullness(&counted.fullness),
+		weight_per_item_us: if finalized > 0 {
+			counted.weight_ps as f64 / 1e6 / finalized as f64
+		} else {
+			0.0
+		},
 		finality_lag_p50_s: quantile(&counted.finality_lag_s, 0.5),
 		finality_lag_p99_s: quantile(&counted.finality_lag_s, 0.99),
 		..Default::default()
@@ -486,12 +525,12 @@ fn phase(
 pub fn table(results: &[PhaseResult], devices: u32) -> String {
 	let mut out = String::new();
 	out.push_str(&format!(
-		"| flood ({devices} devices) | submitted | refused | finalized | chain time (s) | per second | max per block | blocks | block fullness (median) | limited by | finality lag p50 / p99 (s) | node CPU (cores) | node CPU per item (ms) | node peak RSS (MiB) |\n"
+		"| flood ({devices} devices) | submitted | refused | finalized | chain time (s) | per second | max per block | blocks | block fullness (median) | weight per item (µs) | limited by | finality lag p50 / p99 (s) | node CPU (cores) | node CPU per item (ms) | node peak RSS (MiB) |\n"
 	));
-	out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
+	out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
 	for r in results {
 		out.push_str(&format!(
-			"| {} | {} | {} | {} | {:.1} | {:.0} | {} | {} | {:.0} % | {} | {:.1} / {:.1} | {:.2} | {:.3} | {:.0} |\n",
+			"| {} | {} | {} | {} | {:.1} | {:.0} | {} | {} | {:.0} % | {:.1} | {} | {:.1} / {:.1} | {:.2} | {:.3} | {:.0} |\n",
 			r.name,
 			r.submitted,
 			r.refused,
@@ -501,6 +540,7 @@ pub fn table(results: &[PhaseResult], devices: u32) -> String {
 			r.max_per_block,
 			r.blocks,
 			r.block_fullness * 100.0,
+			r.weight_per_item_us,
 			r.limited_by(),
 			r.finality_lag_p50_s,
 			r.finality_lag_p99_s,
@@ -513,9 +553,17 @@ pub fn table(results: &[PhaseResult], devices: u32) -> String {
 		results.iter().find(|r| r.name == "transfers"),
 		results.iter().find(|r| r.name == "reports"),
 	) {
+		if reports.weight_per_item_us > 0.0 {
+			out.push_str(&format!(
+				"\nweight per transfer ÷ weight per report = {:.1}× ({:.1} µs ÷ {:.1} µs, as the blocks consumed it)\n",
+				transfers.weight_per_item_us / reports.weight_per_item_us,
+				transfers.weight_per_item_us,
+				reports.weight_per_item_us
+			));
+		}
 		if transfers.per_second > 0.0 {
 			out.push_str(&format!(
-				"\nreports per second ÷ transfers per second = {:.1}×\n",
+				"reports per second ÷ transfers per second = {:.1}×\n",
 				reports.per_second / transfers.per_second
 			));
 		}

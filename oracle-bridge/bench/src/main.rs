@@ -1,4 +1,5 @@
-//! `openvpp-bench`: the throughput benchmark (`scripts/bench-telemetry.sh`).
+//! `openvpp-bench`: the throughput benchmarks (`scripts/bench-telemetry.sh`,
+//! `scripts/bench-scale.sh`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -53,6 +54,45 @@ enum Command {
 		/// Reports a second at most (0: unpaced).
 		#[arg(long, default_value_t = 5_000)]
 		report_rate: u32,
+		/// Process ids of the nodes (repeat the option for several), for their CPU and memory.
+		#[arg(long)]
+		node_pid: Vec<u32>,
+	},
+	/// Measure what finalized blocks carry of a fleet reporting as in service: every device one
+	/// current reading an interval, each gateway releasing its devices' readings at each minute
+	/// boundary in batches, with a share flagged and a share refused; print a table.
+	Live {
+		/// The nodes to submit to (repeat the option for several; the first is also read).
+		#[arg(long, default_value = "ws://127.0.0.1:9944")]
+		url: Vec<String>,
+		/// The fleet index of the first device that reports (leave out devices that reported at
+		/// another interval: their counters would not follow on).
+		#[arg(long, default_value_t = 0)]
+		first_device: u32,
+		/// Devices that report (from --first-device; the rest of the fleet by default).
+		#[arg(long)]
+		devices: Option<u32>,
+		/// Each device's reporting interval (s), a whole number of minutes.
+		#[arg(long, default_value_t = 300)]
+		interval_s: u32,
+		/// Minute boundaries at which readings are released (a block every 6 s: 10 a minute).
+		#[arg(long, default_value_t = 15)]
+		minutes: u32,
+		/// Reports per batch (the bridge's default).
+		#[arg(long, default_value_t = openvpp_primitives::network::DEFAULT_REPORTS_PER_BATCH)]
+		batch: u32,
+		/// Share of readings the chain flags (basis points).
+		#[arg(long, default_value_t = 100)]
+		flagged_bp: u16,
+		/// Share of readings the chain refuses (basis points).
+		#[arg(long, default_value_t = 100)]
+		rejected_bp: u16,
+		/// WebSocket connections the readings are submitted over.
+		#[arg(long, default_value_t = 8)]
+		connections: u32,
+		/// Submissions in flight on each connection.
+		#[arg(long, default_value_t = 64)]
+		in_flight: u32,
 		/// Process ids of the nodes (repeat the option for several), for their CPU and memory.
 		#[arg(long)]
 		node_pid: Vec<u32>,
@@ -115,6 +155,60 @@ async fn main() -> anyhow::Result<()> {
 				);
 				println!("{}", bench::table(&results, devices));
 			}
+			Ok(())
+		}
+		Command::Live {
+			url,
+			first_device,
+			devices,
+			interval_s,
+			minutes,
+			batch,
+			flagged_bp,
+			rejected_bp,
+			connections,
+			in_flight,
+			node_pid,
+		} => {
+			anyhow::ensure!(
+				interval_s >= 60 && interval_s % 60 == 0,
+				"--interval-s must be a whole number of minutes (got {interval_s})"
+			);
+			anyhow::ensure!(minutes > 0, "--minutes must be at least 1");
+			anyhow::ensure!(
+				(1..=1_000).contains(&batch),
+				"--batch must be 1 to 1 000 (got {batch})"
+			);
+			anyhow::ensure!(
+				u32::from(flagged_bp) + u32::from(rejected_bp) <= 10_000,
+				"--flagged-bp and --rejected-bp add up to more than 10 000"
+			);
+			let first = url.first().context("--url names no node")?;
+			let chain =
+				Chain::connect(first).await.with_context(|| format!("cannot reach {first}"))?;
+			chain.check_built_with(RuntimeVersion::of(&openvpp_runtime::VERSION)).await?;
+			let fleet = bench::chain_fleet(&chain).await?;
+			anyhow::ensure!(
+				first_device < fleet.devices,
+				"--first-device {first_device} is beyond the fleet's {} devices",
+				fleet.devices
+			);
+			let rest = fleet.devices - first_device;
+			let devices = devices.unwrap_or(rest).min(rest);
+			let plan = bench::LivePlan {
+				first: first_device,
+				devices,
+				interval_s,
+				minutes,
+				batch,
+				flagged_bp,
+				rejected_bp,
+			};
+			let shape = bench::FloodShape { senders: 0, connections, in_flight, per_second: 0 };
+			let (result, tally) =
+				bench::live_reports(&url, &chain, fleet, plan, shape, &node_pid).await?;
+			println!("{}", bench::table(std::slice::from_ref(&result), devices));
+			println!("{}", bench::live_summary(&tally, &result));
 			Ok(())
 		}
 	}

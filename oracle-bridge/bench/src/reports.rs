@@ -16,12 +16,13 @@ use sp_core::Pair;
 use sp_runtime::BoundedVec;
 
 use crate::{
-	declared_share, measure_flood, FloodShape, PhaseResult, FIRST_BENCH_DEVICE, REPORT_INTERVAL_S,
+	declared_share, measure_flood, paced, FloodShape, PhaseResult, FIRST_BENCH_DEVICE,
+	REPORT_INTERVAL_S,
 };
 
 /// The sequence each device's last accepted reading had (0 for none), so that a second run on
 /// the same chain continues where the first stopped.
-async fn last_sequences(chain: &Chain, devices: u32) -> Result<Vec<u64>, ChainError> {
+pub(crate) async fn last_sequences(chain: &Chain, devices: u32) -> Result<Vec<u64>, ChainError> {
 	let states: Vec<Result<u64, ChainError>> = futures::stream::iter(0..devices)
 		.map(|index| async move {
 			let state = chain.device_telemetry(FIRST_BENCH_DEVICE + index, None).await?;
@@ -125,19 +126,10 @@ pub async fn report_flood(
 	let signed = u64::from(signed);
 	let items = |batches: u64| (signed, signed.min(batches * u64::from(batch)));
 	// The rate is in reports; batches go `batch` times slower.
-	let rate = f64::from(shape.per_second) / f64::from(batch.max(1));
-	let mut result = measure_flood(
-		"reports",
-		urls,
-		chain,
-		&queues,
-		shape,
-		rate,
-		node_pids,
-		items,
-		accepted_items,
-	)
-	.await?;
+	let queues = paced(queues, f64::from(shape.per_second) / f64::from(batch.max(1)));
+	let mut result =
+		measure_flood("reports", urls, chain, &queues, shape, node_pids, items, accepted_items)
+			.await?;
 	result.item_share = item_share;
 	Ok(result)
 }

@@ -15,7 +15,7 @@ use openvpp_runtime::{
 use sp_core::crypto::AccountId32;
 use sp_keyring::Sr25519Keyring;
 
-use crate::{declared_share, measure_flood, PhaseResult};
+use crate::{declared_share, measure_flood, paced, PhaseResult};
 
 /// What each benchmark transfer moves.
 pub const TRANSFER_VALUE: u128 = OVPP / 100;
@@ -76,10 +76,9 @@ pub async fn transfer_flood(
 			.count() as u64
 	};
 	let items = |accepted: u64| (accepted, accepted);
-	let rate = f64::from(shape.per_second);
+	let queues = paced(queues, f64::from(shape.per_second));
 	let mut result =
-		measure_flood("transfers", urls, chain, &queues, shape, rate, node_pids, items, to_dest)
-			.await?;
+		measure_flood("transfers", urls, chain, &queues, shape, node_pids, items, to_dest).await?;
 	result.item_share = declared_share(&RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
 		dest: dest.into(),
 		value: TRANSFER_VALUE,

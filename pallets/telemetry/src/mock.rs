@@ -52,6 +52,8 @@ impl frame_system::Config for Test {
 	type Block = Block;
 	type AccountId = AccountId;
 	type Lookup = sp_runtime::traits::IdentityLookup<AccountId>;
+	/// Storage has a price, so that tests see what a batch's writes add to its weight.
+	type DbWeight = frame_support::weights::constants::ParityDbWeight;
 }
 
 impl pallet_timestamp::Config for Test {

@@ -849,10 +849,12 @@ fn unused_weight_is_refunded() {
 		assert!(charged.all_gte(<() as WeightInfo>::submit_reports(3)));
 		let post = submit(reports);
 		let actual = post.actual_weight.unwrap();
-		// Two sr25519 signatures checked, one status-map entry, one early rejection.
+		// Two sr25519 signatures checked, two first reports opening their epochs, one
+		// status-map entry, one early rejection.
 		let work = BatchWork {
 			processed: 2,
 			rejected_unverified: 1,
+			epochs_opened: 2,
 			status_entries: 1,
 			sr25519_checked: 2,
 			..Default::default()
@@ -867,10 +869,23 @@ fn the_weight_follows_what_the_batch_did() {
 	let weight = |work: BatchWork| Telemetry::batch_weight(&work).ref_time();
 	let two = BatchWork { processed: 2, status_entries: 1, ..Default::default() };
 	// The base is the same-epoch, one-entry benchmark (ECDSA keys).
-	assert_eq!(Telemetry::batch_weight(&two), <() as WeightInfo>::submit_reports_same_epoch(2));
+	assert_eq!(
+		Telemetry::batch_weight(&two),
+		<() as WeightInfo>::submit_reports_same_epoch(2)
+			.saturating_add(Telemetry::fee_bookkeeping_weight())
+	);
 	let base = weight(two);
 	// Epoch closes, extra entries and rejections add their share...
 	assert!(weight(BatchWork { epochs_closed: 1, ..two }) > base);
+	assert_eq!(
+		weight(BatchWork { epochs_opened: 1, ..two }) - base,
+		<Test as frame_system::Config>::DbWeight::get().writes(1).ref_time()
+	);
+	// Closing an epoch opens the next one: a close costs more than an opening.
+	assert!(
+		weight(BatchWork { epochs_closed: 1, ..two })
+			> weight(BatchWork { epochs_opened: 1, ..two })
+	);
 	assert!(weight(BatchWork { status_entries: 2, ..two }) > base);
 	assert!(weight(BatchWork { rejected_verified: 1, ..two }) > base);
 	assert!(weight(BatchWork { rejected_unverified: 1, ..two }) > base);

@@ -253,6 +253,9 @@ pub struct BatchWork {
 	pub rejected_unverified: u32,
 	/// Devices whose scoring epoch the batch closed.
 	pub epochs_closed: u32,
+	/// Devices whose epoch the batch opened without closing one (a first report, or the first
+	/// after the sweep closed the epoch): each puts the device in the sweep's index.
+	pub epochs_opened: u32,
 	/// Status-map entries (region × kind) the batch changed.
 	pub status_entries: u32,
 	/// Signatures checked, per scheme: ed25519, sr25519 (the benchmarks sign with ECDSA; these
