@@ -6,8 +6,8 @@
 //! releases the readings of its devices whose interval has just ended, in batches. Readings are
 //! current (they end at the minute they are released), sequences continue from what the chain
 //! holds, and a fixed share of the readings is bad as in service: flagged (online longer than
-//! the interval), resent (a duplicate the chain refuses) or signed with another device's key
-//! (refused after its signature check). The phase measures what finalized blocks carried of
+//! the interval), resent (a duplicate the chain refuses) or signed with the gateway's key instead
+//! of the device's (refused after its signature check). The phase measures what finalized blocks carried of
 //! it, and how full, late and costly they were, while the offered rate stays that of the fleet.
 
 use std::{cell::Cell, time::Duration};
@@ -51,14 +51,14 @@ pub enum Reading {
 	Flagged,
 	/// Sent twice: the second copy is refused as a repeated sequence.
 	Resent,
-	/// Signed with another device's key: refused after the signature check.
+	/// Signed with its gateway's key instead of the device's: refused after the signature check.
 	WrongKey,
 }
 
 /// A fixed mix from the device and the minute (so that reruns send the same readings).
 fn roll(index: u32, minute: u64) -> u64 {
 	// splitmix64
-	let mut z = (u64::from(index) << 32 ^ minute).wrapping_add(0x9E37_79B9_7F4A_7C15);
+	let mut z = ((u64::from(index) << 32) ^ minute).wrapping_add(0x9E37_79B9_7F4A_7C15);
 	z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
 	z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
 	z ^ (z >> 31)
@@ -180,7 +180,7 @@ pub async fn live_reports(
 			}
 			let payload = openvpp_primitives::report_signing_payload(&chain.genesis, &report);
 			let signer = match kind {
-				Reading::WrongKey => &keys[((offset + 1) % devices) as usize],
+				Reading::WrongKey => &gateway_keys[(index % gateways) as usize],
 				_ => &keys[offset as usize],
 			};
 			let signed = SignedReport { report, signature: signer.sign(&payload).into() };
@@ -264,8 +264,9 @@ pub async fn live_reports(
 			.await?;
 	result.item_share = item_share;
 	// The readings come in a burst each minute and blocks between bursts carry none: the rate
-	// is over the plan's minutes, not over the blocks that happened to carry readings.
-	result.chain_seconds = f64::from(plan.minutes) * 60.0;
+	// is over the plan's minutes, or over the blocks that carried readings when the chain fell
+	// behind and took longer.
+	result.chain_seconds = result.chain_seconds.max(f64::from(plan.minutes) * 60.0);
 	result.per_second = result.finalized as f64 / result.chain_seconds.max(1.0);
 	tally.flagged = flagged.get();
 	tally.rejected = rejected.get();

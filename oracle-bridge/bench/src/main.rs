@@ -65,28 +65,8 @@ enum Command {
 		/// The nodes to submit to (repeat the option for several; the first is also read).
 		#[arg(long, default_value = "ws://127.0.0.1:9944")]
 		url: Vec<String>,
-		/// The fleet index of the first device that reports (leave out devices that reported at
-		/// another interval: their counters would not follow on).
-		#[arg(long, default_value_t = 0)]
-		first_device: u32,
-		/// Devices that report (from --first-device; the rest of the fleet by default).
-		#[arg(long)]
-		devices: Option<u32>,
-		/// Each device's reporting interval (s), a whole number of minutes.
-		#[arg(long, default_value_t = 300)]
-		interval_s: u32,
-		/// Minute boundaries at which readings are released (a block every 6 s: 10 a minute).
-		#[arg(long, default_value_t = 15)]
-		minutes: u32,
-		/// Reports per batch (the bridge's default).
-		#[arg(long, default_value_t = openvpp_primitives::network::DEFAULT_REPORTS_PER_BATCH)]
-		batch: u32,
-		/// Share of readings the chain flags (basis points).
-		#[arg(long, default_value_t = 100)]
-		flagged_bp: u16,
-		/// Share of readings the chain refuses (basis points).
-		#[arg(long, default_value_t = 100)]
-		rejected_bp: u16,
+		#[command(flatten)]
+		plan: LiveArgs,
 		/// WebSocket connections the readings are submitted over.
 		#[arg(long, default_value_t = 8)]
 		connections: u32,
@@ -97,6 +77,65 @@ enum Command {
 		#[arg(long)]
 		node_pid: Vec<u32>,
 	},
+}
+
+/// Which readings `live` sends.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct LiveArgs {
+	/// The fleet index of the first device that reports (leave out devices that reported at
+	/// another interval: their counters would not follow on).
+	#[arg(long, default_value_t = 0)]
+	first_device: u32,
+	/// Devices that report (from --first-device; the rest of the fleet by default).
+	#[arg(long)]
+	devices: Option<u32>,
+	/// Each device's reporting interval (s), a whole number of minutes.
+	#[arg(long, default_value_t = 300)]
+	interval_s: u32,
+	/// Minute boundaries at which readings are released (a block every 6 s: 10 a minute).
+	#[arg(long, default_value_t = 15)]
+	minutes: u32,
+	/// Reports per batch (the bridge's default).
+	#[arg(long, default_value_t = openvpp_primitives::network::DEFAULT_REPORTS_PER_BATCH)]
+	batch: u32,
+	/// Share of readings the chain flags (basis points).
+	#[arg(long, default_value_t = 100)]
+	flagged_bp: u16,
+	/// Share of readings the chain refuses (basis points).
+	#[arg(long, default_value_t = 100)]
+	rejected_bp: u16,
+}
+
+impl LiveArgs {
+	/// The plan for a fleet of `fleet_devices`, or what is wrong with the arguments.
+	fn plan(&self, fleet_devices: u32) -> anyhow::Result<bench::LivePlan> {
+		let LiveArgs { first_device, devices, interval_s, minutes, batch, flagged_bp, rejected_bp } =
+			*self;
+		anyhow::ensure!(
+			interval_s >= 60 && interval_s % 60 == 0,
+			"--interval-s must be a whole number of minutes (got {interval_s})"
+		);
+		anyhow::ensure!(minutes > 0, "--minutes must be at least 1");
+		anyhow::ensure!((1..=1_000).contains(&batch), "--batch must be 1 to 1 000 (got {batch})");
+		anyhow::ensure!(
+			u32::from(flagged_bp) + u32::from(rejected_bp) <= 10_000,
+			"--flagged-bp and --rejected-bp add up to more than 10 000"
+		);
+		anyhow::ensure!(
+			first_device < fleet_devices,
+			"--first-device {first_device} is beyond the fleet's {fleet_devices} devices"
+		);
+		let rest = fleet_devices - first_device;
+		Ok(bench::LivePlan {
+			first: first_device,
+			devices: devices.unwrap_or(rest).min(rest),
+			interval_s,
+			minutes,
+			batch,
+			flagged_bp,
+			rejected_bp,
+		})
+	}
 }
 
 #[tokio::main]
@@ -157,59 +196,58 @@ async fn main() -> anyhow::Result<()> {
 			}
 			Ok(())
 		}
-		Command::Live {
-			url,
-			first_device,
-			devices,
-			interval_s,
-			minutes,
-			batch,
-			flagged_bp,
-			rejected_bp,
-			connections,
-			in_flight,
-			node_pid,
-		} => {
-			anyhow::ensure!(
-				interval_s >= 60 && interval_s % 60 == 0,
-				"--interval-s must be a whole number of minutes (got {interval_s})"
-			);
-			anyhow::ensure!(minutes > 0, "--minutes must be at least 1");
-			anyhow::ensure!(
-				(1..=1_000).contains(&batch),
-				"--batch must be 1 to 1 000 (got {batch})"
-			);
-			anyhow::ensure!(
-				u32::from(flagged_bp) + u32::from(rejected_bp) <= 10_000,
-				"--flagged-bp and --rejected-bp add up to more than 10 000"
-			);
+		Command::Live { url, plan, connections, in_flight, node_pid } => {
 			let first = url.first().context("--url names no node")?;
 			let chain =
 				Chain::connect(first).await.with_context(|| format!("cannot reach {first}"))?;
 			chain.check_built_with(RuntimeVersion::of(&openvpp_runtime::VERSION)).await?;
 			let fleet = bench::chain_fleet(&chain).await?;
-			anyhow::ensure!(
-				first_device < fleet.devices,
-				"--first-device {first_device} is beyond the fleet's {} devices",
-				fleet.devices
-			);
-			let rest = fleet.devices - first_device;
-			let devices = devices.unwrap_or(rest).min(rest);
-			let plan = bench::LivePlan {
-				first: first_device,
-				devices,
-				interval_s,
-				minutes,
-				batch,
-				flagged_bp,
-				rejected_bp,
-			};
+			let plan = plan.plan(fleet.devices)?;
 			let shape = bench::FloodShape { senders: 0, connections, in_flight, per_second: 0 };
 			let (result, tally) =
 				bench::live_reports(&url, &chain, fleet, plan, shape, &node_pid).await?;
-			println!("{}", bench::table(std::slice::from_ref(&result), devices));
+			println!("{}", bench::table(std::slice::from_ref(&result), plan.devices));
 			println!("{}", bench::live_summary(&tally, &result));
 			Ok(())
 		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn args() -> LiveArgs {
+		LiveArgs {
+			first_device: 100,
+			devices: None,
+			interval_s: 300,
+			minutes: 15,
+			batch: 250,
+			flagged_bp: 100,
+			rejected_bp: 100,
+		}
+	}
+
+	#[test]
+	fn a_live_plan_takes_the_rest_of_the_fleet_by_default() {
+		let plan = args().plan(1_000).unwrap();
+		assert_eq!((plan.first, plan.devices), (100, 900));
+		let plan = LiveArgs { devices: Some(5_000), ..args() }.plan(1_000).unwrap();
+		assert_eq!(plan.devices, 900);
+	}
+
+	#[test]
+	fn bad_live_arguments_are_refused_with_what_is_wrong() {
+		let refused = |args: LiveArgs, says: &str| {
+			let error = args.plan(1_000).unwrap_err().to_string();
+			assert!(error.contains(says), "{error}");
+		};
+		refused(LiveArgs { interval_s: 90, ..args() }, "--interval-s");
+		refused(LiveArgs { interval_s: 0, ..args() }, "--interval-s");
+		refused(LiveArgs { minutes: 0, ..args() }, "--minutes");
+		refused(LiveArgs { batch: 1_001, ..args() }, "--batch");
+		refused(LiveArgs { flagged_bp: 9_000, rejected_bp: 2_000, ..args() }, "10 000");
+		refused(LiveArgs { first_device: 1_000, ..args() }, "--first-device");
 	}
 }
