@@ -71,7 +71,7 @@ pub fn reading_at(index: u32, minute: u64, flagged_bp: u16, rejected_bp: u16) ->
 	if bp < flagged_bp {
 		Reading::Flagged
 	} else if bp < flagged_bp.saturating_add(rejected_bp) {
-		if (r >> 32) % 2 == 0 {
+		if (r >> 32).is_multiple_of(2) {
 			Reading::Resent
 		} else {
 			Reading::WrongKey

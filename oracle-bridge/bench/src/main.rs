@@ -112,7 +112,7 @@ impl LiveArgs {
 		let LiveArgs { first_device, devices, interval_s, minutes, batch, flagged_bp, rejected_bp } =
 			*self;
 		anyhow::ensure!(
-			interval_s >= 60 && interval_s % 60 == 0,
+			interval_s >= 60 && interval_s.is_multiple_of(60),
 			"--interval-s must be a whole number of minutes (got {interval_s})"
 		);
 		anyhow::ensure!(minutes > 0, "--minutes must be at least 1");
