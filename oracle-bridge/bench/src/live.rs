@@ -12,7 +12,6 @@
 
 use std::{cell::Cell, time::Duration};
 
-use futures::StreamExt;
 use openvpp_bridge::chain::{Chain, ChainError};
 use openvpp_primitives::{SignedReport, UnixSeconds};
 use openvpp_runtime::{
@@ -22,7 +21,9 @@ use openvpp_runtime::{
 use sp_core::Pair;
 use sp_runtime::BoundedVec;
 
-use crate::{declared_share, measure_flood, FloodShape, PhaseResult, Timed, FIRST_BENCH_DEVICE};
+use crate::{
+	declared_share, measure_flood, reports::device_positions, FloodShape, PhaseResult, Timed,
+};
 
 /// Which readings the live phase sends.
 #[derive(Debug, Clone, Copy)]
@@ -102,22 +103,6 @@ pub struct LiveTally {
 	pub offered_per_second: f64,
 	/// How late the first release was against its minute (signing overran the margin) (s).
 	pub late_start_s: f64,
-}
-
-/// The last sequence and last interval end on chain (0 for none) of each device in `indices`.
-async fn device_positions(
-	chain: &Chain,
-	indices: std::ops::Range<u32>,
-) -> Result<Vec<(u64, UnixSeconds)>, ChainError> {
-	let states: Vec<Result<(u64, UnixSeconds), ChainError>> = futures::stream::iter(indices)
-		.map(|index| async move {
-			let state = chain.device_telemetry(FIRST_BENCH_DEVICE + index, None).await?;
-			Ok(state.map_or((0, 0), |s| (s.last_sequence, s.last_interval_end)))
-		})
-		.buffered(64)
-		.collect()
-		.await;
-	states.into_iter().collect()
 }
 
 fn unix_now_s() -> u64 {

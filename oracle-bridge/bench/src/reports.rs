@@ -7,7 +7,7 @@
 
 use futures::StreamExt;
 use openvpp_bridge::chain::{Chain, ChainError};
-use openvpp_primitives::SignedReport;
+use openvpp_primitives::{SignedReport, UnixSeconds};
 use openvpp_runtime::{
 	bench_fleet::{bench_device_key, bench_gateway_key, bench_report, BenchFleet},
 	extrinsic, RuntimeCall, RuntimeEvent, UncheckedExtrinsic,
@@ -20,13 +20,16 @@ use crate::{
 	REPORT_INTERVAL_S,
 };
 
-/// The sequence each device's last accepted reading had (0 for none), so that a second run on
-/// the same chain continues where the first stopped.
-pub(crate) async fn last_sequences(chain: &Chain, devices: u32) -> Result<Vec<u64>, ChainError> {
-	let states: Vec<Result<u64, ChainError>> = futures::stream::iter(0..devices)
+/// The last sequence and last interval end on chain (0 for none) of each benchmark device in
+/// `indices`, so that a second run on the same chain continues where the first stopped.
+pub(crate) async fn device_positions(
+	chain: &Chain,
+	indices: std::ops::Range<u32>,
+) -> Result<Vec<(u64, UnixSeconds)>, ChainError> {
+	let states: Vec<Result<(u64, UnixSeconds), ChainError>> = futures::stream::iter(indices)
 		.map(|index| async move {
 			let state = chain.device_telemetry(FIRST_BENCH_DEVICE + index, None).await?;
-			Ok(state.map_or(0, |s| s.last_sequence))
+			Ok(state.map_or((0, 0), |s| (s.last_sequence, s.last_interval_end)))
 		})
 		.buffered(64)
 		.collect()
@@ -63,7 +66,8 @@ pub async fn report_flood(
 	let end = now_s / u64::from(interval_s) * u64::from(interval_s);
 
 	tracing::info!(total, devices, rounds, "reading the devices' last sequences");
-	let first_sequence = last_sequences(chain, devices).await?;
+	let first_sequence: Vec<u64> =
+		device_positions(chain, 0..devices).await?.into_iter().map(|(s, _)| s).collect();
 	tracing::info!(total, devices, rounds, "signing reports");
 	let keys: Vec<_> = (0..devices).map(bench_device_key).collect();
 	let mut by_gateway: Vec<Vec<SignedReport>> = vec![Vec::new(); gateways as usize];
