@@ -2,7 +2,8 @@
 # Installs what building and testing OpenVPP needs — and nothing that is already there.
 #
 #   scripts/setup.sh               build prerequisites (Rust toolchain + wasm target, protoc, clang)
-#   scripts/setup.sh --for-tests   the above plus mosquitto, the MQTT broker the tests run,
+#   scripts/setup.sh --for-tests   the above plus mosquitto, the MQTT broker the tests run, jq,
+#                                  with which the test command lists the test binaries,
 #                                  Chromium, the browser the dashboard is tested in, and Node.js
 #                                  with the npm packages of the polkadot.js and browser tests
 #
@@ -28,6 +29,7 @@ command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ "$for_tests" = 1 ]; then
 	command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+	command -v jq >/dev/null 2>&1 || missing+=(jq)
 	command -v node >/dev/null 2>&1 || missing+=(nodejs)
 	command -v npm >/dev/null 2>&1 || missing+=(npm)
 	[ -x /usr/bin/chromium ] || missing+=(chromium)
