@@ -116,6 +116,10 @@ if [ "$transfers" -gt 0 ] || [ "$reports" -gt 0 ]; then
 		--transfer-rate "$transfer_rate" --batch "$batch" "${run_args[@]}"
 fi
 
+# Where each node's log stands when the live phase starts: what comes after is the phase's.
+declare -A log_mark=()
+for log in "$work"/*.log; do log_mark[$log]="$(wc -l <"$log")"; done
+
 step "live phase: $report_devices devices from #$first_live, one reading every $interval_s s each, released each minute for $minutes minutes"
 "$bench_bin" live --first-device "$first_live" --devices "$report_devices" --interval-s "$interval_s" --minutes "$minutes" \
 	--batch "$batch" "${run_args[@]}" | tee "$work/live.txt"
@@ -130,11 +134,22 @@ cat "$work"/*.log | awk -v from="$from" -v to="$to" '/Prepared block for proposi
 			if ($i ~ /^\(/ && $(i + 1) ~ /^ms\)/) v = substr($i, 2) + 0
 		}
 		if (n >= from && n <= to) print v
-	}' | sort -n | awk '{ t[++c] = $1 }
+	}' | sort -n | awk -v from="$from" -v to="$to" '{ t[++c] = $1 }
 	END {
 		if (c == 0) { print "author: no block builds of the live phase in the logs"; exit }
-		printf "author: %d blocks of the live phase built in %d ms median, %d ms at most (of a 6 000 ms slot)\n", c, t[int((c + 1) / 2)], t[c]
+		printf "author: %d block builds for heights %d-%d took %d ms median, %d ms at most (of a 6 000 ms slot)\n", c, from, to, t[int((c + 1) / 2)], t[c]
 	}'
+# More builds than heights: a build that overran its slot is discarded (and still logs its
+# "Prepared block" line), and a block that lost a fork was built for nothing.
+discarded=0
+reorgs=0
+for log in "${!log_mark[@]}"; do
+	d="$(tail -n +"$((log_mark[$log] + 1))" "$log" | grep -c "Discarding proposal for slot" || true)"
+	r="$(tail -n +"$((log_mark[$log] + 1))" "$log" | grep -c "Reorg on" || true)"
+	discarded=$((discarded + d))
+	reorgs=$((reorgs + r))
+done
+echo "author: from the live phase's start, $discarded builds discarded for overrunning their slot, $reorgs reorgs in the validators' logs (each validator logs its own)"
 
 importer=bob
 if [ "$validators" -eq 1 ]; then importer=alice; fi
