@@ -15,10 +15,27 @@ use std::{
 	time::{Duration, Instant},
 };
 
-/// A port on 127.0.0.1 that nothing listens on right now.
+/// Ports the tests listen on: below Linux's ephemeral range (32768–60999), from which the
+/// kernel takes the source port of every outgoing connection. A port picked there and released
+/// until a process binds it can meanwhile become some connection's source port — and a node
+/// whose `--rpc-port` is taken quietly listens on another one. Tests running beside each other
+/// (the test command's two lanes) open many connections.
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port on 127.0.0.1 that nothing listens on right now, picked at random from
+/// [`TEST_PORTS`] so that tests in other processes rarely pick the same one.
 pub fn free_port() -> u16 {
-	let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-	listener.local_addr().expect("local address").port()
+	use std::hash::{BuildHasher, Hasher};
+	let span = u64::from(TEST_PORTS.end - TEST_PORTS.start);
+	for _ in 0..1_000 {
+		// Each `RandomState` is freshly keyed: a random number without a dependency.
+		let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+		let port = TEST_PORTS.start + (random % span) as u16;
+		if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+			return port;
+		}
+	}
+	panic!("no free port in {TEST_PORTS:?}");
 }
 
 /// A base port such that `base + 1 ..= base + count` are all free.
@@ -218,4 +235,20 @@ pub async fn wait_for_port(port: u16, timeout: Duration) {
 		tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
 	})
 	.await
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn free_ports_lie_below_the_ephemeral_range_and_can_be_bound() {
+		for _ in 0..200 {
+			let port = free_port();
+			assert!(TEST_PORTS.contains(&port), "{port}");
+			assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+		}
+		let base = free_port_range(8);
+		assert!((1..=8).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()));
+	}
 }
