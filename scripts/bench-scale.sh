@@ -141,15 +141,10 @@ cat "$work"/*.log | awk -v from="$from" -v to="$to" '/Prepared block for proposi
 	}'
 # More builds than heights: a build that overran its slot is discarded (and still logs its
 # "Prepared block" line), and a block that lost a fork was built for nothing.
-discarded=0
-reorgs=0
-for log in "${!log_mark[@]}"; do
-	d="$(tail -n +"$((log_mark[$log] + 1))" "$log" | grep -c "Discarding proposal for slot" || true)"
-	r="$(tail -n +"$((log_mark[$log] + 1))" "$log" | grep -c "Reorg on" || true)"
-	discarded=$((discarded + d))
-	reorgs=$((reorgs + r))
-done
-echo "author: from the live phase's start, $discarded builds discarded for overrunning their slot, $reorgs reorgs in the validators' logs (each validator logs its own)"
+for log in "${!log_mark[@]}"; do tail -n +"$((log_mark[$log] + 1))" "$log"; done | awk '
+	/Discarding proposal for slot/ { discarded++ }
+	/Reorg on/ { reorgs++ }
+	END { printf "author: from the live phase'"'"'s start, %d builds discarded for overrunning their slot, %d reorgs in the validators'"'"' logs (each validator logs its own)\n", discarded, reorgs }'
 
 importer=bob
 if [ "$validators" -eq 1 ]; then importer=alice; fi
