@@ -7,8 +7,13 @@ work="$(mktemp -d -t openvpp-bench.XXXXXX)"
 # The first validator's process id (the one floods are submitted to), and all of them.
 node_pid=""
 node_pids=()
+# Other processes a script started beside the nodes (samplers), stopped with them.
+helper_pids=()
 cleanup() {
 	local pid
+	for pid in "${helper_pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
 	for pid in "${node_pids[@]}"; do
 		kill -INT "$pid" 2>/dev/null || true
 	done
@@ -43,7 +48,9 @@ wait_for_rpc() {
 # counts against the sender. Sets node_pid (Alice) and node_pids (all), and returns once every
 # RPC answers (at most WAIT_S seconds each: a large fleet's genesis takes a while). With
 # bench_stagger=1 each node starts once the one before answers, so that no two build a large
-# genesis at once (each holds it in memory while it does).
+# genesis at once (each holds it in memory while it does). With bench_prometheus_port=P each
+# serves its Prometheus metrics on 127.0.0.1, Alice on P and the others on the ports after it;
+# otherwise none does.
 start_bench_network() {
 	local node="$1" chain="$2" count="$3" port="$4" wait_s="$5"
 	shift 5
@@ -59,13 +66,16 @@ start_bench_network() {
 		for ((j = 0; j < count; j++)); do
 			if [ "$j" -ne "$i" ]; then reserved+=("${addresses[$j]}"); fi
 		done
-		local peers=()
+		local peers=() metrics=(--no-prometheus)
 		if [ "${#reserved[@]}" -gt 0 ]; then peers=(--reserved-nodes "${reserved[@]}"); fi
+		if [ -n "${bench_prometheus_port:-}" ]; then
+			metrics=(--prometheus-port $((bench_prometheus_port + i)))
+		fi
 		"$node" --chain "$chain" "--$name" --validator \
 			--node-key-file "$work/node-key-$i" \
 			--base-path "$work/db-$name" --rpc-port $((port + i)) \
 			--listen-addr "/ip4/127.0.0.1/tcp/$((p2p_base + i))" \
-			--no-telemetry --no-prometheus --no-mdns \
+			--no-telemetry "${metrics[@]}" --no-mdns \
 			--pool-limit 200000 --pool-kbytes 1000000 \
 			--rpc-max-request-size 64 --rpc-max-response-size 64 "$@" "${peers[@]}" \
 			>"$work/$name.log" 2>&1 &

@@ -15,7 +15,11 @@
 #     long the author took to build it.
 #
 # Prints finalized items per second, block fullness, finality lag, node CPU per item and peak
-# memory for each phase, and the block execution figures. The nodes are the build with the
+# memory for each phase, and the block execution figures. For the live phase it also takes each
+# block build apart from the validators' debug lines (scripts/authoring-phases.awk: waiting for
+# the pool, pushing transactions, sealing), reads what each validator's Prometheus histograms
+# gained (builds, imports, transaction-pool maintenance; scripts/metrics-delta.awk), and samples
+# the machine's CPU and swap with vmstat. The nodes are the build with the
 # benchmark commands (`--features runtime-benchmarks`, as scripts/benchmark-db.sh), which adds
 # the benchmark subcommands and the pallets' benchmark helpers to the same runtime code.
 #
@@ -75,6 +79,10 @@ bench_bin="$CARGO_TARGET_DIR/release/openvpp-bench"
 
 source "$OPENVPP_ROOT/scripts/bench-node.sh"
 chain="bench:$devices:$validators"
+# Each validator serves its metrics, and logs when each block build starts, waits for the pool,
+# stops pushing and seals (a few lines a block): the live phase's builds are taken apart below.
+bench_prometheus_port=$((rpc_port + 100))
+node_args="-l aura=debug,basic-authorship=debug $node_args"
 
 step "starting $validators validator(s) of a benchmark chain of $devices devices, one after another (logs: $work/*.log)"
 bench_stagger=1
@@ -98,6 +106,14 @@ finalized_number() {
 		"http://127.0.0.1:$rpc_port" | sed -E 's/.*"number":"0x([0-9a-f]+)".*/\1/' |
 		xargs -I{} printf '%d\n' 0x{}
 }
+# metrics_snapshot TAG: every validator's Prometheus metrics, to $work/metrics-TAG-<i>.txt.
+metrics_snapshot() {
+	local i
+	for ((i = 0; i < validators; i++)); do
+		curl -fsS "http://127.0.0.1:$((bench_prometheus_port + i))/metrics" \
+			>"$work/metrics-$1-$i.txt" || die "validator $i's metrics did not answer"
+	done
+}
 step "waiting for the network to finalize"
 for _ in $(seq 1 300); do
 	if [ "$(finalized_number)" -ge 3 ]; then break; fi
@@ -116,13 +132,20 @@ if [ "$transfers" -gt 0 ] || [ "$reports" -gt 0 ]; then
 		--transfer-rate "$transfer_rate" --batch "$batch" "${run_args[@]}"
 fi
 
-# Where each node's log stands when the live phase starts: what comes after is the phase's.
+# Where each node's log and metrics stand when the live phase starts: what comes after is the
+# phase's. The machine's CPU and swap are sampled through the phase.
 declare -A log_mark=()
 for log in "$work"/*.log; do log_mark[$log]="$(wc -l <"$log")"; done
+metrics_snapshot before
+vmstat -n 5 >"$work/vmstat.txt" &
+vmstat_pid=$!
+helper_pids+=("$vmstat_pid")
 
 step "live phase: $report_devices devices from #$first_live, one reading every $interval_s s each, released each minute for $minutes minutes"
 "$bench_bin" live --first-device "$first_live" --devices "$report_devices" --interval-s "$interval_s" --minutes "$minutes" \
 	--batch "$batch" "${run_args[@]}" | tee "$work/live.txt"
+kill "$vmstat_pid" 2>/dev/null || true
+metrics_snapshot after
 range="$(sed -nE 's/^live reports: blocks ([0-9]+)-([0-9]+);.*/\1 \2/p' "$work/live.txt")"
 [ -n "$range" ] || die "the live phase reported no blocks"
 read -r from to <<<"$range"
@@ -145,6 +168,28 @@ for log in "${!log_mark[@]}"; do tail -n +"$((log_mark[$log] + 1))" "$log"; done
 	/Discarding proposal for slot/ { discarded++ }
 	/Reorg on/ { reorgs++ }
 	END { printf "author: from the live phase'"'"'s start, %d builds discarded for overrunning their slot, %d reorgs in the validators'"'"' logs (each validator logs its own)\n", discarded, reorgs }'
+
+# Each build of the live phase taken apart, and the pool's maintenance beside it.
+for log in "${!log_mark[@]}"; do
+	echo "==> $log <=="
+	tail -n +"$((log_mark[$log] + 1))" "$log"
+done | awk -v from="$from" -v to="$to" -f "$OPENVPP_ROOT/scripts/authoring-phases.awk"
+# What each validator's own metrics say of the live phase: builds, imports, pool maintenance.
+names=(alice bob charlie dave)
+for ((i = 0; i < validators; i++)); do
+	printf '%s: ' "${names[$i]}"
+	awk -f "$OPENVPP_ROOT/scripts/metrics-delta.awk" "$work/metrics-before-$i.txt" "$work/metrics-after-$i.txt"
+done
+# The machine through the phase (vmstat's first line counts since boot).
+awk 'NR == 1 { next }
+	NR == 2 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+	NR == 3 { next }
+	{ n++; for (c in col) sum[c] += $col[c] }
+	END {
+		if (n == 0) { print "machine: no vmstat samples"; exit }
+		printf "machine over %d samples of 5 s: CPU %.0f %% user, %.0f %% system, %.0f %% idle, %.0f %% waiting on I/O; swapped in %.0f and out %.0f KiB/s on average, %.0f MiB free at the end of the phase\n", n, sum["us"] / n, sum["sy"] / n, sum["id"] / n, sum["wa"] / n, sum["si"] / n, sum["so"] / n, last_free / 1024
+	}
+	{ last_free = $col["free"] }' "$work/vmstat.txt"
 
 importer=bob
 if [ "$validators" -eq 1 ]; then importer=alice; fi

@@ -57,12 +57,11 @@ cargo test --release --locked --workspace --no-run --message-format=json-render-
 second_lane=" demand_response hostile_input browser dev_node "
 : >"$tests/a"
 : >"$tests/b"
-while IFS=$'\t' read -r kind target dir exe; do
-	if [ "$kind" = test ] && [[ "$second_lane" == *" $target "* ]]; then
-		printf '%s\t%s\t%s\t%s\n' "$kind" "$target" "$dir" "$exe" >>"$tests/b"
-	else
-		printf '%s\t%s\t%s\t%s\n' "$kind" "$target" "$dir" "$exe" >>"$tests/a"
-	fi
+while IFS= read -r line; do
+	IFS=$'\t' read -r kind target _ <<<"$line"
+	lane=a
+	if [ "$kind" = test ] && [[ "$second_lane" == *" $target "* ]]; then lane=b; fi
+	printf '%s\n' "$line" >>"$tests/$lane"
 done <"$tests/all"
 
 # Runs a lane's binaries one after another, each from its package's directory as cargo would,

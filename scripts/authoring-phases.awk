@@ -1,0 +1,62 @@
+# Splits each block build in validator logs into its phases, from the lines the node writes with
+# `-l aura=debug,basic-authorship=debug` (scripts/bench-scale.sh passes them):
+#
+#   slot start  "Starting authorship at slot"            (aura)
+#   pool        "Attempting to push transactions"        (basic-authorship: inherents applied and
+#               the pool's ready set for the parent obtained, waiting for it at most 1/8 of the
+#               time left)
+#   push        "No more transactions" / "... deadline reached" / "Reached block ... limit"
+#   seal        "Prepared block for proposing at N"      (block finalized, storage root computed)
+#   kept        "Pre-sealed block" (the slot worker kept it: it came within the slot's time)
+#
+# Input: one or more logs, each preceded by a line "==> NAME <==" (as `tail` prints them).
+# Variables: from, to (the block heights to count).
+#
+#   awk -v from=F -v to=T -f scripts/authoring-phases.awk
+function ms_of(line,   t, hms) {
+	# "2026-12-03 18:00:00.123 ..." -> milliseconds of the day.
+	split(line, t, " ")
+	split(t[2], hms, /[:.]/)
+	return ((hms[1] * 60 + hms[2]) * 60 + hms[3]) * 1000 + hms[4]
+}
+function sort_numeric(a, n,   i, j, v) {
+	for (i = 2; i <= n; i++) {
+		v = a[i]
+		for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]
+		a[j + 1] = v
+	}
+}
+# "median / p90 / max" of the n values in a, in whole milliseconds.
+function summary(a, n) {
+	if (n == 0) return "none"
+	sort_numeric(a, n)
+	return sprintf("%d / %d / %d ms", a[int((n + 1) / 2)], a[int((n * 9 + 9) / 10)], a[n])
+}
+/^==> .* <==$/ { node = $2; started = pushing = ended = -1; next }
+/Starting authorship at slot/ { started = ms_of($0); pushing = ended = -1; next }
+/Attempting to push transactions from the pool/ { pushing = ms_of($0); next }
+/No more transactions, proceeding|deadline reached when pushing|Reached block (weight|size) limit, proceeding/ {
+	ended = ms_of($0); next
+}
+/Prepared block for proposing at/ {
+	for (i = 1; i <= NF; i++) if ($i == "at") height = $(i + 1) + 0
+	if (height < from || height > to || started < 0 || pushing < 0 || ended < 0) next
+	sealed = ms_of($0)
+	# A build that spans midnight is left out rather than mismeasured.
+	if (sealed < started) next
+	builds++
+	pool[builds] = pushing - started
+	push[builds] = ended - pushing
+	seal[builds] = sealed - ended
+	total[builds] = sealed - started
+	started = -1
+	next
+}
+/Pre-sealed block for proposal at/ { for (i = 1; i <= NF; i++) if ($i == "at") h = $(i + 1) + 0; if (h >= from && h <= to) kept++; next }
+END {
+	printf "author phases, %d block builds for heights %d-%d (median / p90 / max):\n", builds, from, to
+	printf "  slot start to the pool's transactions (inherents, waiting for the pool): %s\n", summary(pool, builds)
+	printf "  pushing transactions: %s\n", summary(push, builds)
+	printf "  finishing the block (finalize_block, storage root): %s\n", summary(seal, builds)
+	printf "  the whole build: %s; %d of them kept\n", summary(total, builds), kept
+}
