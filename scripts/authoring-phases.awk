@@ -49,14 +49,27 @@ function summary(a, n) {
 	push[builds] = ended - pushing
 	seal[builds] = sealed - ended
 	total[builds] = sealed - started
+	# Blocks with only the timestamp inherent (between bursts of readings) are counted apart.
+	for (i = 1; i <= NF; i++) if ($i == "extrinsics_count:") count = $(i + 1) + 0
+	if (count > 1) {
+		loaded++
+		loaded_pool[loaded] = pool[builds]
+		loaded_push[loaded] = push[builds]
+		loaded_seal[loaded] = seal[builds]
+		loaded_total[loaded] = total[builds]
+	}
 	started = -1
 	next
 }
 /Pre-sealed block for proposal at/ { for (i = 1; i <= NF; i++) if ($i == "at") h = $(i + 1) + 0; if (h >= from && h <= to) kept++; next }
+function phases(title, n, p, u, e, t) {
+	printf "author phases, %s (median / p90 / max):\n", title
+	printf "  slot start to the pool's transactions (inherents, waiting for the pool): %s\n", summary(p, n)
+	printf "  pushing transactions: %s\n", summary(u, n)
+	printf "  finishing the block (finalize_block, storage root): %s\n", summary(e, n)
+	printf "  the whole build: %s\n", summary(t, n)
+}
 END {
-	printf "author phases, %d block builds for heights %d-%d (median / p90 / max):\n", builds, from, to
-	printf "  slot start to the pool's transactions (inherents, waiting for the pool): %s\n", summary(pool, builds)
-	printf "  pushing transactions: %s\n", summary(push, builds)
-	printf "  finishing the block (finalize_block, storage root): %s\n", summary(seal, builds)
-	printf "  the whole build: %s; %d of them kept\n", summary(total, builds), kept
+	phases(sprintf("all %d block builds for heights %d-%d, %d of them kept", builds, from, to, kept), builds, pool, push, seal, total)
+	phases(sprintf("the %d builds of blocks with transactions", loaded), loaded, loaded_pool, loaded_push, loaded_seal, loaded_total)
 }
