@@ -169,7 +169,7 @@ for log in "${!log_mark[@]}"; do tail -n +"$((log_mark[$log] + 1))" "$log"; done
 	/Reorg on/ { reorgs++ }
 	END { printf "author: from the live phase'"'"'s start, %d builds discarded for overrunning their slot, %d reorgs in the validators'"'"' logs (each validator logs its own)\n", discarded, reorgs }'
 
-# Each build of the live phase taken apart, and the pool's maintenance beside it.
+# Each build of the live phase taken apart into its phases.
 for log in "${!log_mark[@]}"; do
 	echo "==> $log <=="
 	tail -n +"$((log_mark[$log] + 1))" "$log"
