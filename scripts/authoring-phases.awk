@@ -9,6 +9,9 @@
 #   seal        "Prepared block for proposing at N"      (block finalized, storage root computed)
 #   kept        "Pre-sealed block" (the slot worker kept it: it came within the slot's time)
 #
+# It also counts, over all its input, the builds the slot worker discarded for overrunning their
+# slot ("Discarding proposal"; such a build still logs its "Prepared block" line) and the reorgs.
+#
 # Input: one or more logs, each preceded by a line "==> NAME <==" (as `tail` prints them).
 # Variables: from, to (the block heights to count).
 #
@@ -32,7 +35,9 @@ function summary(a, n) {
 	sort_numeric(a, n)
 	return sprintf("%d / %d / %d ms", a[int((n + 1) / 2)], a[int((n * 9 + 9) / 10)], a[n])
 }
-/^==> .* <==$/ { node = $2; started = pushing = ended = -1; next }
+/^==> .* <==$/ { started = pushing = ended = -1; next }
+/Discarding proposal for slot/ { discarded++; next }
+/Reorg on/ { reorgs++; next }
 /Starting authorship at slot/ { started = ms_of($0); pushing = ended = -1; next }
 /Attempting to push transactions from the pool/ { pushing = ms_of($0); next }
 /No more transactions, proceeding|deadline reached when pushing|Reached block (weight|size) limit, proceeding/ {
@@ -70,6 +75,7 @@ function phases(title, n, p, u, e, t) {
 	printf "  the whole build: %s\n", summary(t, n)
 }
 END {
+	printf "author: from the live phase's start, %d builds discarded for overrunning their slot, %d reorgs in the validators' logs (each validator logs its own)\n", discarded, reorgs
 	phases(sprintf("all %d block builds for heights %d-%d, %d of them kept", builds, from, to, kept), builds, pool, push, seal, total)
 	phases(sprintf("the %d builds of blocks with transactions", loaded), loaded, loaded_pool, loaded_push, loaded_seal, loaded_total)
 }

@@ -163,13 +163,8 @@ cat "$work"/*.log | awk -v from="$from" -v to="$to" '/Prepared block for proposi
 		printf "author: %d block builds for heights %d-%d took %d ms median, %d ms at most (of a 6 000 ms slot)\n", c, from, to, t[int((c + 1) / 2)], t[c]
 	}'
 # More builds than heights: a build that overran its slot is discarded (and still logs its
-# "Prepared block" line), and a block that lost a fork was built for nothing.
-for log in "${!log_mark[@]}"; do tail -n +"$((log_mark[$log] + 1))" "$log"; done | awk '
-	/Discarding proposal for slot/ { discarded++ }
-	/Reorg on/ { reorgs++ }
-	END { printf "author: from the live phase'"'"'s start, %d builds discarded for overrunning their slot, %d reorgs in the validators'"'"' logs (each validator logs its own)\n", discarded, reorgs }'
-
-# Each build of the live phase taken apart into its phases.
+# "Prepared block" line), and a block that lost a fork was built for nothing. One pass over each
+# log's live-phase lines counts both and takes each build apart into its phases.
 for log in "${!log_mark[@]}"; do
 	echo "==> $log <=="
 	tail -n +"$((log_mark[$log] + 1))" "$log"
