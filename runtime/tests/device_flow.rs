@@ -423,3 +423,99 @@ fn retiring_a_device_brings_its_last_epoch_into_its_history() {
 		DeviceRegistry::do_try_state().unwrap();
 	});
 }
+
+#[test]
+fn a_rotated_key_and_a_rebound_gateway_hold_from_the_next_report() {
+	chain_from_preset("development").execute_with(|| {
+		let ems = 7;
+		let owner = demo_fleet::demo_fleet()[ems as usize - 1].owner;
+		let first = demo_reports().into_iter().find(|r| r.device_id == ems).unwrap();
+		let submit = |gateway: Sr25519Keyring, reports: Vec<SignedReport>| {
+			System::reset_events();
+			assert_ok!(apply(
+				gateway,
+				RuntimeCall::Telemetry(pallet_telemetry::Call::submit_reports {
+					reports: BoundedVec::truncate_from(reports),
+					raw_data_digest: None,
+				})
+			));
+			events()
+				.into_iter()
+				.find_map(|e| match e {
+					RuntimeEvent::Telemetry(pallet_telemetry::Event::ReportRejected {
+						reason,
+						..
+					}) => Some(Err(reason)),
+					RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
+						accepted: 1,
+						..
+					}) => Some(Ok(())),
+					_ => None,
+				})
+				.expect("the batch was processed")
+		};
+		let facts = || pallet_telemetry::DeviceTelemetry::<Runtime>::get(ems).unwrap().facts.0;
+		// The interval after `report`, its counters moved on by its energy.
+		let after = |report: &IntervalReport| IntervalReport {
+			sequence: report.sequence + 1,
+			interval_start: report.interval_start + 900,
+			cumulative_imported_wh: report.cumulative_imported_wh + report.energy_imported_wh,
+			..report.clone()
+		};
+		let gateway = demo_fleet::DEMO_GATEWAY;
+		assert_eq!(submit(gateway, vec![sign_demo(first.clone())]), Ok(()));
+		assert_eq!(facts().map(|f| f.gateway), Some(gateway.to_account_id()));
+
+		// The owner rotates the device's key: the state's copy goes, and the old key no longer
+		// signs for the device.
+		let new_key = ecdsa::Pair::from_string("//ems-rotated", None).unwrap();
+		let proof = KeyOwnershipProof::new(
+			KeyProofPurpose::Rotate(ems),
+			System::block_hash(0),
+			owner.to_account_id(),
+			pallet_device_registry::RegistrationNonces::<Runtime>::get(owner.to_account_id()),
+		);
+		assert_ok!(apply(
+			owner,
+			RuntimeCall::DeviceRegistry(pallet_device_registry::Call::rotate_attestation_key {
+				device_id: ems,
+				new_key: new_key.public().into(),
+				proof: AttestationSignature::Ecdsa(new_key.sign(&proof.encode())),
+			})
+		));
+		assert_eq!(facts(), None);
+		start_block(2, NOON + 900);
+		let second = after(&first);
+		assert_eq!(
+			submit(gateway, vec![sign_demo(second.clone())]),
+			Err(RejectionReason::BadSignature)
+		);
+		let sign_new = |report: IntervalReport| {
+			let payload =
+				openvpp_primitives::report_signing_payload(&System::block_hash(0), &report);
+			SignedReport { report, signature: new_key.sign(&payload).into() }
+		};
+		assert_eq!(submit(gateway, vec![sign_new(second.clone())]), Ok(()));
+		assert_eq!(facts().map(|f| f.attestation_key), Some(new_key.public().into()));
+
+		// The owner moves it to another gateway: its old gateway's batches no longer carry it.
+		let new_gateway = Sr25519Keyring::Charlie;
+		assert_ok!(apply(
+			owner,
+			RuntimeCall::DeviceRegistry(pallet_device_registry::Call::rebind_gateway {
+				device_id: ems,
+				new_gateway: new_gateway.to_account_id(),
+			})
+		));
+		start_block(3, NOON + 1_800);
+		let third = after(&second);
+		assert_eq!(
+			submit(gateway, vec![sign_new(third.clone())]),
+			Err(RejectionReason::WrongGateway)
+		);
+		assert_eq!(submit(new_gateway, vec![sign_new(third)]), Ok(()));
+		assert_eq!(facts().map(|f| f.gateway), Some(new_gateway.to_account_id()));
+		Telemetry::do_try_state().unwrap();
+		DeviceRegistry::do_try_state().unwrap();
+	});
+}

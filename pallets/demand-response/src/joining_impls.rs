@@ -252,6 +252,8 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 	fn on_device_retired(device: DeviceId) {
 		Self::forget_device(device);
 	}
+
+	fn on_device_changed(_: DeviceId) {}
 }
 
 /// A retired device costs the most when it is enrolled with a full day of hourly history; the

@@ -1,7 +1,7 @@
 //! Benchmarks of every call (frame-benchmarking v2), each in its most expensive case: the
 //! longest metadata and comfort limits, an ECDSA attestation key (public-key recovery is the
-//! slowest of the three signature checks), active devices whose deactivation notifies the
-//! other pallets while they hold the most state about the device (see
+//! slowest of the three signature checks), active devices whose deactivation or change notifies
+//! the other pallets while they hold the most state about the device (see
 //! [`Config::LifecycleBenchmarkHelper`]), devices that leave a full site, and
 //! `set_site_meter` moving a device from a full site to a site one short of full, with the
 //! demand-response schedule the commitment check reads longest.
@@ -69,8 +69,8 @@ fn most_windows() -> ComfortLimits {
 	}
 }
 
-/// Gives an active device the other pallets' most expensive per-device state, so that its
-/// deactivation pays for taking it out of them.
+/// Gives a device the other pallets' most expensive per-device state, so that its deactivation
+/// or change pays for taking it out of them or for their copies.
 fn make_live<T: Config>(id: DeviceId) {
 	use openvpp_primitives::LifecycleHooksBenchmarkHelper;
 	let record = Devices::<T>::get(id).expect("the device was just created");
@@ -249,6 +249,7 @@ mod benchmarks {
 	fn reinstate_device() {
 		let owner = funded::<T>("owner", 0);
 		let id = device::<T>(&owner, DeviceStatus::Suspended);
+		make_live::<T>(id);
 		let verifier = verifier::<T>();
 
 		#[extrinsic_call]
@@ -300,6 +301,7 @@ mod benchmarks {
 		let owner = funded::<T>("owner", 0);
 		let buyer = funded::<T>("buyer", 0);
 		let id = device::<T>(&owner, DeviceStatus::Active);
+		make_live::<T>(id);
 		in_full_site::<T>(&owner, id);
 		Pallet::<T>::do_offer_ownership(id, owner, buyer.clone()).expect("offer");
 
@@ -314,6 +316,7 @@ mod benchmarks {
 		let owner = funded::<T>("owner", 0);
 		let new_gateway = funded::<T>("gateway", 1);
 		let id = device::<T>(&owner, DeviceStatus::Active);
+		make_live::<T>(id);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(owner), id, new_gateway.clone());
@@ -325,6 +328,7 @@ mod benchmarks {
 	fn rotate_attestation_key() {
 		let owner = funded::<T>("owner", 0);
 		let id = device::<T>(&owner, DeviceStatus::Active);
+		make_live::<T>(id);
 		let (key, proof) = key_with_proof::<T>(&owner, KeyProofPurpose::Rotate(id));
 
 		#[extrinsic_call]
@@ -354,6 +358,7 @@ mod benchmarks {
 	fn update_comfort_limits() {
 		let owner = funded::<T>("owner", 0);
 		let id = device::<T>(&owner, DeviceStatus::Active);
+		make_live::<T>(id);
 		let mut comfort = most_windows();
 		comfort.min_reserve_soc_bp = 3_000;
 

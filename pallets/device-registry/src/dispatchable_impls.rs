@@ -137,6 +137,8 @@ impl<T: Config> Pallet<T> {
 			Self::count_active(record);
 			Ok::<_, DispatchError>(())
 		})?;
+		// Its activation time moved: reports before it no longer count.
+		T::LifecycleHooks::on_device_changed(device_id);
 		Self::deposit_event(Event::DeviceReinstated { device_id, by });
 		Ok(())
 	}
@@ -230,6 +232,7 @@ impl<T: Config> Pallet<T> {
 		record.pending_owner = None;
 		if let Some(meter) = record.site_meter.take() {
 			Self::leave_site(device_id, meter);
+			T::LifecycleHooks::on_device_changed(device_id);
 			Self::deposit_event(Event::SiteMeterChanged { device_id, meter: None });
 		}
 		DevicesByOwner::<T>::remove(&previous, device_id);
@@ -253,6 +256,7 @@ impl<T: Config> Pallet<T> {
 		})?;
 		DevicesByGateway::<T>::remove(&old_gateway, device_id);
 		DevicesByGateway::<T>::insert(&new_gateway, device_id, ());
+		T::LifecycleHooks::on_device_changed(device_id);
 		Self::deposit_event(Event::GatewayRebound { device_id, old_gateway, new_gateway });
 		Ok(())
 	}
@@ -281,6 +285,7 @@ impl<T: Config> Pallet<T> {
 		DeviceByAttestationKey::<T>::insert(&new_key, device_id);
 		Devices::<T>::insert(device_id, record);
 		RegistrationNonces::<T>::mutate(&caller, |nonce| *nonce = nonce.wrapping_add(1));
+		T::LifecycleHooks::on_device_changed(device_id);
 
 		Self::deposit_event(Event::AttestationKeyRotated { device_id, new_key });
 		Ok(())
@@ -313,6 +318,7 @@ impl<T: Config> Pallet<T> {
 			record.comfort = comfort.clone();
 			Ok::<_, DispatchError>(())
 		})?;
+		T::LifecycleHooks::on_device_changed(device_id);
 		Self::deposit_event(Event::ComfortLimitsUpdated { device_id, comfort });
 		Ok(())
 	}

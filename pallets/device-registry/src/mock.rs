@@ -94,6 +94,7 @@ impl KindCapabilityBounds for TestBounds {
 pub enum Lifecycle {
 	Deactivated(DeviceId),
 	Retired(DeviceId),
+	Changed(DeviceId),
 }
 
 thread_local! {
@@ -108,6 +109,9 @@ impl DeviceLifecycleHooks for RecordHooks {
 	}
 	fn on_device_retired(id: DeviceId) {
 		LIFECYCLE.with(|l| l.borrow_mut().push(Lifecycle::Retired(id)));
+	}
+	fn on_device_changed(id: DeviceId) {
+		LIFECYCLE.with(|l| l.borrow_mut().push(Lifecycle::Changed(id)));
 	}
 }
 

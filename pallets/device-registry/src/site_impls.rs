@@ -5,7 +5,7 @@
 //! [`Config::MaxDevicesPerSite`]. Both change together, in constant work.
 
 use frame_support::{ensure, pallet_prelude::DispatchResult};
-use openvpp_primitives::{DeviceCommitments, DeviceId, DeviceKind};
+use openvpp_primitives::{DeviceCommitments, DeviceId, DeviceKind, DeviceLifecycleHooks};
 use sp_runtime::DispatchError;
 
 use crate::pallet::*;
@@ -38,6 +38,7 @@ impl<T: Config> Pallet<T> {
 		}
 		record.site_meter = meter;
 		Devices::<T>::insert(device_id, record);
+		T::LifecycleHooks::on_device_changed(device_id);
 		Self::deposit_event(Event::SiteMeterChanged { device_id, meter });
 		Ok(())
 	}

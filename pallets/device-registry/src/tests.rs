@@ -556,6 +556,51 @@ fn governance_can_suspend_and_reinstate() {
 		assert_eq!(take_lifecycle(), vec![Lifecycle::Deactivated(id)]);
 		assert_ok!(DeviceRegistry::reinstate_device(RuntimeOrigin::root(), id));
 		assert_eq!(last_event(), Event::DeviceReinstated { device_id: id, by: None }.into());
+		// Active again from now: what other pallets copied of its activation is out of date.
+		assert_eq!(take_lifecycle(), vec![Lifecycle::Changed(id)]);
+	});
+}
+
+#[test]
+fn changes_to_what_reports_are_checked_against_are_announced() {
+	run_test(|| {
+		let house = meter(OWNER, "house");
+		let id = register_active(OWNER, "battery");
+		take_lifecycle();
+		// Metadata is nothing a report is checked against.
+		assert_ok!(DeviceRegistry::update_metadata(RuntimeOrigin::signed(OWNER), id, metadata()));
+		assert_eq!(take_lifecycle(), vec![]);
+		assert_ok!(DeviceRegistry::rebind_gateway(RuntimeOrigin::signed(OWNER), id, OTHER));
+		assert_eq!(take_lifecycle(), vec![Lifecycle::Changed(id)]);
+		let new = key("new");
+		assert_ok!(DeviceRegistry::rotate_attestation_key(
+			RuntimeOrigin::signed(OWNER),
+			id,
+			new.public().into(),
+			sign_proof(&new, OWNER, KeyProofPurpose::Rotate(id)),
+		));
+		assert_eq!(take_lifecycle(), vec![Lifecycle::Changed(id)]);
+		let relaxed =
+			ComfortLimits { min_reserve_soc_bp: 3_000, dispatch_windows: Default::default() };
+		assert_ok!(DeviceRegistry::update_comfort_limits(
+			RuntimeOrigin::signed(OWNER),
+			id,
+			relaxed
+		));
+		assert_eq!(take_lifecycle(), vec![Lifecycle::Changed(id)]);
+		assert_ok!(set_site(OWNER, id, Some(house)));
+		assert_eq!(take_lifecycle(), vec![Lifecycle::Changed(id)]);
+		// Sold, it leaves its site; the offer itself changes nothing reports depend on.
+		assert_ok!(DeviceRegistry::offer_ownership(RuntimeOrigin::signed(OWNER), id, OTHER));
+		assert_eq!(take_lifecycle(), vec![]);
+		assert_ok!(DeviceRegistry::accept_ownership(RuntimeOrigin::signed(OTHER), id));
+		assert_eq!(take_lifecycle(), vec![Lifecycle::Changed(id)]);
+		// A refused change announces nothing.
+		assert_noop!(
+			DeviceRegistry::rebind_gateway(RuntimeOrigin::signed(OTHER), id, OTHER),
+			Error::<Test>::Unchanged
+		);
+		assert_eq!(take_lifecycle(), vec![]);
 	});
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-12-01
+//! CLI VERSION 64.0.0, DATE 2026-12-04
 //! STEPS `10`, REPEAT `5`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
@@ -79,7 +79,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DeviceCount` (r:1 w:1)
@@ -94,8 +94,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `667`
 		//  Estimated: `3593`
-		// Minimum execution time: 194_634_000 picoseconds.
-		Weight::from_parts(242_164_000, 3593)
+		// Minimum execution time: 151_605_000 picoseconds.
+		Weight::from_parts(181_379_000, 3593)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
@@ -111,8 +111,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1173`
 		//  Estimated: `4301`
-		// Minimum execution time: 63_529_000 picoseconds.
-		Weight::from_parts(105_237_000, 4301)
+		// Minimum execution time: 43_595_000 picoseconds.
+		Weight::from_parts(64_606_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -124,8 +124,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1075`
 		//  Estimated: `4301`
-		// Minimum execution time: 38_753_000 picoseconds.
-		Weight::from_parts(56_205_000, 4301)
+		// Minimum execution time: 27_431_000 picoseconds.
+		Weight::from_parts(37_275_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -136,17 +136,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
 	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
 	fn suspend_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `8042`
+		//  Measured:  `8215`
 		//  Estimated: `9913`
-		// Minimum execution time: 89_367_000 picoseconds.
-		Weight::from_parts(117_951_000, 9913)
+		// Minimum execution time: 67_160_000 picoseconds.
+		Weight::from_parts(96_804_000, 9913)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -158,14 +158,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegionCapacities` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegionCapacities` (`max_values`: None, `max_size`: Some(62), added: 2537, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	fn reinstate_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1310`
+		//  Measured:  `1702`
 		//  Estimated: `4301`
-		// Minimum execution time: 75_281_000 picoseconds.
-		Weight::from_parts(136_946_000, 4301)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
+		// Minimum execution time: 51_537_000 picoseconds.
+		Weight::from_parts(65_507_000, 4301)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
@@ -174,9 +176,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
@@ -209,10 +211,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn retire_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `10072`
+		//  Measured:  `10111`
 		//  Estimated: `64086`
-		// Minimum execution time: 345_637_000 picoseconds.
-		Weight::from_parts(415_167_000, 64086)
+		// Minimum execution time: 256_180_000 picoseconds.
+		Weight::from_parts(299_726_000, 64086)
 			.saturating_add(T::DbWeight::get().reads(40_u64))
 			.saturating_add(T::DbWeight::get().writes(40_u64))
 	}
@@ -224,8 +226,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1048`
 		//  Estimated: `4301`
-		// Minimum execution time: 38_672_000 picoseconds.
-		Weight::from_parts(53_751_000, 4301)
+		// Minimum execution time: 26_740_000 picoseconds.
+		Weight::from_parts(34_931_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -235,8 +237,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1004`
 		//  Estimated: `4301`
-		// Minimum execution time: 29_615_000 picoseconds.
-		Weight::from_parts(44_263_000, 4301)
+		// Minimum execution time: 21_191_000 picoseconds.
+		Weight::from_parts(29_123_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -247,30 +249,34 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::Account` (r:2 w:2)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:2 w:2)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(85), added: 2560, mode: `MaxEncodedLen`)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(121), added: 2596, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DevicesByOwner` (r:0 w:2)
 	/// Proof: `DeviceRegistry::DevicesByOwner` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn accept_ownership() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1806`
+		//  Measured:  `2198`
 		//  Estimated: `6196`
-		// Minimum execution time: 194_704_000 picoseconds.
-		Weight::from_parts(219_120_000, 6196)
-			.saturating_add(T::DbWeight::get().reads(7_u64))
-			.saturating_add(T::DbWeight::get().writes(8_u64))
+		// Minimum execution time: 169_732_000 picoseconds.
+		Weight::from_parts(189_782_000, 6196)
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().writes(9_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::DevicesByGateway` (r:0 w:2)
 	/// Proof: `DeviceRegistry::DevicesByGateway` (`max_values`: None, `max_size`: Some(60), added: 2535, mode: `MaxEncodedLen`)
 	fn rebind_gateway() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `972`
+		//  Measured:  `1499`
 		//  Estimated: `4301`
-		// Minimum execution time: 36_939_000 picoseconds.
-		Weight::from_parts(59_501_000, 4301)
-			.saturating_add(T::DbWeight::get().reads(1_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+		// Minimum execution time: 36_344_000 picoseconds.
+		Weight::from_parts(44_637_000, 4301)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
@@ -280,14 +286,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::RegistrationNonces` (r:1 w:1)
 	/// Proof: `DeviceRegistry::RegistrationNonces` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	fn rotate_attestation_key() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1287`
+		//  Measured:  `1814`
 		//  Estimated: `4301`
-		// Minimum execution time: 111_548_000 picoseconds.
-		Weight::from_parts(152_956_000, 4301)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+		// Minimum execution time: 101_962_000 picoseconds.
+		Weight::from_parts(133_999_000, 4301)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
@@ -295,21 +303,23 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `972`
 		//  Estimated: `4301`
-		// Minimum execution time: 31_910_000 picoseconds.
-		Weight::from_parts(62_878_000, 4301)
+		// Minimum execution time: 22_273_000 picoseconds.
+		Weight::from_parts(36_144_000, 4301)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	fn update_comfort_limits() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `972`
+		//  Measured:  `1499`
 		//  Estimated: `4301`
-		// Minimum execution time: 31_318_000 picoseconds.
-		Weight::from_parts(40_787_000, 4301)
-			.saturating_add(T::DbWeight::get().reads(1_u64))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
+		// Minimum execution time: 32_428_000 picoseconds.
+		Weight::from_parts(41_181_000, 4301)
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
@@ -317,8 +327,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `239`
 		//  Estimated: `3513`
-		// Minimum execution time: 21_611_000 picoseconds.
-		Weight::from_parts(24_236_000, 3513)
+		// Minimum execution time: 14_101_000 picoseconds.
+		Weight::from_parts(16_034_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -332,14 +342,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `DemandResponse::Events` (`max_values`: None, `max_size`: Some(314), added: 2789, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::SiteDevices` (r:2 w:2)
 	/// Proof: `DeviceRegistry::SiteDevices` (`max_values`: None, `max_size`: Some(77), added: 2552, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	fn set_site_meter() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `2286`
+		//  Measured:  `2678`
 		//  Estimated: `12146`
-		// Minimum execution time: 160_250_000 picoseconds.
-		Weight::from_parts(187_902_000, 12146)
-			.saturating_add(T::DbWeight::get().reads(10_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+		// Minimum execution time: 140_899_000 picoseconds.
+		Weight::from_parts(161_140_000, 12146)
+			.saturating_add(T::DbWeight::get().reads(11_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `DeviceRegistry::Verifiers` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Verifiers` (`max_values`: None, `max_size`: Some(48), added: 2523, mode: `MaxEncodedLen`)
@@ -347,8 +359,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `276`
 		//  Estimated: `3513`
-		// Minimum execution time: 20_748_000 picoseconds.
-		Weight::from_parts(23_734_000, 3513)
+		// Minimum execution time: 14_121_000 picoseconds.
+		Weight::from_parts(17_236_000, 3513)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -357,82 +369,82 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register_device() -> Weight {
-		Weight::from_parts(242_164_000, 3593)
+		Weight::from_parts(181_379_000, 3593)
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn approve_device() -> Weight {
-		Weight::from_parts(105_237_000, 4301)
+		Weight::from_parts(64_606_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn reject_device() -> Weight {
-		Weight::from_parts(56_205_000, 4301)
+		Weight::from_parts(37_275_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn suspend_device() -> Weight {
-		Weight::from_parts(117_951_000, 9913)
+		Weight::from_parts(96_804_000, 9913)
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn reinstate_device() -> Weight {
-		Weight::from_parts(136_946_000, 4301)
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
+		Weight::from_parts(65_507_000, 4301)
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn retire_device() -> Weight {
-		Weight::from_parts(415_167_000, 64086)
+		Weight::from_parts(299_726_000, 64086)
 			.saturating_add(ParityDbWeight::get().reads(40_u64))
 			.saturating_add(ParityDbWeight::get().writes(40_u64))
 	}
 	fn offer_ownership() -> Weight {
-		Weight::from_parts(53_751_000, 4301)
+		Weight::from_parts(34_931_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn cancel_ownership_offer() -> Weight {
-		Weight::from_parts(44_263_000, 4301)
+		Weight::from_parts(29_123_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn accept_ownership() -> Weight {
-		Weight::from_parts(219_120_000, 6196)
-			.saturating_add(ParityDbWeight::get().reads(7_u64))
-			.saturating_add(ParityDbWeight::get().writes(8_u64))
+		Weight::from_parts(189_782_000, 6196)
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().writes(9_u64))
 	}
 	fn rebind_gateway() -> Weight {
-		Weight::from_parts(59_501_000, 4301)
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
-			.saturating_add(ParityDbWeight::get().writes(3_u64))
-	}
-	fn rotate_attestation_key() -> Weight {
-		Weight::from_parts(152_956_000, 4301)
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
+		Weight::from_parts(44_637_000, 4301)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
+	fn rotate_attestation_key() -> Weight {
+		Weight::from_parts(133_999_000, 4301)
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(5_u64))
+	}
 	fn update_metadata() -> Weight {
-		Weight::from_parts(62_878_000, 4301)
+		Weight::from_parts(36_144_000, 4301)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn update_comfort_limits() -> Weight {
-		Weight::from_parts(40_787_000, 4301)
-			.saturating_add(ParityDbWeight::get().reads(1_u64))
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
+		Weight::from_parts(41_181_000, 4301)
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	fn add_verifier() -> Weight {
-		Weight::from_parts(24_236_000, 3513)
+		Weight::from_parts(16_034_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn set_site_meter() -> Weight {
-		Weight::from_parts(187_902_000, 12146)
-			.saturating_add(ParityDbWeight::get().reads(10_u64))
-			.saturating_add(ParityDbWeight::get().writes(3_u64))
+		Weight::from_parts(161_140_000, 12146)
+			.saturating_add(ParityDbWeight::get().reads(11_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn remove_verifier() -> Weight {
-		Weight::from_parts(23_734_000, 3513)
+		Weight::from_parts(17_236_000, 3513)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}

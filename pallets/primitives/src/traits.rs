@@ -160,18 +160,23 @@ impl DeviceCommitments for () {
 	}
 }
 
-/// Notifications the device registry sends when a device stops counting, so that pallets
-/// holding per-device state can drop the device from live figures or clean up.
+/// Notifications the device registry sends when a device stops counting or what other pallets
+/// may have copied from it changes, so that pallets holding per-device state can drop the
+/// device from live figures, forget a copy, or clean up.
 pub trait DeviceLifecycleHooks {
 	/// The device left the `Active` status (suspended or retired).
 	fn on_device_deactivated(id: DeviceId);
 	/// The device was retired and removed from the registry.
 	fn on_device_retired(id: DeviceId);
+	/// A field of the active device's [`DeviceInfo`] other than its owner and reputation
+	/// changed (its gateway, key, comfort limits or site meter), or it became active again.
+	fn on_device_changed(id: DeviceId);
 }
 
 impl DeviceLifecycleHooks for () {
 	fn on_device_deactivated(_: DeviceId) {}
 	fn on_device_retired(_: DeviceId) {}
+	fn on_device_changed(_: DeviceId) {}
 }
 
 /// Tells both, in order.
@@ -183,6 +188,10 @@ impl<A: DeviceLifecycleHooks, B: DeviceLifecycleHooks> DeviceLifecycleHooks for 
 	fn on_device_retired(id: DeviceId) {
 		A::on_device_retired(id);
 		B::on_device_retired(id);
+	}
+	fn on_device_changed(id: DeviceId) {
+		A::on_device_changed(id);
+		B::on_device_changed(id);
 	}
 }
 

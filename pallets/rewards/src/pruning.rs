@@ -45,6 +45,8 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 	fn on_device_retired(id: DeviceId) {
 		PendingDemandResponse::<T>::remove(id);
 	}
+
+	fn on_device_changed(_: DeviceId) {}
 }
 
 /// The worst case for the registry's benchmarks: demand-response results waiting to be dropped.

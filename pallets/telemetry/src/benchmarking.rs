@@ -1,13 +1,15 @@
 //! Benchmarks (frame-benchmarking v2).
 //!
 //! `submit_reports` is measured in its worst case: every report accepted, every device in its
-//! own region, every device already reporting (so its old figures leave the map) and every
+//! own region, every device already reporting (so its old figures leave the map), no device's
+//! state holding a copy of the registry's facts (so each is read from the registry) and every
 //! report the first of a new scoring epoch (so the closed epoch goes to the registry). Keys are
 //! ECDSA, the slowest of the three signature checks. `submit_reports_one_region` is the same
-//! with all devices in one region, and `submit_reports_same_epoch` also closes no epoch: the
-//! differences price the per-region and per-epoch-close work, which the pallet charges only
-//! when it happens. Every status-map entry a batch touches has all its freshness slots in use,
-//! so decoding and encoding it costs the most.
+//! with all devices in one region, `submit_reports_same_epoch` also closes no epoch, and
+//! `submit_reports_known` also finds every device's facts in its state, which is the steady
+//! state: the differences price the per-region, per-epoch-close and per-registry-read work,
+//! which the pallet charges only when it happens. Every status-map entry a batch touches has
+//! all its freshness slots in use, so decoding and encoding it costs the most.
 //!
 //! `submit_reports_bad_signature` and `submit_reports_unverified` price rejected reports (after
 //! and before the signature check), and the `verify_*` benchmarks measure one signature check
@@ -24,13 +26,13 @@ use frame_support::{traits::Get, BoundedVec};
 use frame_system::RawOrigin;
 use openvpp_primitives::{
 	AttestationKey, AttestationSignature, BenchmarkClock, Capability, DeviceId, DeviceKind,
-	DeviceRegistryBenchmarkHelper, DeviceState, EnergyReference, EpochTelemetry,
+	DeviceRegistry, DeviceRegistryBenchmarkHelper, DeviceState, EnergyReference, EpochTelemetry,
 	GridResponseStatus, IntervalReport, LiveFigures, PlausibilityFlags, QualityFlags, RegionCode,
 	SignedReport, SocAnchor, UnixSeconds,
 };
 use sp_core::{crypto::KeyTypeId, H256};
 
-use crate::{pallet::*, DeviceTelemetryState, LatestReading, LiveEntry};
+use crate::{pallet::*, DeviceTelemetryState, FactsCopy, LatestReading, LiveEntry, RegistryFacts};
 
 const KEY_TYPE: KeyTypeId = KeyTypeId(*b"ovpt");
 const INTERVAL_S: u32 = 900;
@@ -66,12 +68,14 @@ enum Signing {
 /// Creates `n` reporting devices spread over `regions` regions and returns their signed
 /// reports for the first interval of the epoch starting at [`epoch_start`]. With
 /// `close_epoch`, each device's previous report was in the previous epoch (so this report closes
-/// it); otherwise in the same epoch. Devices are bound to `device_gateway`.
+/// it); otherwise in the same epoch. With `known`, each device's state holds a copy of the
+/// registry's facts. Devices are bound to `device_gateway`.
 fn batch<T: Config>(
 	device_gateway: &T::AccountId,
 	n: u32,
 	regions: u32,
 	close_epoch: bool,
+	known: bool,
 	signing: Signing,
 ) -> Vec<SignedReport> {
 	let start = epoch_start::<T>();
@@ -97,7 +101,13 @@ fn batch<T: Config>(
 			} else {
 				start / Pallet::<T>::epoch_length_s()
 			};
-			seed_previous_report::<T>(device_id, zone, start, previous_epoch);
+			let facts = FactsCopy(
+				T::Registry::active_device(device_id)
+					.ok()
+					.filter(|_| known)
+					.map(RegistryFacts::from),
+			);
+			seed_previous_report::<T>(device_id, zone, start, previous_epoch, facts);
 			let report = IntervalReport {
 				device_id,
 				sequence: 2,
@@ -133,6 +143,7 @@ fn seed_previous_report<T: Config>(
 	zone: RegionCode,
 	start: UnixSeconds,
 	epoch: u64,
+	facts: FactsCopy<T::AccountId>,
 ) {
 	let figures = LiveFigures { devices: 1, generation_w: 4_000, ..Default::default() };
 	let expires_at = start + 2 * u64::from(INTERVAL_S);
@@ -184,6 +195,7 @@ fn seed_previous_report<T: Config>(
 				..Default::default()
 			},
 			measured: false,
+			facts,
 		},
 	);
 	OpenEpochs::<T>::insert(epoch, device_id, ());
@@ -257,7 +269,7 @@ mod benchmarks {
 	#[benchmark]
 	fn submit_reports(n: Linear<1, { T::MaxBatchSize::get() }>) {
 		let gateway: T::AccountId = whitelisted_caller();
-		let reports = batch::<T>(&gateway, n, n, true, Signing::Valid);
+		let reports = batch::<T>(&gateway, n, n, true, false, Signing::Valid);
 		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
 
 		#[extrinsic_call]
@@ -273,7 +285,7 @@ mod benchmarks {
 	#[benchmark]
 	fn submit_reports_one_region(n: Linear<1, { T::MaxBatchSize::get() }>) {
 		let gateway: T::AccountId = whitelisted_caller();
-		let reports = batch::<T>(&gateway, n, 1, true, Signing::Valid);
+		let reports = batch::<T>(&gateway, n, 1, true, false, Signing::Valid);
 		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
 
 		#[extrinsic_call]
@@ -289,7 +301,25 @@ mod benchmarks {
 	#[benchmark]
 	fn submit_reports_same_epoch(n: Linear<1, { T::MaxBatchSize::get() }>) {
 		let gateway: T::AccountId = whitelisted_caller();
-		let reports = batch::<T>(&gateway, n, 1, false, Signing::Valid);
+		let reports = batch::<T>(&gateway, n, 1, false, false, Signing::Valid);
+		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
+
+		#[extrinsic_call]
+		submit_reports(
+			RawOrigin::Signed(gateway),
+			BoundedVec::truncate_from(reports),
+			Some(H256::repeat_byte(1)),
+		);
+
+		assert_eq!(DeviceTelemetry::<T>::get(last).map(|s| s.last_sequence), Some(2));
+	}
+
+	/// The steady state: no epoch closes, one status-map entry, and every device's state holds
+	/// the registry's facts, so each report reads and writes its state alone.
+	#[benchmark]
+	fn submit_reports_known(n: Linear<1, { T::MaxBatchSize::get() }>) {
+		let gateway: T::AccountId = whitelisted_caller();
+		let reports = batch::<T>(&gateway, n, 1, false, true, Signing::Valid);
 		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
 
 		#[extrinsic_call]
@@ -307,7 +337,7 @@ mod benchmarks {
 	#[benchmark]
 	fn submit_reports_bad_signature(n: Linear<1, { T::MaxBatchSize::get() }>) {
 		let gateway: T::AccountId = whitelisted_caller();
-		let reports = batch::<T>(&gateway, n, 1, false, Signing::Forged);
+		let reports = batch::<T>(&gateway, n, 1, false, false, Signing::Forged);
 		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
 
 		#[extrinsic_call]
@@ -327,7 +357,7 @@ mod benchmarks {
 	fn submit_reports_unverified(n: Linear<1, { T::MaxBatchSize::get() }>) {
 		let gateway: T::AccountId = whitelisted_caller();
 		let devices_gateway: T::AccountId = account("other-gateway", 0, 0);
-		let reports = batch::<T>(&devices_gateway, n, 1, false, Signing::Valid);
+		let reports = batch::<T>(&devices_gateway, n, 1, false, false, Signing::Valid);
 		let last = reports.last().map(|r| r.report.device_id).expect("n ≥ 1");
 
 		#[extrinsic_call]
@@ -427,7 +457,7 @@ mod benchmarks {
 	#[benchmark]
 	fn sweep_device() {
 		let gateway: T::AccountId = account("gateway", 0, 0);
-		let reports = batch::<T>(&gateway, 1, 1, false, Signing::Valid);
+		let reports = batch::<T>(&gateway, 1, 1, false, true, Signing::Valid);
 		let device = reports[0].report.device_id;
 		let start = epoch_start::<T>();
 		let epoch = start / Pallet::<T>::epoch_length_s();

@@ -71,6 +71,7 @@ mod epoch_sweep;
 pub mod fees;
 #[cfg(test)]
 mod mock;
+pub mod registry_facts;
 mod report_impls;
 #[cfg(test)]
 mod tests;
@@ -78,6 +79,7 @@ pub mod types;
 pub mod weights;
 
 pub use fees::{FeeBalanceOf, TelemetryFees};
+pub use registry_facts::{FactsCopy, RegistryFacts};
 pub use types::*;
 pub use weights::WeightInfo;
 
@@ -195,7 +197,7 @@ pub mod pallet {
 	/// entry and current epoch totals.
 	#[pallet::storage]
 	pub type DeviceTelemetry<T: Config> =
-		StorageMap<_, Twox64Concat, DeviceId, DeviceTelemetryState>;
+		StorageMap<_, Twox64Concat, DeviceId, DeviceTelemetryState<T::AccountId>>;
 
 	/// The energy status map: live figures per region and device kind, in freshness slots.
 	#[pallet::storage]
@@ -430,7 +432,7 @@ pub mod pallet {
 		}
 
 		/// A device's telemetry state.
-		pub fn device_telemetry(device_id: DeviceId) -> Option<DeviceTelemetryState> {
+		pub fn device_telemetry(device_id: DeviceId) -> Option<DeviceTelemetryState<T::AccountId>> {
 			DeviceTelemetry::<T>::get(device_id)
 		}
 	}

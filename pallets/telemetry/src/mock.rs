@@ -11,9 +11,9 @@ use frame_support::{
 	weights::Weight,
 };
 use openvpp_primitives::{
-	BasisPoints, Capability, DeviceId, DeviceInfo, DeviceKind, DeviceLookupError, DeviceRegistry,
-	DeviceStatus, EpochTelemetry, MeasuredInterval, MeasurementSink, OnEpochClosed,
-	PlausibilityTolerances, ReputationReason, TelemetryTotals,
+	BasisPoints, Capability, DeviceId, DeviceInfo, DeviceKind, DeviceLifecycleHooks,
+	DeviceLookupError, DeviceRegistry, DeviceStatus, EpochTelemetry, MeasuredInterval,
+	MeasurementSink, OnEpochClosed, PlausibilityTolerances, ReputationReason, TelemetryTotals,
 };
 use sp_runtime::BuildStorage;
 
@@ -73,28 +73,51 @@ pub struct MockDevice {
 
 thread_local! {
 	pub static DEVICES: RefCell<BTreeMap<DeviceId, MockDevice>> = const { RefCell::new(BTreeMap::new()) };
+	/// How often the pallet looked a device up in the registry.
+	pub static LOOKUPS: RefCell<u32> = const { RefCell::new(0) };
 	pub static CLOSED_EPOCHS: RefCell<Vec<(DeviceId, EpochTelemetry)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The stand-in device registry.
 pub struct MockRegistry;
 
+/// Like the registry, the stand-in tells the pallet when a device it may have copied changes.
 impl MockRegistry {
+	/// Adds an active device, or replaces one (keeping its history).
 	pub fn add(id: DeviceId, info: DeviceInfo<AccountId>) {
-		DEVICES.with(|d| {
-			d.borrow_mut().insert(
-				id,
-				MockDevice { info, status: DeviceStatus::Active, history: Default::default() },
-			)
+		let replaced = DEVICES.with(|d| {
+			let mut devices = d.borrow_mut();
+			let history = devices.get(&id).map(|device| device.history).unwrap_or_default();
+			devices.insert(id, MockDevice { info, status: DeviceStatus::Active, history }).is_some()
 		});
+		if replaced {
+			Telemetry::on_device_changed(id);
+		}
 	}
 
 	pub fn set_status(id: DeviceId, status: DeviceStatus) {
-		DEVICES.with(|d| {
-			if let Some(device) = d.borrow_mut().get_mut(&id) {
-				device.status = status;
-			}
+		let was = DEVICES.with(|d| {
+			d.borrow_mut().get_mut(&id).map(|device| core::mem::replace(&mut device.status, status))
 		});
+		match was {
+			Some(DeviceStatus::Active) if status != DeviceStatus::Active => {
+				Telemetry::on_device_deactivated(id)
+			}
+			Some(was) if was != DeviceStatus::Active && status == DeviceStatus::Active => {
+				Telemetry::on_device_changed(id)
+			}
+			_ => {}
+		}
+	}
+
+	/// A device's record as the registry holds it, without counting as the pallet's lookup.
+	pub fn info(id: DeviceId) -> Option<DeviceInfo<AccountId>> {
+		DEVICES.with(|d| d.borrow().get(&id).map(|device| device.info.clone()))
+	}
+
+	/// Registry lookups so far.
+	pub fn lookups() -> u32 {
+		LOOKUPS.with(|l| *l.borrow())
 	}
 
 	pub fn history(id: DeviceId) -> TelemetryTotals {
@@ -104,6 +127,7 @@ impl MockRegistry {
 
 impl DeviceRegistry<AccountId> for MockRegistry {
 	fn active_device(id: DeviceId) -> Result<DeviceInfo<AccountId>, DeviceLookupError> {
+		LOOKUPS.with(|l| *l.borrow_mut() += 1);
 		DEVICES.with(|d| match d.borrow().get(&id) {
 			None => Err(DeviceLookupError::Unknown),
 			Some(device) if device.status != DeviceStatus::Active => {
@@ -332,6 +356,7 @@ pub fn set_time(unix_s: u64) {
 
 pub fn new_test_ext() -> sp_io::TestExternalities {
 	DEVICES.with(|d| d.borrow_mut().clear());
+	LOOKUPS.with(|l| *l.borrow_mut() = 0);
 	CLOSED_EPOCHS.with(|c| c.borrow_mut().clear());
 	MEASURED_INTERVALS.with(|m| m.borrow_mut().clear());
 	FEE_FUNDS.with(|f| f.borrow_mut().clear());

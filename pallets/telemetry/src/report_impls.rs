@@ -10,8 +10,8 @@ use frame_support::{
 };
 use openvpp_primitives::{
 	check_plausibility, live_figures, report_signing_payload, storage_energy_wh,
-	AttestationSignature, DeviceId, DeviceInfo, DeviceKind, DeviceLifecycleHooks,
-	DeviceLookupError, DeviceRegistry, Direction, EnergyReference, EpochTelemetry, IntervalReport,
+	AttestationSignature, DeviceId, DeviceKind, DeviceLifecycleHooks, DeviceLookupError,
+	DeviceRegistry, Direction, EnergyReference, EpochTelemetry, IntervalReport,
 	LatestDeviceReading, MeasuredDevices, MeasuredInterval, MeasurementSink, OnEpochClosed,
 	PlausibilityFlags, PlausibilityTolerances, RegionCode, RejectionReason, SignedReport,
 	TelemetryTotals, UnixSeconds,
@@ -21,7 +21,8 @@ use sp_runtime::{traits::Zero, Perbill};
 
 use crate::{
 	fees::weight_share, pallet::*, BatchDigest, BatchFee, BatchWork, DeviceTelemetryState,
-	LatestReading, LiveEntry, Outcome, RegionKindStatus, TelemetryFees, WeightInfo,
+	FactsCopy, LatestReading, LiveEntry, Outcome, RegionKindStatus, RegistryFacts, TelemetryFees,
+	WeightInfo,
 };
 
 /// Seconds in a day, for the UTC minute of day that dispatch windows use.
@@ -35,6 +36,8 @@ struct StatusMapUpdate<T: Config> {
 	epochs_closed: u32,
 	/// Devices whose epoch this batch opened without closing one (each an index write).
 	epochs_opened: u32,
+	/// Accepted reports whose registry facts were read from the registry (no copy).
+	facts_fetched: u32,
 	/// What demand response used measuring the batch's enrolled devices.
 	measurement_weight: Weight,
 }
@@ -46,6 +49,7 @@ impl<T: Config> StatusMapUpdate<T> {
 			touched: BTreeMap::new(),
 			epochs_closed: 0,
 			epochs_opened: 0,
+			facts_fetched: 0,
 			measurement_weight: Weight::zero(),
 		}
 	}
@@ -177,6 +181,7 @@ impl<T: Config> Pallet<T> {
 		work.status_entries = map.len();
 		work.epochs_closed = map.epochs_closed;
 		work.epochs_opened = map.epochs_opened;
+		work.facts_fetched = map.facts_fetched;
 		work.measurement_weight = map.measurement_weight;
 		map.write();
 
@@ -266,10 +271,12 @@ impl<T: Config> Pallet<T> {
 
 	/// The weight of a batch that did `work`.
 	///
-	/// `submit_reports_same_epoch` (every report accepted, one status-map entry, no epoch
-	/// closes, ECDSA keys) is the base; the differences to `submit_reports_one_region` (every
-	/// report closes an epoch) and `submit_reports` (every report in its own entry) at the
-	/// largest batch price an epoch close and an extra entry; the slopes of
+	/// `submit_reports_known` (every report accepted, one status-map entry, no epoch closes,
+	/// every device's registry facts in its state, ECDSA keys) is the base; the differences to
+	/// `submit_reports_same_epoch` (every device's facts read from the registry),
+	/// `submit_reports_one_region` (also every report closes an epoch) and `submit_reports`
+	/// (also every report in its own entry) at the largest batch price a registry read, an
+	/// epoch close and an extra entry; the slopes of
 	/// `submit_reports_bad_signature` and `submit_reports_unverified` price the two kinds of
 	/// rejection; the `verify_*` benchmarks price each signature by the scheme it used; and an
 	/// epoch opened without a close (which none of the benchmarks does per report) is one
@@ -281,6 +288,11 @@ impl<T: Config> Pallet<T> {
 		};
 		let slope =
 			|at: fn(u32) -> Weight| per(at(max).saturating_sub(at(1)), max.saturating_sub(1));
+		let per_facts_fetch = per(
+			T::WeightInfo::submit_reports_same_epoch(max)
+				.saturating_sub(T::WeightInfo::submit_reports_known(max)),
+			max,
+		);
 		let per_epoch_close = per(
 			T::WeightInfo::submit_reports_one_region(max)
 				.saturating_sub(T::WeightInfo::submit_reports_same_epoch(max)),
@@ -302,7 +314,8 @@ impl<T: Config> Pallet<T> {
 				.saturating_sub(ecdsa.saturating_sub(scheme).saturating_mul(checked.into()))
 		};
 
-		let weight = T::WeightInfo::submit_reports_same_epoch(work.processed)
+		let weight = T::WeightInfo::submit_reports_known(work.processed)
+			.saturating_add(per_facts_fetch.saturating_mul(work.facts_fetched.into()))
 			.saturating_add(per_bad_signature.saturating_mul(work.rejected_verified.into()))
 			.saturating_add(per_unverified.saturating_mul(work.rejected_unverified.into()))
 			.saturating_add(per_epoch_close.saturating_mul(work.epochs_closed.into()))
@@ -325,15 +338,22 @@ impl<T: Config> Pallet<T> {
 		let report = &signed.report;
 		let reject = |reason, verified| Outcome::Rejected { reason, verified };
 
-		// 1. The device exists and is active.
-		let device = match T::Registry::active_device(report.device_id) {
-			Ok(device) => device,
-			Err(DeviceLookupError::Unknown) => {
-				return reject(RejectionReason::UnknownDevice, false)
-			}
-			Err(DeviceLookupError::NotActive(_)) => {
-				return reject(RejectionReason::DeviceNotActive, false)
-			}
+		// 1. The device exists and is active: its state's copy of the registry's facts says so
+		// (the registry voids it when the device stops being active), or the registry does.
+		let mut state = DeviceTelemetry::<T>::get(report.device_id);
+		let copied = state.as_mut().and_then(|s| s.facts.0.take());
+		let fetched = copied.is_none();
+		let device = match copied {
+			Some(facts) => facts,
+			None => match T::Registry::active_device(report.device_id) {
+				Ok(device) => RegistryFacts::from(device),
+				Err(DeviceLookupError::Unknown) => {
+					return reject(RejectionReason::UnknownDevice, false)
+				}
+				Err(DeviceLookupError::NotActive(_)) => {
+					return reject(RejectionReason::DeviceNotActive, false)
+				}
+			},
 		};
 		// 2. The submitter is its gateway.
 		if device.gateway != *context.gateway {
@@ -346,7 +366,6 @@ impl<T: Config> Pallet<T> {
 			return reject(RejectionReason::BadSignature, true);
 		}
 
-		let state = DeviceTelemetry::<T>::get(report.device_id);
 		// 4. The sequence moves forward. A duplicate is a harmless resubmission: it is refused
 		// without counting against the device.
 		if let Some(state) = &state {
@@ -371,8 +390,12 @@ impl<T: Config> Pallet<T> {
 			&context.tolerances,
 		);
 		let flags = assessment.flags;
+		let kind = device.kind;
 		let new_state =
-			Self::apply_report(report, &device, state, assessment.reference, flags, context, map);
+			Self::apply_report(report, device, state, assessment.reference, flags, context, map);
+		if fetched {
+			map.facts_fetched = map.facts_fetched.saturating_add(1);
+		}
 		let measured = new_state.measured;
 		DeviceTelemetry::<T>::insert(report.device_id, new_state);
 		if measured {
@@ -385,8 +408,7 @@ impl<T: Config> Pallet<T> {
 				grid_response: report.grid_response,
 				plausible: flags.is_plausible(),
 			};
-			let used =
-				T::Measurement::on_measured_interval(report.device_id, device.kind, &interval);
+			let used = T::Measurement::on_measured_interval(report.device_id, kind, &interval);
 			map.measurement_weight = map.measurement_weight.saturating_add(used);
 		}
 
@@ -399,7 +421,7 @@ impl<T: Config> Pallet<T> {
 
 	fn check_interval(
 		report: &IntervalReport,
-		state: Option<&DeviceTelemetryState>,
+		state: Option<&DeviceTelemetryState<T::AccountId>>,
 		counting_since: UnixSeconds,
 		context: &BatchContext<'_, T>,
 	) -> Result<(), RejectionReason> {
@@ -424,16 +446,17 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// The device's state after an accepted (possibly flagged) report.
+	/// The device's state after an accepted (possibly flagged) report, keeping the registry's
+	/// facts it was checked against for the next one.
 	fn apply_report(
 		report: &IntervalReport,
-		device: &DeviceInfo<T::AccountId>,
-		state: Option<DeviceTelemetryState>,
+		device: RegistryFacts<T::AccountId>,
+		state: Option<DeviceTelemetryState<T::AccountId>>,
 		reference: Option<EnergyReference>,
 		flags: PlausibilityFlags,
 		context: &BatchContext<'_, T>,
 		map: &mut StatusMapUpdate<T>,
-	) -> DeviceTelemetryState {
+	) -> DeviceTelemetryState<T::AccountId> {
 		let length_s = Self::epoch_length_s();
 		let epoch_index = report.interval_start / length_s;
 		let mut closed = false;
@@ -491,7 +514,7 @@ impl<T: Config> Pallet<T> {
 		if flags.is_plausible() {
 			epoch.accepted = epoch.accepted.saturating_add(1);
 			if !late {
-				Self::add_energy(&mut epoch, report, device);
+				Self::add_energy(&mut epoch, report, &device);
 			}
 		} else {
 			epoch.flagged = epoch.flagged.saturating_add(1);
@@ -547,6 +570,7 @@ impl<T: Config> Pallet<T> {
 			live,
 			epoch,
 			measured,
+			facts: FactsCopy(Some(device)),
 		}
 	}
 
@@ -554,7 +578,7 @@ impl<T: Config> Pallet<T> {
 	fn add_energy(
 		epoch: &mut EpochTelemetry,
 		report: &IntervalReport,
-		device: &DeviceInfo<T::AccountId>,
+		device: &RegistryFacts<T::AccountId>,
 	) {
 		let imported = report.energy_imported_wh;
 		let exported = report.energy_exported_wh;
@@ -633,9 +657,11 @@ impl<T: Config> Pallet<T> {
 		});
 	}
 
-	/// Takes a device's figures out of the status map.
+	/// Takes a device's figures out of the status map and voids its copy of the registry's
+	/// facts (it is no longer active).
 	fn drop_from_status_map(device_id: DeviceId) {
 		DeviceTelemetry::<T>::mutate_extant(device_id, |state| {
+			state.facts = FactsCopy(None);
 			if let Some(live) = state.live.take() {
 				let mut map = StatusMapUpdate::<T>::new(Self::now());
 				map.withdraw(&live);
@@ -667,6 +693,16 @@ impl<T: Config> Pallet<T> {
 				DeviceTelemetry::<T>::get(device).is_some_and(|s| s.epoch.epoch == epoch),
 				"the epoch index names a device at an epoch it does not have open"
 			);
+		}
+		// A copy of the registry's facts is what the registry says (it voids copies it changes).
+		for (device, state) in DeviceTelemetry::<T>::iter() {
+			if let Some(facts) = &state.facts.0 {
+				let registry = T::Registry::active_device(device).map(RegistryFacts::from);
+				frame_support::ensure!(
+					registry.as_ref() == Ok(facts),
+					"a device's copy of the registry's facts differs from the registry"
+				);
+			}
 		}
 		for (device, state) in DeviceTelemetry::<T>::iter() {
 			let reported = state.epoch.accepted.saturating_add(state.epoch.flagged) > 0;
@@ -706,6 +742,11 @@ impl<T: Config> DeviceLifecycleHooks for Pallet<T> {
 			OpenEpochs::<T>::remove(state.epoch.epoch, device_id);
 			Self::close_epoch(device_id, &state.epoch, Some(state.last_interval_end));
 		}
+	}
+
+	/// The next report takes the registry's facts afresh.
+	fn on_device_changed(device_id: DeviceId) {
+		DeviceTelemetry::<T>::mutate_extant(device_id, |state| state.facts = FactsCopy(None));
 	}
 }
 
@@ -767,6 +808,7 @@ impl<T: Config> Pallet<T> {
 				live: None,
 				epoch: EpochTelemetry::default(),
 				measured: false,
+				facts: FactsCopy(None),
 			},
 		);
 	}
@@ -815,6 +857,10 @@ impl<T: Config> openvpp_primitives::LifecycleHooksBenchmarkHelper for Pallet<T> 
 				// An epoch with totals, so that retiring the device closes it.
 				epoch: EpochTelemetry { accepted: 1, expected: 1, ..Default::default() },
 				measured: false,
+				// A copy to void, as an active device's state holds.
+				facts: FactsCopy(
+					T::Registry::active_device(device_id).ok().map(RegistryFacts::from),
+				),
 			},
 		);
 	}

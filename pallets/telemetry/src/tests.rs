@@ -1,7 +1,7 @@
 //! Tests of every check and outcome, the epoch totals, the status map and its staleness, fees and
 //! refunds. Each test ends by checking that the status map equals the sum over fresh devices.
 
-use codec::Encode;
+use codec::{Decode, Encode};
 use frame_support::{
 	assert_noop, assert_ok,
 	dispatch::{GetDispatchInfo, Pays, PostDispatchInfo},
@@ -826,6 +826,102 @@ fn suspended_and_retired_devices_leave_the_map_at_once() {
 	});
 }
 
+// ---- the registry's facts, copied --------------------------------------------------------
+
+#[test]
+fn a_device_with_a_copy_of_its_facts_is_not_looked_up_again() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		add_battery(2, "DE-TENNET");
+		set_time(after_interval(2));
+		submit(vec![sign(battery_report(1, 0)), sign(battery_report(2, 0))]);
+		assert_eq!(MockRegistry::lookups(), 2);
+		let state = DeviceTelemetry::<Test>::get(1).unwrap();
+		assert_eq!(state.facts.0, Some(RegistryFacts::from(MockRegistry::info(1).unwrap())));
+		let post = submit(vec![sign(battery_report(1, 1)), sign(battery_report(2, 1))]);
+		assert_eq!(last_batch(), (2, 0, 0));
+		assert_eq!(MockRegistry::lookups(), 2);
+		// Priced as the steady state: no registry read (two sr25519 signatures).
+		let work =
+			BatchWork { processed: 2, status_entries: 1, sr25519_checked: 2, ..Default::default() };
+		let charged = Telemetry::batch_weight(&work).min(Telemetry::declared_weight(2));
+		assert_eq!(post.actual_weight, Some(charged));
+	});
+}
+
+#[test]
+fn a_change_in_the_registry_voids_the_copy() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(3));
+		submit(vec![sign(battery_report(1, 0))]);
+		// The owner moves the device to another gateway: the registry says so, and the old
+		// gateway's next report is refused on the registry's word.
+		let info = MockRegistry::info(1).unwrap();
+		MockRegistry::add(1, DeviceInfo { gateway: OTHER_GATEWAY, ..info });
+		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().facts, FactsCopy(None));
+		submit(vec![sign(battery_report(1, 1))]);
+		assert_eq!(rejections(), vec![(1, RejectionReason::WrongGateway)]);
+		assert_eq!(MockRegistry::lookups(), 2);
+		// The new gateway's report is accepted and copies the new facts.
+		submit_from(OTHER_GATEWAY, vec![sign(battery_report(1, 1))]);
+		assert_eq!(last_batch(), (1, 0, 0));
+		assert_eq!(
+			DeviceTelemetry::<Test>::get(1).unwrap().facts.0.map(|f| f.gateway),
+			Some(OTHER_GATEWAY)
+		);
+		// A suspension voids it too: the report is refused though the state held a copy.
+		MockRegistry::set_status(1, DeviceStatus::Suspended);
+		assert_eq!(DeviceTelemetry::<Test>::get(1).unwrap().facts, FactsCopy(None));
+		submit_from(OTHER_GATEWAY, vec![sign(battery_report(1, 2))]);
+		assert_eq!(rejections().last(), Some(&(1, RejectionReason::DeviceNotActive)));
+	});
+}
+
+#[test]
+fn a_copy_the_registry_did_not_void_fails_the_state_check() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(0));
+		submit(vec![sign(battery_report(1, 0))]);
+		assert_ok!(Telemetry::do_try_state());
+		// A change the registry does not announce leaves a copy that differs from it.
+		DEVICES.with(|d| {
+			if let Some(device) = d.borrow_mut().get_mut(&1) {
+				device.info.gateway = OTHER_GATEWAY;
+			}
+		});
+		assert!(Telemetry::do_try_state().is_err());
+		Telemetry::on_device_changed(1);
+	});
+}
+
+#[test]
+fn a_state_stored_before_the_copy_existed_decodes_without_one() {
+	run_test(|| {
+		add_battery(1, "DE-TENNET");
+		set_time(after_interval(1));
+		submit(vec![sign(battery_report(1, 0))]);
+		let mut state = DeviceTelemetry::<Test>::get(1).unwrap();
+		state.facts = FactsCopy(None);
+		// The encoding of the state without its last field (a `None` is one byte).
+		let mut older = state.encode();
+		assert_eq!(older.pop(), Some(0));
+		let key = DeviceTelemetry::<Test>::hashed_key_for(1);
+		sp_io::storage::set(&key, &older);
+		assert_eq!(DeviceTelemetry::<Test>::get(1), Some(state));
+		// Its next report is checked against the registry and stores the copy.
+		submit(vec![sign(battery_report(1, 1))]);
+		assert_eq!(last_batch(), (1, 0, 0));
+		assert!(DeviceTelemetry::<Test>::get(1).unwrap().facts.0.is_some());
+		// Truncated elsewhere, a state is still refused.
+		let current = DeviceTelemetry::<Test>::get(1).unwrap().encode();
+		assert!(
+			DeviceTelemetryState::<AccountId>::decode(&mut &current[..current.len() - 1]).is_err()
+		);
+	});
+}
+
 // ---- fees, weights, digests ---------------------------------------------------------------
 
 #[test]
@@ -849,10 +945,11 @@ fn unused_weight_is_refunded() {
 		assert!(charged.all_gte(<() as WeightInfo>::submit_reports(3)));
 		let post = submit(reports);
 		let actual = post.actual_weight.unwrap();
-		// Two sr25519 signatures checked, two first reports opening their epochs, one
-		// status-map entry, one early rejection.
+		// Two sr25519 signatures checked, two first reports opening their epochs and reading
+		// their devices' facts from the registry, one status-map entry, one early rejection.
 		let work = BatchWork {
 			processed: 2,
+			facts_fetched: 2,
 			rejected_unverified: 1,
 			epochs_opened: 2,
 			status_entries: 1,
@@ -868,14 +965,16 @@ fn unused_weight_is_refunded() {
 fn the_weight_follows_what_the_batch_did() {
 	let weight = |work: BatchWork| Telemetry::batch_weight(&work).ref_time();
 	let two = BatchWork { processed: 2, status_entries: 1, ..Default::default() };
-	// The base is the same-epoch, one-entry benchmark (ECDSA keys).
+	// The base is the steady-state benchmark: same epoch, one entry, facts in the state (ECDSA
+	// keys).
 	assert_eq!(
 		Telemetry::batch_weight(&two),
-		<() as WeightInfo>::submit_reports_same_epoch(2)
+		<() as WeightInfo>::submit_reports_known(2)
 			.saturating_add(Telemetry::fee_bookkeeping_weight())
 	);
 	let base = weight(two);
-	// Epoch closes, extra entries and rejections add their share...
+	// Registry reads, epoch closes, extra entries and rejections add their share...
+	assert!(weight(BatchWork { facts_fetched: 1, ..two }) > base);
 	assert!(weight(BatchWork { epochs_closed: 1, ..two }) > base);
 	assert_eq!(
 		weight(BatchWork { epochs_opened: 1, ..two }) - base,
@@ -902,6 +1001,7 @@ fn the_weight_follows_what_the_batch_did() {
 	for (ed25519_checked, sr25519_checked) in [(0, 0), (3, 0), (0, 3)] {
 		let worst = BatchWork {
 			processed: 3,
+			facts_fetched: 3,
 			epochs_closed: 3,
 			status_entries: 3,
 			ed25519_checked,

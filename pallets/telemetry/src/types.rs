@@ -13,6 +13,8 @@ use openvpp_primitives::{
 use scale_info::TypeInfo;
 use sp_core::H256;
 
+use crate::FactsCopy;
+
 /// The device's latest accepted reading: the live state the status map and dispatch use.
 #[derive(
 	Clone,
@@ -59,7 +61,7 @@ pub struct LiveEntry {
 #[derive(
 	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,
 )]
-pub struct DeviceTelemetryState {
+pub struct DeviceTelemetryState<AccountId> {
 	/// Sequence number of the last accepted report.
 	pub last_sequence: u64,
 	/// End of the last accepted interval (Unix seconds); the next must not start before it.
@@ -75,6 +77,9 @@ pub struct DeviceTelemetryState {
 	/// Whether demand response measures the device: its reports go to
 	/// [`Config::Measurement`](crate::Config::Measurement).
 	pub measured: bool,
+	/// The registry's facts the next report is checked against, if no change has voided the
+	/// copy (see [`crate::registry_facts`]). Last, so that states stored without it decode.
+	pub facts: FactsCopy<AccountId>,
 }
 
 /// Figures that stop counting at the same instant.
@@ -247,6 +252,9 @@ pub(crate) enum Outcome {
 pub struct BatchWork {
 	/// Reports accepted (flagged or not): signature checked, state read and written.
 	pub processed: u32,
+	/// Accepted reports whose device's state held no copy of the registry's facts, which were
+	/// read from the registry (rejected reports are priced as if theirs were).
+	pub facts_fetched: u32,
 	/// Reports rejected after their signature was checked (bad signature, sequence, interval).
 	pub rejected_verified: u32,
 	/// Reports rejected before it (unknown or inactive device, wrong gateway).

@@ -3,7 +3,7 @@
 //!
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-12-01
+//! CLI VERSION 64.0.0, DATE 2026-12-04
 //! STEPS `10`, REPEAT `5`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
 //! HOSTNAME `vm`, CPU `AMD EPYC`
@@ -50,6 +50,7 @@ pub trait WeightInfo {
 	fn submit_reports(n: u32, ) -> Weight;
 	fn submit_reports_one_region(n: u32, ) -> Weight;
 	fn submit_reports_same_epoch(n: u32, ) -> Weight;
+	fn submit_reports_known(n: u32, ) -> Weight;
 	fn submit_reports_bad_signature(n: u32, ) -> Weight;
 	fn submit_reports_unverified(n: u32, ) -> Weight;
 	fn verify_ed25519() -> Weight;
@@ -68,12 +69,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:1 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:1000)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
 	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Rewards::NextToSettle` (r:1 w:0)
@@ -95,13 +98,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7464 + n * (599 ±0)`
+		//  Measured:  `7505 + n * (600 ±0)`
 		//  Estimated: `20887 + n * (8923 ±0)`
-		// Minimum execution time: 440_014_000 picoseconds.
-		Weight::from_parts(447_888_000, 20887)
-			// Standard Error: 6_396_011
-			.saturating_add(Weight::from_parts(255_599_032, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(8_u64))
+		// Minimum execution time: 163_413_000 picoseconds.
+		Weight::from_parts(184_454_000, 20887)
+			// Standard Error: 1_037_379
+			.saturating_add(Weight::from_parts(126_201_250, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
@@ -111,12 +114,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:1 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:1000)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
 	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Rewards::NextToSettle` (r:1 w:0)
@@ -138,13 +143,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_one_region(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7990 + n * (308 ±0)`
+		//  Measured:  `8032 + n * (308 ±0)`
 		//  Estimated: `20887 + n * (3311 ±0)`
-		// Minimum execution time: 417_241_000 picoseconds.
-		Weight::from_parts(452_438_000, 20887)
-			// Standard Error: 4_884_967
-			.saturating_add(Weight::from_parts(203_426_006, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(9_u64))
+		// Minimum execution time: 165_055_000 picoseconds.
+		Weight::from_parts(168_630_000, 20887)
+			// Standard Error: 1_108_974
+			.saturating_add(Weight::from_parts(104_759_453, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(n.into())))
@@ -154,12 +159,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:1 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
 	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
@@ -171,13 +178,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `7882 + n * (308 ±0)`
+		//  Measured:  `7923 + n * (308 ±0)`
 		//  Estimated: `20887 + n * (3311 ±0)`
-		// Minimum execution time: 339_376_000 picoseconds.
-		Weight::from_parts(368_610_000, 20887)
-			// Standard Error: 2_220_558
-			.saturating_add(Weight::from_parts(125_044_714, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(7_u64))
+		// Minimum execution time: 131_716_000 picoseconds.
+		Weight::from_parts(134_820_000, 20887)
+			// Standard Error: 1_515_415
+			.saturating_add(Weight::from_parts(69_717_001, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
@@ -187,24 +194,59 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:1 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EpochLength` (r:1 w:0)
+	/// Proof: `Telemetry::EpochLength` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::EnergyStatus` (r:1 w:1)
+	/// Proof: `Telemetry::EnergyStatus` (`max_values`: None, `max_size`: Some(6448), added: 8923, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
+	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::FeeFreeWeight` (r:1 w:1)
+	/// Proof: `Telemetry::FeeFreeWeight` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
+	/// The range of component `n` is `[1, 1000]`.
+	fn submit_reports_known(n: u32, ) -> Weight {
+		// Proof size summary in bytes:
+		//  Measured:  `7248 + n * (374 ±0)`
+		//  Estimated: `20887 + n * (2890 ±0)`
+		// Minimum execution time: 127_840_000 picoseconds.
+		Weight::from_parts(130_734_000, 20887)
+			// Standard Error: 1_043_631
+			.saturating_add(Weight::from_parts(62_036_779, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2890).saturating_mul(n.into()))
+	}
+	/// Storage: `Timestamp::Now` (r:1 w:0)
+	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `System::BlockHash` (r:1 w:0)
+	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:1 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
+	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:1000)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
 	/// Proof: `Telemetry::BatchDigests` (`max_values`: None, `max_size`: Some(17422), added: 19897, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_bad_signature(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1023 + n * (308 ±0)`
+		//  Measured:  `1064 + n * (308 ±0)`
 		//  Estimated: `20887 + n * (3311 ±0)`
-		// Minimum execution time: 257_292_000 picoseconds.
-		Weight::from_parts(662_543_290, 20887)
-			// Standard Error: 5_195_331
-			.saturating_add(Weight::from_parts(114_942_243, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+		// Minimum execution time: 116_112_000 picoseconds.
+		Weight::from_parts(1_384_027_827, 20887)
+			// Standard Error: 3_473_261
+			.saturating_add(Weight::from_parts(69_365_311, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
@@ -213,8 +255,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Timestamp::Now` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:1 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(36), added: 2511, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:1 w:0)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:1000 w:0)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1000 w:0)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::BatchDigests` (r:1 w:0)
@@ -222,36 +268,36 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 1000]`.
 	fn submit_reports_unverified(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `761 + n * (260 ±0)`
+		//  Measured:  `1064 + n * (308 ±0)`
 		//  Estimated: `20887 + n * (3311 ±0)`
-		// Minimum execution time: 204_232_000 picoseconds.
-		Weight::from_parts(432_616_987, 20887)
-			// Standard Error: 1_307_700
-			.saturating_add(Weight::from_parts(16_451_412, 0).saturating_mul(n.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
+		// Minimum execution time: 71_256_000 picoseconds.
+		Weight::from_parts(78_297_000, 20887)
+			// Standard Error: 195_961
+			.saturating_add(Weight::from_parts(14_173_528, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn verify_ed25519() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 50_554_000 picoseconds.
-		Weight::from_parts(58_770_000, 0)
+		// Minimum execution time: 37_706_000 picoseconds.
+		Weight::from_parts(41_572_000, 0)
 	}
 	fn verify_sr25519() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 51_517_000 picoseconds.
-		Weight::from_parts(60_935_000, 0)
+		// Minimum execution time: 38_137_000 picoseconds.
+		Weight::from_parts(42_132_000, 0)
 	}
 	fn verify_ecdsa() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 53_660_000 picoseconds.
-		Weight::from_parts(67_206_000, 0)
+		// Minimum execution time: 41_863_000 picoseconds.
+		Weight::from_parts(47_110_000, 0)
 	}
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:0 w:1)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
@@ -259,8 +305,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 9_589_000 picoseconds.
-		Weight::from_parts(16_371_000, 0)
+		// Minimum execution time: 5_297_000 picoseconds.
+		Weight::from_parts(8_242_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Telemetry::BatchDigests` (r:0 w:1)
@@ -269,8 +315,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 3_176_000 picoseconds.
-		Weight::from_parts(4_558_000, 0)
+		// Minimum execution time: 1_783_000 picoseconds.
+		Weight::from_parts(2_503_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
@@ -283,10 +329,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Telemetry::EpochCloseGrace` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	fn sweep_base() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `140`
+		//  Measured:  `177`
 		//  Estimated: `1493`
-		// Minimum execution time: 11_541_000 picoseconds.
-		Weight::from_parts(13_074_000, 1493)
+		// Minimum execution time: 9_124_000 picoseconds.
+		Weight::from_parts(10_426_000, 1493)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
@@ -302,7 +348,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Telemetry::OpenEpochs` (r:2 w:2)
 	/// Proof: `Telemetry::OpenEpochs` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
-	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(275), added: 2750, mode: `MaxEncodedLen`)
+	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
 	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Rewards::NextToSettle` (r:1 w:0)
@@ -315,10 +361,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Rewards::Summaries` (`max_values`: None, `max_size`: Some(265), added: 2740, mode: `MaxEncodedLen`)
 	fn sweep_device() -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1311`
+		//  Measured:  `1455`
 		//  Estimated: `5996`
-		// Minimum execution time: 103_123_000 picoseconds.
-		Weight::from_parts(143_259_000, 5996)
+		// Minimum execution time: 70_985_000 picoseconds.
+		Weight::from_parts(91_546_000, 5996)
 			.saturating_add(T::DbWeight::get().reads(13_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
@@ -327,70 +373,79 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn submit_reports(n: u32, ) -> Weight {
-		Weight::from_parts(447_888_000, 20887)
-			.saturating_add(Weight::from_parts(255_599_032, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(8_u64))
+		Weight::from_parts(184_454_000, 20887)
+			.saturating_add(Weight::from_parts(126_201_250, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 8923).saturating_mul(n.into()))
 	}
 	fn submit_reports_one_region(n: u32, ) -> Weight {
-		Weight::from_parts(452_438_000, 20887)
-			.saturating_add(Weight::from_parts(203_426_006, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(9_u64))
+		Weight::from_parts(168_630_000, 20887)
+			.saturating_add(Weight::from_parts(104_759_453, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
-		Weight::from_parts(368_610_000, 20887)
-			.saturating_add(Weight::from_parts(125_044_714, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(7_u64))
+		Weight::from_parts(134_820_000, 20887)
+			.saturating_add(Weight::from_parts(69_717_001, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
+	fn submit_reports_known(n: u32, ) -> Weight {
+		Weight::from_parts(130_734_000, 20887)
+			.saturating_add(Weight::from_parts(62_036_779, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
+			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2890).saturating_mul(n.into()))
+	}
 	fn submit_reports_bad_signature(n: u32, ) -> Weight {
-		Weight::from_parts(662_543_290, 20887)
-			.saturating_add(Weight::from_parts(114_942_243, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
+		Weight::from_parts(1_384_027_827, 20887)
+			.saturating_add(Weight::from_parts(69_365_311, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn submit_reports_unverified(n: u32, ) -> Weight {
-		Weight::from_parts(432_616_987, 20887)
-			.saturating_add(Weight::from_parts(16_451_412, 0).saturating_mul(n.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
+		Weight::from_parts(78_297_000, 20887)
+			.saturating_add(Weight::from_parts(14_173_528, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn verify_ed25519() -> Weight {
-		Weight::from_parts(58_770_000, 0)
+		Weight::from_parts(41_572_000, 0)
 	}
 	fn verify_sr25519() -> Weight {
-		Weight::from_parts(60_935_000, 0)
+		Weight::from_parts(42_132_000, 0)
 	}
 	fn verify_ecdsa() -> Weight {
-		Weight::from_parts(67_206_000, 0)
+		Weight::from_parts(47_110_000, 0)
 	}
 	fn set_min_interval_length() -> Weight {
-		Weight::from_parts(16_371_000, 0)
+		Weight::from_parts(8_242_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn prune_digests() -> Weight {
-		Weight::from_parts(4_558_000, 0)
+		Weight::from_parts(2_503_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn sweep_base() -> Weight {
-		Weight::from_parts(13_074_000, 1493)
+		Weight::from_parts(10_426_000, 1493)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 	}
 	fn sweep_device() -> Weight {
-		Weight::from_parts(143_259_000, 5996)
+		Weight::from_parts(91_546_000, 5996)
 			.saturating_add(ParityDbWeight::get().reads(13_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}

@@ -314,6 +314,15 @@ mod tests {
 			if common >= 2_000 { "meets" } else { "below" }
 		);
 		assert!(common >= 1_111, "{common} reports/s");
+		// The same batches if no device's state held a copy of the registry's facts: what the
+		// copy saves, from the same weights.
+		let common_work = work("sr25519", 16, 0);
+		let uncopied =
+			move |n: u32| pallet_telemetry::BatchWork { facts_fetched: n, ..common_work(n) };
+		println!(
+			"the same if every report read the registry's device record: {} reports/s",
+			u64::from(reports_per_block(batch, uncopied)) / slot_s
+		);
 		// Over an hour, with 15-minute reports, a quarter of the reports close an epoch: the
 		// chain must keep up with that mix whatever scheme the devices sign with (which one is
 		// dearest moves with each run of the benchmarks). Right after an epoch boundary every

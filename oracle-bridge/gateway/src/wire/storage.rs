@@ -22,7 +22,7 @@ pub type AnyLength = ConstU32<{ u32::MAX }>;
 pub type DeviceRecord =
 	pallet_device_registry::DeviceRecord<AccountId, Balance, AnyLength, AnyLength, AnyLength>;
 /// A device's telemetry state (`Telemetry.DeviceTelemetry`).
-pub type DeviceTelemetryState = pallet_telemetry::DeviceTelemetryState;
+pub type DeviceTelemetryState = pallet_telemetry::DeviceTelemetryState<AccountId>;
 /// A demand-response event (`DemandResponse.Events`).
 pub type DrEvent = pallet_demand_response::DrEvent<AccountId, Balance>;
 /// A device's place in a demand-response event (`DemandResponse.Participants`).
