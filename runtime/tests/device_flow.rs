@@ -219,11 +219,7 @@ fn a_gateway_batch_updates_the_status_map_free_of_charge_and_a_tampered_copy_is_
 			})
 		));
 		pallet_timestamp::Now::<Runtime>::put(NOON * 1_000);
-		let new_report = registered_battery_report(new_id);
-		let payload =
-			openvpp_primitives::report_signing_payload(&System::block_hash(0), &new_report);
-		let new_signed =
-			SignedReport { report: new_report, signature: device_key.sign(&payload).into() };
+		let new_signed = sign_ecdsa(&device_key, registered_battery_report(new_id));
 
 		let free_before = Balances::free_balance(&gateway_account);
 		let mut reports: Vec<SignedReport> = demo_reports().into_iter().map(sign_demo).collect();
@@ -490,11 +486,7 @@ fn a_rotated_key_and_a_rebound_gateway_hold_from_the_next_report() {
 			submit(gateway, vec![sign_demo(second.clone())]),
 			Err(RejectionReason::BadSignature)
 		);
-		let sign_new = |report: IntervalReport| {
-			let payload =
-				openvpp_primitives::report_signing_payload(&System::block_hash(0), &report);
-			SignedReport { report, signature: new_key.sign(&payload).into() }
-		};
+		let sign_new = |report: IntervalReport| sign_ecdsa(&new_key, report);
 		assert_eq!(submit(gateway, vec![sign_new(second.clone())]), Ok(()));
 		assert_eq!(facts().map(|f| f.attestation_key), Some(new_key.public().into()));
 

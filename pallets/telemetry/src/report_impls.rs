@@ -678,24 +678,16 @@ impl<T: Config> Pallet<T> {
 		let now = Self::now();
 		let mut expected: BTreeMap<(RegionCode, DeviceKind, UnixSeconds), LiveFigures> =
 			BTreeMap::new();
-		for (_, state) in DeviceTelemetry::<T>::iter() {
+		// One pass over the devices' states: their fresh figures, their copies of the registry's
+		// facts (each what the registry says: it voids copies it changes) and their place in
+		// the sweep's index.
+		for (device, state) in DeviceTelemetry::<T>::iter() {
 			if let Some(live) = state.live.filter(|l| l.expires_at > now) {
 				expected
 					.entry((live.region, live.kind, live.expires_at))
 					.or_default()
 					.add(&live.figures);
 			}
-		}
-		// The sweep's index names each device at its open epoch, and only there; a device
-		// missing from it has reported nothing in that epoch (the sweep left it dormant).
-		for (epoch, device, ()) in OpenEpochs::<T>::iter() {
-			frame_support::ensure!(
-				DeviceTelemetry::<T>::get(device).is_some_and(|s| s.epoch.epoch == epoch),
-				"the epoch index names a device at an epoch it does not have open"
-			);
-		}
-		// A copy of the registry's facts is what the registry says (it voids copies it changes).
-		for (device, state) in DeviceTelemetry::<T>::iter() {
 			if let Some(facts) = &state.facts.0 {
 				let registry = T::Registry::active_device(device).map(RegistryFacts::from);
 				frame_support::ensure!(
@@ -703,12 +695,18 @@ impl<T: Config> Pallet<T> {
 					"a device's copy of the registry's facts differs from the registry"
 				);
 			}
-		}
-		for (device, state) in DeviceTelemetry::<T>::iter() {
 			let reported = state.epoch.accepted.saturating_add(state.epoch.flagged) > 0;
 			frame_support::ensure!(
 				!reported || OpenEpochs::<T>::contains_key(state.epoch.epoch, device),
 				"a device that reported in its open epoch is missing from the epoch index"
+			);
+		}
+		// The sweep's index names each device at its open epoch, and only there; a device
+		// missing from it has reported nothing in that epoch (the sweep left it dormant).
+		for (epoch, device, ()) in OpenEpochs::<T>::iter() {
+			frame_support::ensure!(
+				DeviceTelemetry::<T>::get(device).is_some_and(|s| s.epoch.epoch == epoch),
+				"the epoch index names a device at an epoch it does not have open"
 			);
 		}
 		let mut stored: BTreeMap<(RegionCode, DeviceKind, UnixSeconds), LiveFigures> =

@@ -102,6 +102,12 @@ pub fn sign_demo(report: IntervalReport) -> SignedReport {
 	SignedReport { report, signature }
 }
 
+/// Signs a report with an ECDSA device key of the test's own.
+pub fn sign_ecdsa(key: &ecdsa::Pair, report: IntervalReport) -> SignedReport {
+	let payload = openvpp_primitives::report_signing_payload(&System::block_hash(0), &report);
+	SignedReport { report, signature: key.sign(&payload).into() }
+}
+
 /// Starts the next block at `unix_s` and runs what follows its inherents (`on_poll`), as the
 /// block author does before the first transaction.
 pub fn next_block(unix_s: u64) {
