@@ -13,8 +13,8 @@
 #
 # Defaults: 10 000 devices, 3 validators (each authors a third of the blocks and imports the
 # others'), 120 000 reports from all devices (or the first D), 30 000 transfers at R = 400 a
-# second, batches of 500 reports (the size docs/performance.md measured; gateways send 250 by
-# default, --batch 250 for that). Node CPU is the sum over the
+# second, batches of 250 reports (the gateway's default size; docs/performance.md also has a run
+# of batches of 500). Node CPU is the sum over the
 # validators, peak memory the largest. On two cores, transfers at 1 000 a second overflow the
 # validators' transaction gossip and they drop each other (docs/performance.md).
 set -euo pipefail
@@ -24,7 +24,7 @@ devices=10000
 validators=3
 reports=120000
 transfers=30000
-batch=500
+batch=250
 report_devices=""
 node_args=""
 transfer_rate=400
