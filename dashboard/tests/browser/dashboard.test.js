@@ -74,9 +74,18 @@ async function open(hash, selector) {
   return page.$eval('main', (main) => main.dataset.at);
 }
 
+// The block the page was rendered at and every data-figure on it, with its raw value, in one
+// read of the page, so that the two cannot come from two renders.
+function snapshot() {
+  return page.evaluate(() => ({
+    at: document.querySelector('main').dataset.at,
+    shown: Object.fromEntries([...document.querySelectorAll('[data-figure]')].map((n) => [n.dataset.figure, n.dataset.value])),
+  }));
+}
+
 // Every data-figure on the page, with its raw value.
-function figures() {
-  return page.$$eval('[data-figure]', (nodes) => Object.fromEntries(nodes.map((n) => [n.dataset.figure, n.dataset.value])));
+async function figures() {
+  return (await snapshot()).shown;
 }
 
 function get(object, path) {
@@ -94,12 +103,7 @@ test('the overview shows the network totals the RPC returns', async () => {
   await open('', '[data-figure="live.devices"]');
   await page.waitForFunction(() => Number(document.querySelector('[data-figure="live.devices"]')?.dataset.value) >= 5
     && document.querySelectorAll('main svg.chart polyline').length >= 2, { timeout: 90_000 });
-  // One read of the page, so that the block and its figures cannot come from two renders.
-  const { at, shown, chartLines } = await page.evaluate(() => ({
-    at: document.querySelector('main').dataset.at,
-    shown: Object.fromEntries([...document.querySelectorAll('[data-figure]')].map((n) => [n.dataset.figure, n.dataset.value])),
-    chartLines: document.querySelectorAll('main svg.chart polyline').length,
-  }));
+  const { at, shown } = await snapshot();
   const totals = await rpc('vpp_networkTotals', [at]);
   let compared = 0;
   for (const [name, value] of Object.entries(shown)) {
@@ -111,7 +115,7 @@ test('the overview shows the network totals the RPC returns', async () => {
   assert.ok(compared >= 12, `only ${compared} figures on the overview`);
   assert.ok(Number(shown['live.devices']) >= 5, JSON.stringify(shown));
   // The charts are drawn from past blocks.
-  assert.ok(chartLines >= 2, 'no chart lines');
+  assert.ok((await page.$$('main svg.chart polyline')).length >= 2, 'no chart lines');
   // The page follows the finalized head: it catches up with the head line once a block's render
   // is done (the head line changes first, when the block is seen).
   await page.waitForFunction(() => document.querySelector('main').dataset.block === document.getElementById('head').dataset.number, { timeout: 30_000 });
