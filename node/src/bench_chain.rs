@@ -12,6 +12,11 @@
 //! Every node started with the same `bench:` id builds the same state, so several validators
 //! share the genesis without a chain spec file. The fleet's shape is in the chain's properties
 //! (`benchFleet`), where `openvpp-bench` reads it.
+//!
+//! The state is built when the node asks for it (to write or check its genesis block) and not
+//! kept: [`BenchChainSpec`] holds the preset and the fleet's shape, not the state. A chain spec
+//! that held the built state would keep a copy for as long as the node's configuration lives,
+//! and hand the node a second one when it builds its genesis block.
 
 use frame_support::traits::{fungible::Mutate, BuildGenesisConfig};
 use openvpp_runtime::{
@@ -20,7 +25,7 @@ use openvpp_runtime::{
 	genesis_config_presets::{bench_preset, MAX_BENCH_VALIDATORS},
 	Balances, DeviceRegistryConfig, OVPP,
 };
-use sc_service::{ChainSpec as _, ChainType};
+use sc_service::ChainType;
 use sp_runtime::BuildStorage;
 
 use crate::chain_spec::{self, ChainSpec};
@@ -65,11 +70,21 @@ pub fn parse(id: &str) -> Option<Result<(BenchFleet, usize), String>> {
 	})())
 }
 
-/// The benchmark chain spec, its genesis state built.
-pub fn bench_chain_spec(fleet: BenchFleet, validators: usize) -> Result<ChainSpec, String> {
+/// The chain spec of a benchmark chain: the runtime's preset, plus the fleet added to the state
+/// each time the state is built (see the module docs).
+#[derive(Clone)]
+pub struct BenchChainSpec {
+	/// The preset, not built.
+	preset: ChainSpec,
+	/// The fleet to add; `None` once a built state was set (`set_storage`), which has it.
+	fleet: Option<BenchFleet>,
+}
+
+/// The benchmark chain spec of `fleet` with `validators` validators.
+pub fn bench_chain_spec(fleet: BenchFleet, validators: usize) -> Result<BenchChainSpec, String> {
 	let mut properties = chain_spec::properties();
 	properties.insert(BenchFleet::PROPERTY.into(), fleet.to_property(validators));
-	let mut spec = ChainSpec::builder(chain_spec::wasm_binary()?, None)
+	let preset = ChainSpec::builder(chain_spec::wasm_binary()?, None)
 		.with_name("OpenVPP Benchmark")
 		.with_id("openvpp_bench")
 		.with_protocol_id("openvpp-bench")
@@ -78,18 +93,83 @@ pub fn bench_chain_spec(fleet: BenchFleet, validators: usize) -> Result<ChainSpe
 		.with_genesis_config_preset_name(&bench_preset(validators))
 		.with_properties(properties)
 		.build();
-	let started = std::time::Instant::now();
-	let mut storage = spec.build_storage()?;
-	add_fleet(&mut storage, &fleet)?;
-	log::info!(
-		"benchmark genesis: {} devices, {} gateways, {} senders built in {:.1} s",
-		fleet.devices,
-		fleet.gateways,
-		fleet.senders,
-		started.elapsed().as_secs_f64()
-	);
-	spec.set_storage(storage);
-	Ok(spec)
+	Ok(BenchChainSpec { preset, fleet: Some(fleet) })
+}
+
+impl BuildStorage for BenchChainSpec {
+	fn assimilate_storage(&self, storage: &mut sp_runtime::Storage) -> Result<(), String> {
+		let started = std::time::Instant::now();
+		self.preset.assimilate_storage(storage)?;
+		let Some(fleet) = &self.fleet else { return Ok(()) };
+		add_fleet(storage, fleet)?;
+		log::info!(
+			"benchmark genesis: {} devices, {} gateways, {} senders built in {:.1} s",
+			fleet.devices,
+			fleet.gateways,
+			fleet.senders,
+			started.elapsed().as_secs_f64()
+		);
+		Ok(())
+	}
+}
+
+impl sc_service::ChainSpec for BenchChainSpec {
+	fn name(&self) -> &str {
+		self.preset.name()
+	}
+	fn id(&self) -> &str {
+		self.preset.id()
+	}
+	fn chain_type(&self) -> ChainType {
+		self.preset.chain_type()
+	}
+	fn boot_nodes(&self) -> &[sc_network::config::MultiaddrWithPeerId] {
+		self.preset.boot_nodes()
+	}
+	fn telemetry_endpoints(&self) -> &Option<sc_telemetry::TelemetryEndpoints> {
+		self.preset.telemetry_endpoints()
+	}
+	fn protocol_id(&self) -> Option<&str> {
+		self.preset.protocol_id()
+	}
+	fn fork_id(&self) -> Option<&str> {
+		self.preset.fork_id()
+	}
+	fn properties(&self) -> sc_service::Properties {
+		self.preset.properties()
+	}
+	fn extensions(&self) -> &dyn sc_chain_spec::GetExtension {
+		sc_service::ChainSpec::extensions(&self.preset)
+	}
+	fn extensions_mut(&mut self) -> &mut dyn sc_chain_spec::GetExtension {
+		sc_service::ChainSpec::extensions_mut(&mut self.preset)
+	}
+	fn add_boot_node(&mut self, addr: sc_network::config::MultiaddrWithPeerId) {
+		self.preset.add_boot_node(addr)
+	}
+	/// The raw form holds the built state, fleet included (`build-spec --raw`); the plain form
+	/// is the preset's, which the fleet is not part of.
+	fn as_json(&self, raw: bool) -> Result<String, String> {
+		if !raw || self.fleet.is_none() {
+			return self.preset.as_json(raw);
+		}
+		let mut built = self.preset.clone();
+		sc_service::ChainSpec::set_storage(&mut built, self.build_storage()?);
+		built.as_json(true)
+	}
+	fn as_storage_builder(&self) -> &dyn BuildStorage {
+		self
+	}
+	fn cloned_box(&self) -> Box<dyn sc_service::ChainSpec> {
+		Box::new(self.clone())
+	}
+	fn set_storage(&mut self, storage: sp_runtime::Storage) {
+		sc_service::ChainSpec::set_storage(&mut self.preset, storage);
+		self.fleet = None;
+	}
+	fn code_substitutes(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+		sc_service::ChainSpec::code_substitutes(&self.preset)
+	}
 }
 
 /// Adds the fleet to a built genesis state: funds, then devices through the registry's own
@@ -121,6 +201,7 @@ fn add_fleet(storage: &mut sp_runtime::Storage, fleet: &BenchFleet) -> Result<()
 #[cfg(test)]
 mod tests {
 	use super::*;
+	use sc_service::ChainSpec as _;
 
 	#[test]
 	fn ids_parse_with_defaults_and_errors_say_why() {
@@ -153,6 +234,30 @@ mod tests {
 			assert_eq!(pallet_balances::Pallet::<Runtime>::free_balance(sender), ACCOUNT_ENDOWMENT);
 		});
 		assert_eq!(spec.properties()["benchFleet"]["gateways"], 4);
+	}
+
+	/// Every build gives the same state (every validator starts from the same genesis), the raw
+	/// JSON form holds it, fleet included, and a state set from outside is used as it is.
+	#[test]
+	fn the_state_is_built_on_demand_the_same_each_time() {
+		let fleet = BenchFleet { devices: 30, gateways: 3, senders: 2 };
+		let spec = bench_chain_spec(fleet, 1).unwrap();
+		let first = spec.build_storage().unwrap();
+		let again = spec.cloned_box().as_storage_builder().build_storage().unwrap();
+		assert_eq!(again.top, first.top);
+		assert!(first.top.len() > 30 && first.children_default.is_empty());
+
+		let raw: serde_json::Value = serde_json::from_str(&spec.as_json(true).unwrap()).unwrap();
+		let top = raw["genesis"]["raw"]["top"].as_object().unwrap();
+		assert_eq!(top.len(), first.top.len());
+		let plain = spec.as_json(false).unwrap();
+		assert!(plain.contains("runtimeGenesis") && !plain.contains("\"raw\""));
+
+		let mut set = spec.clone();
+		let mut smaller = first.clone();
+		smaller.top.retain(|key, _| key.len() <= 32);
+		sc_service::ChainSpec::set_storage(&mut set, smaller.clone());
+		assert_eq!(set.build_storage().unwrap().top, smaller.top);
 	}
 
 	/// The batches `benchmark extrinsic` prices are what it says: every reading accepted as
