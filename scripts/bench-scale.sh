@@ -9,7 +9,11 @@
 #     seconds (default 300), each gateway releasing its devices' readings at every minute
 #     boundary for M minutes (default 15, about 150 blocks) in batches of B (default 250, the
 #     bridge's), with 1 % of readings flagged and 1 % refused (resent or wrongly signed); the
-#     benchmark chain's ten-minute scoring epochs close inside it;
+#     benchmark chain's ten-minute scoring epochs close inside it; P home batteries of the live
+#     range (default 2 000) are enrolled and join a demand-response discharge event of two
+#     intervals, measured and settled in the same blocks (it settles ten minutes after its end,
+#     about 4 × I + 12 minutes into the phase; with a shorter phase the benchmark waits for it
+#     after the last readings and says so);
 #  3. `benchmark block` on an importer's database (Bob's; Alice's with one validator): each
 #     block of the live phase re-executed, its time against the weight it consumed, beside how
 #     long the author took to build it.
@@ -25,7 +29,7 @@
 #
 #   scripts/bench-scale.sh [--devices N] [--validators V] [--report-devices D] [--interval-s I]
 #                          [--minutes M] [--batch B] [--transfers T] [--reports R]
-#                          [--transfer-rate TR] [--node-args "ARGS"]
+#                          [--transfer-rate TR] [--dr-participants P] [--node-args "ARGS"]
 #
 # At the defaults it takes about 40 minutes on two cores. Each validator holds about 4.6 GiB
 # once it has built the genesis (they start one after another) and grew to 8-9 GiB in the live
@@ -43,6 +47,7 @@ batch=250
 transfers=30000
 reports=120000
 transfer_rate=400
+dr_participants=2000
 node_args=""
 rpc_port=9977
 while [ $# -gt 0 ]; do
@@ -56,9 +61,10 @@ while [ $# -gt 0 ]; do
 		--transfers) transfers="${2:?}"; shift 2 ;;
 		--reports) reports="${2:?}"; shift 2 ;;
 		--transfer-rate) transfer_rate="${2:?}"; shift 2 ;;
+		--dr-participants) dr_participants="${2:?}"; shift 2 ;;
 		--node-args) node_args="${2:?}"; shift 2 ;;
 		--rpc-port) rpc_port="${2:?}"; shift 2 ;;
-		*) die "unknown argument '$1' (expected --devices, --validators, --report-devices, --interval-s, --minutes, --batch, --transfers, --reports, --transfer-rate, --node-args, --rpc-port)" ;;
+		*) die "unknown argument '$1' (expected --devices, --validators, --report-devices, --interval-s, --minutes, --batch, --transfers, --reports, --transfer-rate, --dr-participants, --node-args, --rpc-port)" ;;
 	esac
 done
 
@@ -141,9 +147,9 @@ vmstat -n 5 >"$work/vmstat.txt" &
 vmstat_pid=$!
 helper_pids+=("$vmstat_pid")
 
-step "live phase: $report_devices devices from #$first_live, one reading every $interval_s s each, released each minute for $minutes minutes"
+step "live phase: $report_devices devices from #$first_live, one reading every $interval_s s each, released each minute for $minutes minutes; $dr_participants in a demand-response event"
 "$bench_bin" live --first-device "$first_live" --devices "$report_devices" --interval-s "$interval_s" --minutes "$minutes" \
-	--batch "$batch" "${run_args[@]}" | tee "$work/live.txt"
+	--batch "$batch" --dr-participants "$dr_participants" "${run_args[@]}" | tee "$work/live.txt"
 kill "$vmstat_pid" 2>/dev/null || true
 metrics_snapshot after
 range="$(sed -nE 's/^live reports: blocks ([0-9]+)-([0-9]+);.*/\1 \2/p' "$work/live.txt")"

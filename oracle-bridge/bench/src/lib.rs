@@ -12,8 +12,10 @@
 //!    time and peak memory over the same phase are read from `/proc`.
 //!
 //! The live phase ([`live_reports`]) measures the same way a fleet reporting as in service:
-//! current readings released each minute by every gateway, with flagged and refused ones.
+//! current readings released each minute by every gateway, with flagged and refused ones, and
+//! optionally a demand-response event run and settled in the same blocks ([`DemandPlan`]).
 
+mod demand;
 mod live;
 mod reports;
 mod transfers;
@@ -27,7 +29,8 @@ pub use openvpp_runtime::bench_fleet::{BenchFleet, FIRST_BENCH_DEVICE};
 use openvpp_runtime::{RuntimeCall, RuntimeEvent, UncheckedExtrinsic};
 use sp_core::H256;
 
-pub use live::{live_reports, live_summary, LivePlan, LiveTally};
+pub use demand::{demand_summary, DemandError, DemandObserved, DemandPlan, DemandTally};
+pub use live::{live_reports, live_summary, LiveDemand, LivePlan, LiveTally};
 use openvpp_bridge::chain::{Chain, ChainError};
 pub use reports::{report_flood, ReportPlan};
 pub use transfers::{transfer_flood, FloodShape};
@@ -213,7 +216,7 @@ async fn count_finalized(
 	watch: &FinalityWatch,
 	from_block: u32,
 	expected: u64,
-	count: impl Fn(&[RuntimeEvent]) -> u64,
+	count: impl Fn(u32, &[RuntimeEvent]) -> u64,
 ) -> Result<Counted, ChainError> {
 	let deadline = Instant::now() + wait_for(expected);
 	let mut next = from_block + 1;
@@ -243,7 +246,7 @@ async fn count_finalized(
 				.map(|r| r.decode_as())
 				.collect::<Result<_, _>>()
 				.map_err(|e| ChainError::Decode { what: "event", message: e.to_string() })?;
-			let in_block = count(&events);
+			let in_block = count(next, &events);
 			if in_block > 0 {
 				let ts = chain.timestamp_ms(Some(hash)).await?;
 				first_ts.get_or_insert(ts);
@@ -428,7 +431,7 @@ pub fn declared_share(call: &RuntimeCall) -> f64 {
 
 /// Submits the signed `queues` (queue `i` over connection `i`, spread over `urls`, each
 /// extrinsic at its time) as `shape` says, and measures the phase: items counted by `count`
-/// in finalized blocks, the nodes' CPU and memory over it. `items` turns the extrinsics the
+/// (given each finalized block's number and events) in finalized blocks, the nodes' CPU and memory over it. `items` turns the extrinsics the
 /// nodes accepted into the items submitted and the items to wait for. Both floods measure this
 /// way.
 #[allow(clippy::too_many_arguments)]
@@ -440,7 +443,7 @@ pub(crate) async fn measure_flood(
 	shape: FloodShape,
 	node_pids: &[u32],
 	items: impl FnOnce(u64) -> (u64, u64),
-	count: impl Fn(&[RuntimeEvent]) -> u64,
+	count: impl Fn(u32, &[RuntimeEvent]) -> u64,
 ) -> Result<PhaseResult, ChainError> {
 	let links = connect_many(urls, queues.len() as u32).await?;
 	let from_block = finalized_number(chain).await?;

@@ -9,6 +9,8 @@
 //! the interval), resent (a duplicate the chain refuses) or signed with the gateway's key instead
 //! of the device's (refused after its signature check). The phase measures what finalized blocks carried of
 //! it, and how full, late and costly they were, while the offered rate stays that of the fleet.
+//! With a [`DemandPlan`], a demand-response event runs through the same blocks
+//! ([`crate::demand`]).
 
 use std::{cell::Cell, time::Duration};
 
@@ -22,7 +24,11 @@ use sp_core::Pair;
 use sp_runtime::BoundedVec;
 
 use crate::{
-	declared_share, measure_flood, reports::device_positions, FloodShape, PhaseResult, Timed,
+	declared_share,
+	demand::{run_event, DemandError, DemandObserved, DemandPlan, DemandTally},
+	measure_flood,
+	reports::device_positions,
+	FloodShape, PhaseResult, Timed,
 };
 
 /// Which readings the live phase sends.
@@ -118,7 +124,17 @@ fn first_release(now_s: u64, work: u64, interval_s: u32, last_end: UnixSeconds) 
 	earliest.div_ceil(60) * 60
 }
 
-/// Runs the live phase of `plan` and measures it.
+/// The demand-response event of a live phase: what its driver did (or why it stopped) and
+/// what the phase's blocks carried of it.
+#[derive(Debug)]
+pub struct LiveDemand {
+	pub plan: DemandPlan,
+	pub driven: Result<DemandTally, DemandError>,
+	pub observed: DemandObserved,
+}
+
+/// Runs the live phase of `plan`, with the demand-response event of `demand` if any, and
+/// measures it.
 pub async fn live_reports(
 	urls: &[String],
 	chain: &Chain,
@@ -126,7 +142,8 @@ pub async fn live_reports(
 	plan: LivePlan,
 	shape: FloodShape,
 	node_pids: &[u32],
-) -> Result<(PhaseResult, LiveTally), ChainError> {
+	demand: Option<DemandPlan>,
+) -> Result<(PhaseResult, LiveTally, Option<LiveDemand>), ChainError> {
 	let first = plan.first.min(fleet.devices.saturating_sub(1));
 	let devices = plan.devices.clamp(1, fleet.devices.saturating_sub(first).max(1));
 	let gateways = fleet.gateways.max(1);
@@ -222,8 +239,9 @@ pub async fn live_reports(
 		.collect();
 
 	let (flagged, rejected) = (Cell::new(0u64), Cell::new(0u64));
-	let recorded = |events: &[RuntimeEvent]| {
-		events
+	let observed = DemandObserved::default();
+	let recorded = |number: u32, events: &[RuntimeEvent]| {
+		let readings = events
 			.iter()
 			.map(|e| match e {
 				RuntimeEvent::Telemetry(pallet_telemetry::Event::BatchProcessed {
@@ -238,15 +256,26 @@ pub async fn live_reports(
 				}
 				_ => 0,
 			})
-			.sum()
+			.sum();
+		observed.note(number, events, readings);
+		readings
 	};
 	let extrinsics: u64 = queues.iter().map(|q| q.len() as u64).sum();
 	let (sent, valid) = (tally.sent, tally.valid);
 	// Batches the nodes refused take their share of the readings with them.
 	let items = |accepted: u64| (sent, valid * accepted / extrinsics.max(1));
-	let mut result =
-		measure_flood("live reports", urls, chain, &queues, shape, node_pids, items, recorded)
-			.await?;
+	let flood =
+		measure_flood("live reports", urls, chain, &queues, shape, node_pids, items, recorded);
+	let driver = async {
+		match demand {
+			Some(demand) => {
+				Some(run_event(chain, fleet, (first, devices), interval_s, start_s, demand).await)
+			}
+			None => None,
+		}
+	};
+	let (result, driven) = tokio::join!(flood, driver);
+	let mut result = result?;
 	result.item_share = item_share;
 	// The readings come in a burst each minute and blocks between bursts carry none: the rate
 	// is over the plan's minutes, or over the blocks that carried readings when the chain fell
@@ -255,7 +284,8 @@ pub async fn live_reports(
 	result.per_second = result.finalized as f64 / result.chain_seconds.max(1.0);
 	tally.flagged = flagged.get();
 	tally.rejected = rejected.get();
-	Ok((result, tally))
+	let demand = demand.zip(driven).map(|(plan, driven)| LiveDemand { plan, driven, observed });
+	Ok((result, tally, demand))
 }
 
 /// The live phase's mix, as a line under the table.

@@ -76,6 +76,14 @@ enum Command {
 		/// Process ids of the nodes (repeat the option for several), for their CPU and memory.
 		#[arg(long)]
 		node_pid: Vec<u32>,
+		/// Home batteries of the live range that take part in a demand-response event run
+		/// through the phase (0: no event). The event settles ten minutes after its end: give
+		/// the phase about 4 × --interval-s + 13 minutes to settle it among the readings.
+		#[arg(long, default_value_t = 0)]
+		dr_participants: u32,
+		/// Power each participant commits (W; a benchmark home battery discharges 5 000 W).
+		#[arg(long, default_value_t = 2_000)]
+		dr_committed_w: u32,
 	},
 }
 
@@ -196,7 +204,19 @@ async fn main() -> anyhow::Result<()> {
 			}
 			Ok(())
 		}
-		Command::Live { url, plan, connections, in_flight, node_pid } => {
+		Command::Live {
+			url,
+			plan,
+			connections,
+			in_flight,
+			node_pid,
+			dr_participants,
+			dr_committed_w,
+		} => {
+			anyhow::ensure!(
+				dr_participants == 0 || dr_committed_w > 0,
+				"--dr-committed-w must be positive"
+			);
 			let first = url.first().context("--url names no node")?;
 			let chain =
 				Chain::connect(first).await.with_context(|| format!("cannot reach {first}"))?;
@@ -204,10 +224,18 @@ async fn main() -> anyhow::Result<()> {
 			let fleet = bench::chain_fleet(&chain).await?;
 			let plan = plan.plan(fleet.devices)?;
 			let shape = bench::FloodShape { senders: 0, connections, in_flight, per_second: 0 };
-			let (result, tally) =
-				bench::live_reports(&url, &chain, fleet, plan, shape, &node_pid).await?;
+			let demand = (dr_participants > 0).then_some(bench::DemandPlan {
+				participants: dr_participants,
+				committed_w: dr_committed_w,
+			});
+			let (result, tally, demand) =
+				bench::live_reports(&url, &chain, fleet, plan, shape, &node_pid, demand).await?;
 			println!("{}", bench::table(std::slice::from_ref(&result), plan.devices));
 			println!("{}", bench::live_summary(&tally, &result));
+			if let Some(demand) = demand {
+				let driven = demand.driven.context("the demand-response event")?;
+				println!("{}", bench::demand_summary(&driven, &demand.observed, &demand.plan));
+			}
 			Ok(())
 		}
 	}

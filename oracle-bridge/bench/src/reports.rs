@@ -114,7 +114,7 @@ pub async fn report_flood(
 			nonce += 1;
 		}
 	}
-	let accepted_items = |events: &[RuntimeEvent]| {
+	let accepted_items = |_: u32, events: &[RuntimeEvent]| {
 		events
 			.iter()
 			.map(|e| match e {

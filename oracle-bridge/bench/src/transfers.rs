@@ -69,7 +69,7 @@ pub async fn transfer_flood(
 			queues[(sender % connections) as usize].push(xt);
 		}
 	}
-	let to_dest = |events: &[RuntimeEvent]| {
+	let to_dest = |_: u32, events: &[RuntimeEvent]| {
 		events
 			.iter()
 			.filter(|e| matches!(e, RuntimeEvent::Balances(pallet_balances::Event::Transfer { to, .. }) if *to == dest))
