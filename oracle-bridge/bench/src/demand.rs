@@ -8,14 +8,15 @@
 //! if the owner or the gateway had signed, while the gateways' nonces stay with their readings.
 //! Charlie, made an operator, announces the event.
 //!
-//! The timeline follows the pallet's rules: a device can be enrolled once it has reported, the
-//! baseline of a battery is its own intervals after enrolment and before the start, the opt-in
-//! deadline comes a minute before the start, and the event settles
-//! `pallet_demand_response::Config::SettlementGraceS` after its end. The benchmark's batteries
-//! do not follow the dispatch: they keep charging and discharging in turn and report
-//! `GridResponseStatus::Idle`, so the chain counts their event intervals as idle and settles
-//! each with nothing delivered and nothing paid (its reputation goes down). The chain's work is
-//! the same per reading and per participant; only the payments are missing.
+//! The timeline follows the pallet's rules. The participants are home batteries whose first
+//! reading of the phase is released at its first release, so that their intervals line up with
+//! the event's, which starts whole intervals later ([`crate::response::planned_start`]). Once
+//! their first readings are finalized their owners enrol them; the intervals they report after
+//! that make their meter-before baselines. The opt-in deadline comes a minute before the start,
+//! and the event settles `pallet_demand_response::Config::SettlementGraceS` after its end. The
+//! participants' readings were signed with the rest of the phase's, following the planned
+//! dispatch ([`crate::response`]): the chain measures what they deliver against their baselines
+//! and pays it.
 
 use std::{cell::Cell, collections::BTreeMap, time::Duration};
 
@@ -36,6 +37,8 @@ use openvpp_runtime::{
 };
 use pallet_demand_response::{EventSpec, MAX_EVENT_REGIONS};
 use sp_keyring::Sr25519Keyring;
+
+use crate::{live::reporting_at, response::Dispatch, unix_s_now};
 
 /// Calls in one `utility.batch` of consents or commitments.
 const CALLS_PER_BATCH: usize = 250;
@@ -67,6 +70,8 @@ pub struct DemandObserved {
 	/// recorded.
 	pub settled_beside_readings: Cell<u32>,
 	pub readings_beside_settlement: Cell<u64>,
+	/// Participants settled with something delivered.
+	pub delivering: Cell<u32>,
 	pub delivered_wh: Cell<u64>,
 	pub paid: Cell<Balance>,
 }
@@ -82,7 +87,12 @@ impl DemandObserved {
 				Dr::SelectionFinished { selected, .. } => self.selected.set(*selected),
 				Dr::EventStarted { .. } => self.started_block.set(number),
 				Dr::EventCompleted { .. } => self.completed_block.set(number),
-				Dr::ParticipantSettled { .. } => settled_here += 1,
+				Dr::ParticipantSettled { delivered_wh, .. } => {
+					settled_here += 1;
+					if *delivered_wh > 0 {
+						self.delivering.set(self.delivering.get() + 1);
+					}
+				}
 				Dr::EventSettled { delivered_wh, paid, .. } => {
 					self.settled_block.set(number);
 					self.delivered_wh.set(*delivered_wh);
@@ -115,6 +125,8 @@ pub enum DemandError {
 	NoneReported(u32),
 	#[error("no device was enrolled: {0}")]
 	NoneEnrolled(String),
+	#[error("the planned start ({start}, Unix s) leaves too little time to join it ({now} now)")]
+	TooLate { start: u64, now: u64 },
 	#[error("creating the event: {0}")]
 	NotCreated(String),
 	#[error("cannot decode {what}: {message}")]
@@ -138,10 +150,18 @@ pub struct DemandTally {
 	pub status: Option<EventStatus>,
 }
 
-/// The fleet indices of the live range's first `count` home batteries in the first
-/// [`MAX_EVENT_REGIONS`] regions (an event names at most that many).
-pub fn candidates(first: u32, devices: u32, count: u32) -> Vec<u32> {
-	(first..first.saturating_add(devices))
+/// The fleet indices of the first `count` home batteries of the live range (`devices` from
+/// `first`) in the first [`MAX_EVENT_REGIONS`] regions (an event names at most that many) whose
+/// first reading is released at `first_release_s`, each device reporting every `interval_s`.
+pub fn candidates(
+	first: u32,
+	devices: u32,
+	first_release_s: u64,
+	interval_s: u32,
+	count: u32,
+) -> Vec<u32> {
+	reporting_at(first_release_s / 60, devices, interval_s)
+		.map(|offset| first + offset)
 		.filter(|&index| {
 			bench_kind(index) == DeviceKind::HomeBattery
 				&& index % BENCH_REGIONS < MAX_EVENT_REGIONS
@@ -150,21 +170,12 @@ pub fn candidates(first: u32, devices: u32, count: u32) -> Vec<u32> {
 		.collect()
 }
 
-/// The start of an event whose participants were enrolled at `enrolled_s`: every participant
-/// reports once more (`interval_s`) before it, so that its baseline has an interval, and the
-/// opt-in deadline, a minute before the start, leaves time to join.
-pub fn event_start(enrolled_s: u64, now_s: u64, interval_s: u32) -> u64 {
-	let after_baseline = enrolled_s + u64::from(interval_s) + 60;
-	let after_joining = now_s + 150;
-	after_baseline.max(after_joining).div_ceil(60) * 60
-}
-
-fn unix_now_s() -> u64 {
-	crate::unix_ms_now() / 1_000
-}
+/// How long before the event's start its commitments are sent, at the latest (s): the opt-in
+/// deadline is a minute before the start, and they need a block or two.
+const JOINING_S: u64 = 150;
 
 async fn sleep_until(unix_s: u64) {
-	let now = unix_now_s();
+	let now = unix_s_now();
 	if unix_s > now {
 		tokio::time::sleep(Duration::from_secs(unix_s - now)).await;
 	}
@@ -246,28 +257,27 @@ async fn event_status(chain: &Chain, event: u32) -> Result<Option<EventStatus>, 
 	Ok(Some(record.status))
 }
 
-/// Runs the event over a live phase whose first readings are released at `first_release_s`,
-/// each device reporting every `interval_s`, and waits for its settlement (at most five
-/// minutes after the settlement grace period).
+/// Runs the event of `dispatch` with the home batteries `participants` (from [`candidates`])
+/// over a live phase whose first readings are released at `first_release_s`, each device
+/// reporting every `interval_s`, and waits for its settlement (at most five minutes after the
+/// settlement grace period).
 pub async fn run_event(
 	chain: &Chain,
 	fleet: BenchFleet,
-	live_devices: (u32, u32),
+	participants: &[u32],
 	interval_s: u32,
 	first_release_s: u64,
-	plan: DemandPlan,
+	dispatch: Dispatch,
 ) -> Result<DemandTally, DemandError> {
-	let mut tally = DemandTally::default();
-	let wanted = candidates(live_devices.0, live_devices.1, plan.participants);
-	tally.candidates = wanted.len() as u32;
-	if wanted.is_empty() {
+	let mut tally = DemandTally { candidates: participants.len() as u32, ..Default::default() };
+	if participants.is_empty() {
 		return Err(DemandError::NoCandidates);
 	}
 
-	// Every device has released a reading one interval after the first release.
-	sleep_until(first_release_s + u64::from(interval_s) + FINALITY_MARGIN_S).await;
+	// The participants' first readings are finalized.
+	sleep_until(first_release_s + FINALITY_MARGIN_S).await;
 	let head = chain.finalized_head().await?;
-	let reported: Vec<u32> = stream::iter(wanted.iter().copied())
+	let reported: Vec<u32> = stream::iter(participants.iter().copied())
 		.map(|index| async move {
 			let id = FIRST_BENCH_DEVICE + index;
 			chain.device_telemetry(id, Some(head)).await.map(|state| state.map(|_| index))
@@ -302,7 +312,7 @@ pub async fn run_event(
 			let enrol = RuntimeCall::DemandResponse(pallet_demand_response::Call::enrol {
 				device: FIRST_BENCH_DEVICE + index,
 				gateway_may_join: true,
-				max_power_w: plan.committed_w,
+				max_power_w: dispatch.committed_w,
 			});
 			(bench_owner(index), enrol)
 		})
@@ -313,16 +323,19 @@ pub async fn run_event(
 	if tally.enrolled == 0 {
 		return Err(DemandError::NoneEnrolled(format!("{:?}", tally.failures)));
 	}
-	let enrolled_s = unix_now_s();
 
-	// The event: a discharge of the home batteries in the candidates' regions.
+	// The event: a discharge of the home batteries in the candidates' regions, in the window
+	// their readings follow.
 	let regions: Vec<RegionCode> = (0..MAX_EVENT_REGIONS.min(BENCH_REGIONS))
 		.filter(|region| reported.iter().any(|index| index % BENCH_REGIONS == *region))
 		.map(|region| RegionCode::truncate_from(format!("BENCH-R{region}").into_bytes()))
 		.collect();
 	tally.regions = regions.len() as u32;
-	let start = event_start(enrolled_s, unix_now_s(), interval_s);
-	let duration_s = 2 * interval_s;
+	let (start, now) = (dispatch.start, unix_s_now());
+	if now + JOINING_S > start {
+		return Err(DemandError::TooLate { start, now });
+	}
+	let duration_s = u32::try_from(dispatch.end.saturating_sub(start)).unwrap_or(u32::MAX);
 	let spec = EventSpec::<Balance> {
 		kind: EventKind::DischargeStorage,
 		regions: regions.try_into().unwrap_or_default(),
@@ -331,7 +344,7 @@ pub async fn run_event(
 		start,
 		duration_s,
 		interval_length_s: interval_s,
-		target_power_w: u64::from(tally.enrolled) * u64::from(plan.committed_w),
+		target_power_w: u64::from(tally.enrolled) * u64::from(dispatch.committed_w),
 		price_per_kwh: OVPP / 4,
 		min_reputation_bp: 0,
 		max_participants: tally.enrolled,
@@ -365,7 +378,7 @@ pub async fn run_event(
 			let join = RuntimeCall::DemandResponse(pallet_demand_response::Call::join_event {
 				event,
 				device: FIRST_BENCH_DEVICE + index,
-				committed_w: plan.committed_w,
+				committed_w: dispatch.committed_w,
 			});
 			(bench_gateway_of(index, fleet.gateways), join)
 		})
@@ -379,7 +392,7 @@ pub async fn run_event(
 	let give_up_s = tally.end + grace_s + 300;
 	loop {
 		tally.status = event_status(chain, event).await?;
-		if tally.status.is_some_and(EventStatus::is_final) || unix_now_s() >= give_up_s {
+		if tally.status.is_some_and(EventStatus::is_final) || unix_s_now() >= give_up_s {
 			break;
 		}
 		tokio::time::sleep(Duration::from_secs(6)).await;
@@ -404,7 +417,7 @@ pub fn demand_summary(tally: &DemandTally, observed: &DemandObserved, plan: &Dem
 	};
 	format!(
 		"demand response: event {} (discharge, home batteries in {} regions, {} W each) from {} to {} (Unix s); {} candidates, {} had reported, {} enrolled, {} joined, {} selected; refused: {}\n\
-		 demand response: started in {}, completed in {}, settled in {}; {} participants settled in {} blocks, {} of them in blocks that also recorded {} readings; delivered {} Wh, paid {:.2} OVPP; status at the end {:?}\n",
+		 demand response: started in {}, completed in {}, settled in {}; {} participants settled in {} blocks, {} of them in blocks that also recorded {} readings; {} delivered something, {} Wh in all against {} Wh committed, paid {:.2} OVPP; status at the end {:?}\n",
 		tally.event,
 		tally.regions,
 		plan.committed_w,
@@ -423,7 +436,11 @@ pub fn demand_summary(tally: &DemandTally, observed: &DemandObserved, plan: &Dem
 		observed.settlement_blocks.get(),
 		observed.settled_beside_readings.get(),
 		observed.readings_beside_settlement.get(),
+		observed.delivering.get(),
 		observed.delivered_wh.get(),
+		u64::from(observed.selected.get()) * u64::from(plan.committed_w) *
+			tally.end.saturating_sub(tally.start) /
+			3_600,
 		observed.paid.get() as f64 / OVPP as f64,
 		tally.status,
 	)
@@ -434,24 +451,20 @@ mod tests {
 	use super::*;
 
 	#[test]
-	fn candidates_are_home_batteries_in_the_events_regions() {
-		let picked = candidates(1_000, 10_000, 50);
+	fn candidates_are_home_batteries_in_the_events_regions_reporting_at_the_first_release() {
+		// Two-minute readings, first released at an even minute: even offsets report then.
+		let picked = candidates(1_000, 10_000, 600_000, 120, 50);
 		assert_eq!(picked.len(), 50);
 		assert!(picked.iter().all(|&i| bench_kind(i) == DeviceKind::HomeBattery));
 		assert!(picked.iter().all(|&i| i % BENCH_REGIONS < MAX_EVENT_REGIONS));
 		assert!(picked.iter().all(|&i| (1_000..11_000).contains(&i)));
+		assert!(picked.iter().all(|&i| (i - 1_000) % 2 == 0));
 		assert!(picked.windows(2).all(|w| w[0] < w[1]));
+		// At an odd minute, the odd offsets.
+		let odd = candidates(1_000, 10_000, 600_060, 120, 50);
+		assert!(odd.iter().all(|&i| (i - 1_000) % 2 == 1));
 		// A range with no home battery.
-		assert!(candidates(0, 8, 10).is_empty());
-	}
-
-	#[test]
-	fn the_start_leaves_a_baseline_interval_and_time_to_join() {
-		// Enrolled at 1 000, two-minute readings: each reports again by 1 120; a minute more.
-		assert_eq!(event_start(1_000, 1_010, 120), 1_200);
-		// Late: joining needs 150 s from now.
-		assert_eq!(event_start(1_000, 1_100, 120), 1_260);
-		assert_eq!(event_start(1_000, 1_000, 300) % 60, 0);
+		assert!(candidates(0, 8, 600_000, 60, 10).is_empty());
 	}
 
 	#[test]
@@ -480,6 +493,7 @@ mod tests {
 			0,
 		);
 		assert_eq!(observed.participants_settled.get(), 3);
+		assert_eq!(observed.delivering.get(), 3);
 		assert_eq!(observed.settlement_blocks.get(), 2);
 		assert_eq!(observed.settled_beside_readings.get(), 2);
 		assert_eq!(observed.readings_beside_settlement.get(), 500);

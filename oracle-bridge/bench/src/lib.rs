@@ -18,6 +18,7 @@
 mod demand;
 mod live;
 mod reports;
+mod response;
 mod transfers;
 
 use std::time::{Duration, Instant};
@@ -177,6 +178,10 @@ fn unix_ms_now() -> u64 {
 		.duration_since(std::time::UNIX_EPOCH)
 		.map(|d| d.as_millis() as u64)
 		.unwrap_or(0)
+}
+
+fn unix_s_now() -> u64 {
+	unix_ms_now() / 1_000
 }
 
 /// The value at quantile `q` (0–1) of `values`, nearest rank; 0 for none.

@@ -10,7 +10,8 @@
 //! of the device's (refused after its signature check). The phase measures what finalized blocks carried of
 //! it, and how full, late and costly they were, while the offered rate stays that of the fleet.
 //! With a [`DemandPlan`], a demand-response event runs through the same blocks
-//! ([`crate::demand`]).
+//! ([`crate::demand`]), and its participants' readings follow its dispatch
+//! ([`crate::response`]).
 
 use std::{cell::Cell, time::Duration};
 
@@ -25,9 +26,10 @@ use sp_runtime::BoundedVec;
 
 use crate::{
 	declared_share,
-	demand::{run_event, DemandError, DemandObserved, DemandPlan, DemandTally},
+	demand::{candidates, run_event, DemandError, DemandObserved, DemandPlan, DemandTally},
 	measure_flood,
 	reports::device_positions,
+	response::{planned_start, Departure, Dispatch},
 	FloodShape, PhaseResult, Timed,
 };
 
@@ -111,10 +113,6 @@ pub struct LiveTally {
 	pub late_start_s: f64,
 }
 
-fn unix_now_s() -> u64 {
-	crate::unix_ms_now() / 1_000
-}
-
 /// The first release: a minute boundary far enough ahead to derive the keys and sign everything
 /// before it (`work` readings and keys at a generous 100 µs each), and after every device's
 /// last recorded interval.
@@ -152,7 +150,8 @@ pub async fn live_reports(
 	let mut positions = device_positions(chain, first..first + devices).await?;
 	let last_end = positions.iter().map(|(_, end)| *end).max().unwrap_or(0);
 	let planned = u64::from(devices) * u64::from(plan.minutes) / u64::from(interval_s / 60);
-	let start_s = first_release(unix_now_s(), planned + u64::from(devices), interval_s, last_end);
+	let start_s =
+		first_release(crate::unix_s_now(), planned + u64::from(devices), interval_s, last_end);
 	tracing::info!(planned, first_release = start_s, "signing the live readings");
 
 	let keys: Vec<_> = (first..first + devices).map(bench_device_key).collect();
@@ -167,6 +166,20 @@ pub async fn live_reports(
 		vec![Vec::new(); connections as usize];
 	let mut tally = LiveTally::default();
 	let mut item_share = 0.0;
+	// The event's participants and the dispatch their readings follow, planned before signing.
+	let participants = match demand {
+		Some(demand) => candidates(first, devices, start_s, interval_s, demand.participants),
+		None => Vec::new(),
+	};
+	let dispatch = demand.map(|demand| {
+		let start = planned_start(start_s, interval_s);
+		Dispatch { start, end: start + 2 * u64::from(interval_s), committed_w: demand.committed_w }
+	});
+	// Each participant's departure from the usual readings, by offset in the live range.
+	let mut departures: Vec<Option<Departure>> = vec![None; devices as usize];
+	for &index in &participants {
+		departures[(index - first) as usize] = Some(Departure::default());
+	}
 	for j in 0..u64::from(plan.minutes) {
 		let release_s = start_s + 60 * j;
 		let minute = release_s / 60;
@@ -177,6 +190,16 @@ pub async fn live_reports(
 			let mut report =
 				bench_report(index, *sequence + 1, release_s - u64::from(interval_s), interval_s);
 			let kind = reading_at(index, minute, plan.flagged_bp, plan.rejected_bp);
+			if let (Some(dispatch), Some(departure)) = (&dispatch, &mut departures[offset as usize])
+			{
+				let (followed, after) = dispatch.follow(&report, *departure);
+				report = followed;
+				// A refused reading leaves the chain's counters where they were: the next one
+				// carries on from those.
+				if kind != Reading::WrongKey {
+					*departure = after;
+				}
+			}
 			if kind == Reading::Flagged {
 				report.online_s = interval_s + 60;
 			}
@@ -267,9 +290,9 @@ pub async fn live_reports(
 	let flood =
 		measure_flood("live reports", urls, chain, &queues, shape, node_pids, items, recorded);
 	let driver = async {
-		match demand {
-			Some(demand) => {
-				Some(run_event(chain, fleet, (first, devices), interval_s, start_s, demand).await)
+		match dispatch {
+			Some(dispatch) => {
+				Some(run_event(chain, fleet, &participants, interval_s, start_s, dispatch).await)
 			}
 			None => None,
 		}
