@@ -12,9 +12,10 @@
 #     benchmark chain's ten-minute scoring epochs close inside it; P home batteries of the live
 #     range (default 2 000) are enrolled and join a demand-response discharge event of two
 #     intervals, discharge at their commitment while it lasts, and are measured, settled and
-#     paid in the same blocks (it starts at the later of 3 × I and 6 minutes into the phase and
-#     settles ten minutes after its end, 5 × I + 10 minutes into it at I ≥ 2 minutes; with a
-#     shorter phase the benchmark waits for it after the last readings and says so);
+#     paid in the same blocks (it starts the first whole number of intervals at least 5
+#     minutes into the phase and settles ten minutes after its end: 20 minutes into it at
+#     I = 120, 25 at the default I; with a shorter phase the benchmark waits for it after the
+#     last readings and says so);
 #  3. `benchmark block` on an importer's database (Bob's; Alice's with one validator): each
 #     block of the live phase re-executed, its time against the weight it consumed, beside how
 #     long the author took to build it.

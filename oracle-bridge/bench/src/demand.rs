@@ -239,11 +239,26 @@ fn count_done(events: &[Vec<RuntimeEvent>], failures: &mut BTreeMap<String, u32>
 		if let RuntimeEvent::Sudo(pallet_sudo::Event::SudoAsDone { sudo_result }) = event {
 			match sudo_result {
 				Ok(()) => done += 1,
-				Err(error) => *failures.entry(format!("{error:?}")).or_default() += 1,
+				Err(error) => *failures.entry(error_name(error)).or_default() += 1,
 			}
 		}
 	}
 	done
+}
+
+/// The demand-response pallet's errors by name (`NoFreshTelemetry`), others as they debug-print.
+fn error_name(error: &sp_runtime::DispatchError) -> String {
+	use frame_support::traits::PalletInfoAccess;
+	if let sp_runtime::DispatchError::Module(module) = error {
+		if usize::from(module.index) == openvpp_runtime::DemandResponse::index() {
+			if let Ok(named) =
+				pallet_demand_response::Error::<Runtime>::decode(&mut &module.error[..])
+			{
+				return format!("{named:?}");
+			}
+		}
+	}
+	format!("{error:?}")
 }
 
 async fn event_status(chain: &Chain, event: u32) -> Result<Option<EventStatus>, DemandError> {
@@ -465,6 +480,28 @@ mod tests {
 		assert!(odd.iter().all(|&i| (i - 1_000) % 2 == 1));
 		// A range with no home battery.
 		assert!(candidates(0, 8, 600_000, 60, 10).is_empty());
+	}
+
+	#[test]
+	fn the_pallets_errors_are_counted_by_name() {
+		use sp_runtime::DispatchError;
+		let failed = |error: pallet_demand_response::Error<Runtime>| {
+			RuntimeEvent::Sudo(pallet_sudo::Event::SudoAsDone {
+				sudo_result: Err(DispatchError::from(error)),
+			})
+		};
+		let events = vec![vec![
+			failed(pallet_demand_response::Error::NoFreshTelemetry),
+			failed(pallet_demand_response::Error::NoFreshTelemetry),
+			RuntimeEvent::Sudo(pallet_sudo::Event::SudoAsDone { sudo_result: Ok(()) }),
+			RuntimeEvent::Sudo(pallet_sudo::Event::SudoAsDone {
+				sudo_result: Err(DispatchError::BadOrigin),
+			}),
+		]];
+		let mut failures = BTreeMap::new();
+		assert_eq!(count_done(&events, &mut failures), 1);
+		assert_eq!(failures.get("NoFreshTelemetry"), Some(&2));
+		assert_eq!(failures.get("BadOrigin"), Some(&1));
 	}
 
 	#[test]

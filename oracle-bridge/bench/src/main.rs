@@ -78,9 +78,10 @@ enum Command {
 		node_pid: Vec<u32>,
 		/// Home batteries of the live range that take part in a demand-response event run
 		/// through the phase, discharging at --dr-committed-w while it lasts (0: no event). It
-		/// starts at the later of 3 × --interval-s and 6 minutes after the first release, lasts
-		/// 2 × --interval-s and settles ten minutes after its end: give the phase two minutes
-		/// more than that (22 minutes at --interval-s 120) to settle it among the readings.
+		/// starts the first whole number of intervals at least 5 minutes after the first
+		/// release, lasts 2 × --interval-s and settles ten minutes after its end: give the phase
+		/// two minutes more than that (22 minutes at --interval-s 120) to settle it among the
+		/// readings.
 		#[arg(long, default_value_t = 0)]
 		dr_participants: u32,
 		/// Power each participant commits (W; a benchmark home battery discharges 5 000 W).

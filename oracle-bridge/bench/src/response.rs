@@ -13,21 +13,19 @@ use openvpp_runtime::bench_fleet::{bench_kind, bench_profile, FIRST_BENCH_DEVICE
 /// State of charge of a benchmark battery whose charges and discharges are even (bp); the
 /// fleet's readings start there (`bench_fleet::bench_report`).
 const SOC_START_BP: i64 = 3_000;
-/// Intervals between the first release and the event's start, at least: the participants'
-/// first readings are finalized, their owners' consents after them, and the baseline has
-/// whole intervals recorded after enrolment.
-const START_AFTER_INTERVALS: u64 = 3;
-/// Seconds between the first release and the event's start, at least: consents, the event's
-/// announcement and the commitments each wait for finality.
-const START_AFTER_S: u64 = 360;
+/// Seconds between the first release and the event's start, at least: the participants' first
+/// readings are finalized, then their owners' consents, the event's announcement and the
+/// commitments, each waiting for finality, before the opt-in deadline a minute before the start.
+const START_AFTER_S: u64 = 300;
 
-/// When the event of a live phase whose first release is at `first_release_s` starts: a whole
-/// number of the devices' intervals after it, so that the participants' intervals (which end at
-/// the first release) fall wholly inside or outside the event.
+/// When the event of a live phase whose first release is at `first_release_s` starts: the
+/// first whole number of the devices' intervals after it that leaves [`START_AFTER_S`], so that
+/// the participants' intervals (which end at the first release) fall wholly inside or outside
+/// the event, and the interval before the start is reported after their enrolment (their
+/// meter-before baseline).
 pub fn planned_start(first_release_s: UnixSeconds, interval_s: u32) -> UnixSeconds {
 	let interval_s = u64::from(interval_s.max(60));
-	let intervals = START_AFTER_INTERVALS.max(START_AFTER_S.div_ceil(interval_s));
-	first_release_s + intervals * interval_s
+	first_release_s + START_AFTER_S.div_ceil(interval_s) * interval_s
 }
 
 /// A dispatch the participants follow.
@@ -100,10 +98,9 @@ mod tests {
 	#[test]
 	fn the_start_is_whole_intervals_after_the_first_release() {
 		assert_eq!(planned_start(6_000, 120), 6_360);
-		assert_eq!(planned_start(6_000, 300), 6_900);
-		// One-minute readings: six of them, for the consents and commitments to finalize.
-		assert_eq!(planned_start(6_000, 60), 6_360);
-		assert_eq!(planned_start(6_000, 900), 8_700);
+		assert_eq!(planned_start(6_000, 300), 6_300);
+		assert_eq!(planned_start(6_000, 60), 6_300);
+		assert_eq!(planned_start(6_000, 900), 6_900);
 	}
 
 	#[test]
