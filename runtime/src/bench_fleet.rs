@@ -13,7 +13,7 @@
 use alloc::{string::String, vec::Vec};
 use codec::Encode;
 use openvpp_primitives::{
-	AttestationKey, Capability, ComfortLimits, DeviceId, DeviceKind, DeviceState,
+	AttestationKey, BasisPoints, Capability, ComfortLimits, DeviceId, DeviceKind, DeviceState,
 	GridResponseStatus, IntervalReport, QualityFlags, UnixSeconds, FULL_BP,
 };
 use pallet_device_registry::GenesisDevice;
@@ -178,6 +178,21 @@ fn interval_energy_wh(kind: DeviceKind, capability: &Capability, interval_length
 	u64::from(capability.rated_power_w) * share_percent / 100 * u64::from(interval_length_s) / 3_600
 }
 
+/// State of charge of a benchmark battery of `capacity_wh` whose meter counters stand at
+/// `cumulative_imported_wh` and `cumulative_exported_wh` (bp): it starts at 30 % and follows the
+/// energy the meter put in and took out, within 0–100 %.
+pub fn bench_soc_bp(
+	capacity_wh: u64,
+	cumulative_imported_wh: u64,
+	cumulative_exported_wh: u64,
+) -> BasisPoints {
+	const START_BP: i128 = 3_000;
+	let held_wh = i128::from(cumulative_imported_wh) - i128::from(cumulative_exported_wh);
+	let soc = START_BP + held_wh * i128::from(FULL_BP) / i128::from(capacity_wh.max(1));
+	// The clamp keeps it within 0..=10 000, which fits.
+	BasisPoints::try_from(soc.clamp(0, i128::from(FULL_BP))).unwrap_or(FULL_BP)
+}
+
 /// Reading number `sequence` (1-based, one per interval) of benchmark device `index`, plausible
 /// for its kind: rooftop arrays export, chargers and energy managers import, batteries charge
 /// and discharge in turn (their state of charge following the metered energy), EVs charge. The
@@ -204,12 +219,10 @@ pub fn bench_report(
 		}
 		_ => (energy_wh, 0, energy_wh * sequence, 0),
 	};
-	let soc_bp = capability.storage_capacity_wh.filter(|_| kind.has_storage()).map(|capacity| {
-		let held_wh = cumulative_imported.saturating_sub(cumulative_exported);
-		let start_bp: u64 = 3_000;
-		let soc = start_bp + held_wh.saturating_mul(u64::from(FULL_BP)) / capacity.max(1);
-		soc.min(u64::from(FULL_BP)) as u16
-	});
+	let soc_bp = capability
+		.storage_capacity_wh
+		.filter(|_| kind.has_storage())
+		.map(|capacity_wh| bench_soc_bp(capacity_wh, cumulative_imported, cumulative_exported));
 	let net_wh = exported as i64 - imported as i64;
 	let average_power_w = (net_wh * 3_600 / i64::from(interval_length_s.max(1))) as i32;
 	IntervalReport {

@@ -7,12 +7,9 @@
 //! then: the event's window is planned from the first release ([`planned_start`]) and the driver
 //! creates the event for exactly that window ([`crate::demand`]).
 
-use openvpp_primitives::{GridResponseStatus, IntervalReport, UnixSeconds, FULL_BP};
-use openvpp_runtime::bench_fleet::{bench_kind, bench_profile, FIRST_BENCH_DEVICE};
+use openvpp_primitives::{GridResponseStatus, IntervalReport, UnixSeconds};
+use openvpp_runtime::bench_fleet::{bench_kind, bench_profile, bench_soc_bp, FIRST_BENCH_DEVICE};
 
-/// State of charge of a benchmark battery whose charges and discharges are even (bp); the
-/// fleet's readings start there (`bench_fleet::bench_report`).
-const SOC_START_BP: i64 = 3_000;
 /// Seconds between the first release and the event's start, at least: the participants' first
 /// readings are finalized, then their owners' consents, the event's announcement and the
 /// commitments, each waiting for finality, before the opt-in deadline a minute before the start.
@@ -73,10 +70,11 @@ impl Dispatch {
 		let index = report.device_id.saturating_sub(FIRST_BENCH_DEVICE);
 		let (capability, _) = bench_profile(bench_kind(index));
 		if let (Some(_), Some(capacity_wh)) = (report.soc_bp, capability.storage_capacity_wh) {
-			let held_wh =
-				report.cumulative_imported_wh as i64 - report.cumulative_exported_wh as i64;
-			let soc = SOC_START_BP + held_wh * i64::from(FULL_BP) / capacity_wh.max(1) as i64;
-			report.soc_bp = Some(soc.clamp(0, i64::from(FULL_BP)) as u16);
+			report.soc_bp = Some(bench_soc_bp(
+				capacity_wh,
+				report.cumulative_imported_wh,
+				report.cumulative_exported_wh,
+			));
 		}
 		(report, after)
 	}

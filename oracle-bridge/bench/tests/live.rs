@@ -12,7 +12,8 @@ use openvpp_testkit::{free_port, node_binary, wait_for_port, Process};
 
 const BENCH: &str = env!("CARGO_BIN_EXE_openvpp-bench");
 
-/// The number just before `label` in `text` ("… 6 000 sent …" gives 6 000 for "sent").
+/// The number just before `label` in `text` ("… 6120 sent …" gives 6120 for "sent"); the summary
+/// prints plain digits.
 fn number_before(text: &str, label: &str) -> u64 {
 	let at = text.find(label).unwrap_or_else(|| panic!("no {label:?} in: {text}"));
 	let digits: String = text[..at]
