@@ -2,6 +2,9 @@
 # validators on 127.0.0.1 running a benchmark chain (`--chain bench:<devices>:<validators>`,
 # genesis built by each node) with transaction pools large enough for a flood. Source it after
 # common.sh; do not run it.
+#
+# OPENVPP_BENCH_KEEP=1 keeps the work directory (databases, logs) for a later look, such as
+# re-executing its blocks again with `openvpp-node benchmark block --base-path <dir>/db-<name>`.
 
 work="$(mktemp -d -t openvpp-bench.XXXXXX)"
 # The first validator's process id (the one floods are submitted to), and all of them.
@@ -20,7 +23,11 @@ cleanup() {
 	for pid in "${node_pids[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
-	rm -rf "$work"
+	if [ "${OPENVPP_BENCH_KEEP:-0}" = 1 ]; then
+		echo "kept the work directory $work (OPENVPP_BENCH_KEEP=1)" >&2
+	else
+		rm -rf "$work"
+	fi
 }
 trap cleanup EXIT INT TERM
 

@@ -11,11 +11,17 @@
 //! epoch, it is not indexed again: a device silent for a whole epoch is swept once more and then
 //! left alone until it reports again.
 //!
+//! The sweep is charged in three parts, all from the `sweep_base` and `sweep_epoch(n)`
+//! benchmarks: finding out whether an epoch is due (every block), taking up or leaving an epoch
+//! (each block that works on one), and one device's close (the benchmark's slope). Charging
+//! each device the whole of a one-device sweep would price the per-block and per-epoch reads and
+//! writes again for every device.
+//!
 //! A report for an interval of an epoch already swept counts for data quality in the device's
 //! open epoch, but its energy no longer counts towards any epoch (see
 //! `report_impls::apply_report`).
 
-use frame_support::weights::WeightMeter;
+use frame_support::weights::{Weight, WeightMeter};
 use openvpp_primitives::{ClosedEpochs, DeviceId, EpochTelemetry};
 
 use crate::{pallet::*, WeightInfo};
@@ -29,6 +35,17 @@ impl<T: Config> Pallet<T> {
 	/// How long after an epoch's end the sweep closes silent devices' epochs (s).
 	pub fn epoch_close_grace_s() -> u64 {
 		EpochCloseGrace::<T>::get()
+	}
+
+	/// Taking up an epoch whose grace has passed, or leaving it: its progress, its event and the
+	/// cursor, beyond finding out that it is due.
+	pub(crate) fn sweep_epoch_weight() -> Weight {
+		T::WeightInfo::sweep_epoch(0).saturating_sub(T::WeightInfo::sweep_base())
+	}
+
+	/// Closing one silent device's epoch in the sweep.
+	pub(crate) fn sweep_device_weight() -> Weight {
+		T::WeightInfo::sweep_epoch(1).saturating_sub(T::WeightInfo::sweep_epoch(0))
 	}
 
 	/// Sweeps every epoch whose grace has passed, as far as `meter` allows.
@@ -49,15 +66,20 @@ impl<T: Config> Pallet<T> {
 				.saturating_mul(length_s)
 				.saturating_add(Self::epoch_close_grace_s())
 		{
+			if meter.try_consume(Self::sweep_epoch_weight()).is_err() {
+				return;
+			}
 			let mut closed = SweepProgress::<T>::get();
-			// Each entry is removed as the iterator yields it, so the weight is taken first.
+			// Each entry is removed as the iterator yields it, so there must be room for a
+			// device before asking for one. Finding none left is part of the epoch's weight.
 			let mut open = OpenEpochs::<T>::drain_prefix(epoch);
 			loop {
-				if meter.try_consume(T::WeightInfo::sweep_device()).is_err() {
+				if !meter.can_consume(Self::sweep_device_weight()) {
 					SweepProgress::<T>::put(closed);
 					return;
 				}
 				let Some((device, ())) = open.next() else { break };
+				meter.consume(Self::sweep_device_weight());
 				if Self::close_silent_epoch(device, epoch, length_s) {
 					closed = closed.saturating_add(1);
 				}

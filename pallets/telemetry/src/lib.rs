@@ -369,7 +369,9 @@ pub mod pallet {
 		fn integrity_test() {
 			assert!(
 				T::MaxSweepWeight::get().all_gte(
-					T::WeightInfo::sweep_base().saturating_add(T::WeightInfo::sweep_device())
+					T::WeightInfo::sweep_base()
+						.saturating_add(Self::sweep_epoch_weight())
+						.saturating_add(Self::sweep_device_weight())
 				),
 				"MaxSweepWeight cannot fit one device of the epoch sweep"
 			);

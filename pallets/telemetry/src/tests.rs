@@ -1511,6 +1511,54 @@ fn the_sweep_stops_at_its_budget_and_resumes() {
 	});
 }
 
+/// The sweep's weight on `unix_s`, with the mock's per-block budget.
+fn sweep_weight_at(unix_s: u64) -> frame_support::weights::Weight {
+	set_time(unix_s);
+	System::set_block_number(System::block_number() + 1);
+	let mut meter = frame_support::weights::WeightMeter::new();
+	<Telemetry as Hooks<u64>>::on_poll(System::block_number(), &mut meter);
+	meter.consumed()
+}
+
+#[test]
+fn the_sweep_charges_each_device_once_and_each_epoch_once_a_block() {
+	run_test(|| {
+		let base = <() as WeightInfo>::sweep_base();
+		let epoch = Telemetry::sweep_epoch_weight();
+		let device = Telemetry::sweep_device_weight();
+		// The benchmark's slope is the device's share, the intercept the epoch's.
+		assert_eq!(base.saturating_add(epoch), <() as WeightInfo>::sweep_epoch(0));
+		assert_eq!(
+			epoch.saturating_add(device),
+			<() as WeightInfo>::sweep_epoch(1).saturating_sub(base)
+		);
+		assert!(device.ref_time() > 0 && epoch.ref_time() > 0);
+
+		sweep_at(T0);
+		// Nothing due: only the look at the cursor.
+		assert_eq!(sweep_weight_at(T0 + 6), base);
+		for id in 1..=7 {
+			add_solar(id, "DE-TENNET");
+		}
+		set_time(after_interval(0));
+		submit((1..=7).map(|id| sign(solar_report(id, 0))).collect());
+		// A full budget of five, then the two left and the move to the next epoch.
+		assert_eq!(
+			sweep_weight_at(T0 + EPOCH + GRACE),
+			base.saturating_add(epoch).saturating_add(device.saturating_mul(5))
+		);
+		assert_eq!(closed_epochs().len(), 5);
+		assert_eq!(
+			sweep_weight_at(T0 + EPOCH + GRACE + 6),
+			base.saturating_add(epoch).saturating_add(device.saturating_mul(2))
+		);
+		assert_eq!(closed_epochs().len(), 7);
+		assert_eq!(NextToSweep::<Test>::get(), Some(E0 + 1));
+		// The next epoch is not due yet.
+		assert_eq!(sweep_weight_at(T0 + EPOCH + GRACE + 12), base);
+	});
+}
+
 #[test]
 fn a_report_for_a_swept_epoch_counts_for_quality_but_not_energy() {
 	run_test(|| {

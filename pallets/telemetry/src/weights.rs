@@ -3,10 +3,10 @@
 //!
 //! Regenerate with `scripts/benchmark.sh`; do not edit by hand.
 //!
-//! CLI VERSION 64.0.0, DATE 2026-12-04
+//! CLI VERSION 64.0.0, DATE 2026-12-06
 //! STEPS `10`, REPEAT `5`, LOW RANGE `[]`, HIGH RANGE `[]`
 //! WORST CASE MAP SIZE `1000000`
-//! HOSTNAME `vm`, CPU `AMD EPYC`
+//! HOSTNAME `vm`, CPU `Intel(R) Xeon(R) Processor`
 //! WASM-EXECUTION `Compiled`, CHAIN `Some("dev")`, DB CACHE `1024`
 
 // Executed command:
@@ -59,7 +59,7 @@ pub trait WeightInfo {
 	fn set_min_interval_length() -> Weight;
 	fn prune_digests() -> Weight;
 	fn sweep_base() -> Weight;
-	fn sweep_device() -> Weight;
+	fn sweep_epoch(n: u32, ) -> Weight;
 }
 
 /// Weights measured for `pallet_telemetry`, with storage access priced by the runtime's `DbWeight`.
@@ -100,10 +100,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `7505 + n * (600 ±0)`
 		//  Estimated: `20887 + n * (8923 ±0)`
-		// Minimum execution time: 163_413_000 picoseconds.
-		Weight::from_parts(184_454_000, 20887)
-			// Standard Error: 1_037_379
-			.saturating_add(Weight::from_parts(126_201_250, 0).saturating_mul(n.into()))
+		// Minimum execution time: 231_004_000 picoseconds.
+		Weight::from_parts(283_999_000, 20887)
+			// Standard Error: 1_321_319
+			.saturating_add(Weight::from_parts(130_120_450, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -145,10 +145,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `8032 + n * (308 ±0)`
 		//  Estimated: `20887 + n * (3311 ±0)`
-		// Minimum execution time: 165_055_000 picoseconds.
-		Weight::from_parts(168_630_000, 20887)
-			// Standard Error: 1_108_974
-			.saturating_add(Weight::from_parts(104_759_453, 0).saturating_mul(n.into()))
+		// Minimum execution time: 180_033_000 picoseconds.
+		Weight::from_parts(187_899_000, 20887)
+			// Standard Error: 2_453_374
+			.saturating_add(Weight::from_parts(103_559_499, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -180,10 +180,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `7923 + n * (308 ±0)`
 		//  Estimated: `20887 + n * (3311 ±0)`
-		// Minimum execution time: 131_716_000 picoseconds.
-		Weight::from_parts(134_820_000, 20887)
-			// Standard Error: 1_515_415
-			.saturating_add(Weight::from_parts(69_717_001, 0).saturating_mul(n.into()))
+		// Minimum execution time: 138_367_000 picoseconds.
+		Weight::from_parts(141_587_000, 20887)
+			// Standard Error: 2_621_167
+			.saturating_add(Weight::from_parts(70_669_884, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -213,10 +213,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `7248 + n * (374 ±0)`
 		//  Estimated: `20887 + n * (2890 ±0)`
-		// Minimum execution time: 127_840_000 picoseconds.
-		Weight::from_parts(130_734_000, 20887)
-			// Standard Error: 1_043_631
-			.saturating_add(Weight::from_parts(62_036_779, 0).saturating_mul(n.into()))
+		// Minimum execution time: 124_079_000 picoseconds.
+		Weight::from_parts(200_156_791, 20887)
+			// Standard Error: 2_694_021
+			.saturating_add(Weight::from_parts(57_358_305, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -242,10 +242,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1064 + n * (308 ±0)`
 		//  Estimated: `20887 + n * (3311 ±0)`
-		// Minimum execution time: 116_112_000 picoseconds.
-		Weight::from_parts(1_384_027_827, 20887)
-			// Standard Error: 3_473_261
-			.saturating_add(Weight::from_parts(69_365_311, 0).saturating_mul(n.into()))
+		// Minimum execution time: 116_046_000 picoseconds.
+		Weight::from_parts(167_944_386, 20887)
+			// Standard Error: 948_109
+			.saturating_add(Weight::from_parts(65_153_231, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
@@ -270,10 +270,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `1064 + n * (308 ±0)`
 		//  Estimated: `20887 + n * (3311 ±0)`
-		// Minimum execution time: 71_256_000 picoseconds.
-		Weight::from_parts(78_297_000, 20887)
-			// Standard Error: 195_961
-			.saturating_add(Weight::from_parts(14_173_528, 0).saturating_mul(n.into()))
+		// Minimum execution time: 65_070_000 picoseconds.
+		Weight::from_parts(69_801_000, 20887)
+			// Standard Error: 349_132
+			.saturating_add(Weight::from_parts(15_513_673, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
@@ -282,22 +282,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 37_706_000 picoseconds.
-		Weight::from_parts(41_572_000, 0)
+		// Minimum execution time: 46_578_000 picoseconds.
+		Weight::from_parts(52_005_000, 0)
 	}
 	fn verify_sr25519() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 38_137_000 picoseconds.
-		Weight::from_parts(42_132_000, 0)
+		// Minimum execution time: 47_939_000 picoseconds.
+		Weight::from_parts(52_127_000, 0)
 	}
 	fn verify_ecdsa() -> Weight {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 41_863_000 picoseconds.
-		Weight::from_parts(47_110_000, 0)
+		// Minimum execution time: 40_154_000 picoseconds.
+		Weight::from_parts(44_003_000, 0)
 	}
 	/// Storage: `Telemetry::MinIntervalLengthS` (r:0 w:1)
 	/// Proof: `Telemetry::MinIntervalLengthS` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
@@ -305,8 +305,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 5_297_000 picoseconds.
-		Weight::from_parts(8_242_000, 0)
+		// Minimum execution time: 6_781_000 picoseconds.
+		Weight::from_parts(8_074_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Telemetry::BatchDigests` (r:0 w:1)
@@ -315,8 +315,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 1_783_000 picoseconds.
-		Weight::from_parts(2_503_000, 0)
+		// Minimum execution time: 2_349_000 picoseconds.
+		Weight::from_parts(3_291_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
@@ -331,8 +331,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof size summary in bytes:
 		//  Measured:  `177`
 		//  Estimated: `1493`
-		// Minimum execution time: 9_124_000 picoseconds.
-		Weight::from_parts(10_426_000, 1493)
+		// Minimum execution time: 10_963_000 picoseconds.
+		Weight::from_parts(12_479_000, 1493)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 	}
 	/// Storage: `Timestamp::Now` (r:1 w:0)
@@ -345,36 +345,42 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Telemetry::EpochCloseGrace` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Telemetry::SweepProgress` (r:1 w:1)
 	/// Proof: `Telemetry::SweepProgress` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::OpenEpochs` (r:2 w:2)
+	/// Storage: `Telemetry::OpenEpochs` (r:101 w:200)
 	/// Proof: `Telemetry::OpenEpochs` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
-	/// Storage: `Telemetry::DeviceTelemetry` (r:1 w:1)
+	/// Storage: `Telemetry::DeviceTelemetry` (r:100 w:100)
 	/// Proof: `Telemetry::DeviceTelemetry` (`max_values`: None, `max_size`: Some(415), added: 2890, mode: `MaxEncodedLen`)
-	/// Storage: `DeviceRegistry::Devices` (r:1 w:1)
+	/// Storage: `DeviceRegistry::Devices` (r:100 w:100)
 	/// Proof: `DeviceRegistry::Devices` (`max_values`: None, `max_size`: Some(836), added: 3311, mode: `MaxEncodedLen`)
 	/// Storage: `Rewards::NextToSettle` (r:1 w:0)
 	/// Proof: `Rewards::NextToSettle` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Rewards::PendingDemandResponse` (r:1 w:0)
+	/// Storage: `Rewards::PendingDemandResponse` (r:100 w:0)
 	/// Proof: `Rewards::PendingDemandResponse` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
-	/// Storage: `Rewards::Results` (r:1 w:1)
+	/// Storage: `Rewards::Results` (r:100 w:100)
 	/// Proof: `Rewards::Results` (`max_values`: None, `max_size`: Some(125), added: 2600, mode: `MaxEncodedLen`)
 	/// Storage: `Rewards::Summaries` (r:1 w:1)
 	/// Proof: `Rewards::Summaries` (`max_values`: None, `max_size`: Some(265), added: 2740, mode: `MaxEncodedLen`)
-	fn sweep_device() -> Weight {
+	/// The range of component `n` is `[0, 100]`.
+	fn sweep_epoch(n: u32, ) -> Weight {
 		// Proof size summary in bytes:
-		//  Measured:  `1455`
-		//  Estimated: `5996`
-		// Minimum execution time: 70_985_000 picoseconds.
-		Weight::from_parts(91_546_000, 5996)
-			.saturating_add(T::DbWeight::get().reads(13_u64))
-			.saturating_add(T::DbWeight::get().writes(8_u64))
+		//  Measured:  `859 + n * (651 ±0)`
+		//  Estimated: `3730 + n * (3311 ±0)`
+		// Minimum execution time: 24_033_000 picoseconds.
+		Weight::from_parts(54_766_987, 3730)
+			// Standard Error: 187_491
+			.saturating_add(Weight::from_parts(44_235_180, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((5_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 }
 
 /// The same weights with storage priced at ParityDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn submit_reports(n: u32, ) -> Weight {
-		Weight::from_parts(184_454_000, 20887)
-			.saturating_add(Weight::from_parts(126_201_250, 0).saturating_mul(n.into()))
+		Weight::from_parts(283_999_000, 20887)
+			.saturating_add(Weight::from_parts(130_120_450, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -382,8 +388,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 8923).saturating_mul(n.into()))
 	}
 	fn submit_reports_one_region(n: u32, ) -> Weight {
-		Weight::from_parts(168_630_000, 20887)
-			.saturating_add(Weight::from_parts(104_759_453, 0).saturating_mul(n.into()))
+		Weight::from_parts(187_899_000, 20887)
+			.saturating_add(Weight::from_parts(103_559_499, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -391,8 +397,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn submit_reports_same_epoch(n: u32, ) -> Weight {
-		Weight::from_parts(134_820_000, 20887)
-			.saturating_add(Weight::from_parts(69_717_001, 0).saturating_mul(n.into()))
+		Weight::from_parts(141_587_000, 20887)
+			.saturating_add(Weight::from_parts(70_669_884, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -400,8 +406,8 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn submit_reports_known(n: u32, ) -> Weight {
-		Weight::from_parts(130_734_000, 20887)
-			.saturating_add(Weight::from_parts(62_036_779, 0).saturating_mul(n.into()))
+		Weight::from_parts(200_156_791, 20887)
+			.saturating_add(Weight::from_parts(57_358_305, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -409,44 +415,48 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2890).saturating_mul(n.into()))
 	}
 	fn submit_reports_bad_signature(n: u32, ) -> Weight {
-		Weight::from_parts(1_384_027_827, 20887)
-			.saturating_add(Weight::from_parts(69_365_311, 0).saturating_mul(n.into()))
+		Weight::from_parts(167_944_386, 20887)
+			.saturating_add(Weight::from_parts(65_153_231, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn submit_reports_unverified(n: u32, ) -> Weight {
-		Weight::from_parts(78_297_000, 20887)
-			.saturating_add(Weight::from_parts(14_173_528, 0).saturating_mul(n.into()))
+		Weight::from_parts(69_801_000, 20887)
+			.saturating_add(Weight::from_parts(15_513_673, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 	fn verify_ed25519() -> Weight {
-		Weight::from_parts(41_572_000, 0)
+		Weight::from_parts(52_005_000, 0)
 	}
 	fn verify_sr25519() -> Weight {
-		Weight::from_parts(42_132_000, 0)
+		Weight::from_parts(52_127_000, 0)
 	}
 	fn verify_ecdsa() -> Weight {
-		Weight::from_parts(47_110_000, 0)
+		Weight::from_parts(44_003_000, 0)
 	}
 	fn set_min_interval_length() -> Weight {
-		Weight::from_parts(8_242_000, 0)
+		Weight::from_parts(8_074_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn prune_digests() -> Weight {
-		Weight::from_parts(2_503_000, 0)
+		Weight::from_parts(3_291_000, 0)
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn sweep_base() -> Weight {
-		Weight::from_parts(10_426_000, 1493)
+		Weight::from_parts(12_479_000, 1493)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 	}
-	fn sweep_device() -> Weight {
-		Weight::from_parts(91_546_000, 5996)
-			.saturating_add(ParityDbWeight::get().reads(13_u64))
-			.saturating_add(ParityDbWeight::get().writes(8_u64))
+	fn sweep_epoch(n: u32, ) -> Weight {
+		Weight::from_parts(54_766_987, 3730)
+			.saturating_add(Weight::from_parts(44_235_180, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
+			.saturating_add(ParityDbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().writes((5_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 3311).saturating_mul(n.into()))
 	}
 }
