@@ -33,6 +33,9 @@
 #                          [--minutes M] [--batch B] [--transfers T] [--reports R]
 #                          [--transfer-rate TR] [--dr-participants P] [--node-args "ARGS"]
 #
+# OPENVPP_BENCH_KEEP=1 keeps the work directory (databases and logs) when it ends, to re-execute
+# its blocks again with other settings (`openvpp-node benchmark block --base-path <dir>/db-<name>`).
+#
 # At the defaults it takes about 40 minutes on two cores. Each validator holds about 4.6 GiB
 # once it has built the genesis (they start one after another) and grew to 8-9 GiB in the live
 # phase: three need more than the 23 GiB of the development machine (docs/performance.md has a
