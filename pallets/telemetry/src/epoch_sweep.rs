@@ -48,6 +48,14 @@ impl<T: Config> Pallet<T> {
 		T::WeightInfo::sweep_epoch(1).saturating_sub(T::WeightInfo::sweep_epoch(0))
 	}
 
+	/// What one block's sweep charges to close `devices` silent devices of one epoch: the look
+	/// at the cursor, the epoch and the devices.
+	pub(crate) fn sweep_weight_for(devices: u32) -> Weight {
+		T::WeightInfo::sweep_base()
+			.saturating_add(Self::sweep_epoch_weight())
+			.saturating_add(Self::sweep_device_weight().saturating_mul(devices.into()))
+	}
+
 	/// Sweeps every epoch whose grace has passed, as far as `meter` allows.
 	pub(crate) fn sweep_epochs(meter: &mut WeightMeter) {
 		if meter.try_consume(T::WeightInfo::sweep_base()).is_err() {
@@ -55,6 +63,8 @@ impl<T: Config> Pallet<T> {
 		}
 		let now = Self::now();
 		let length_s = Self::epoch_length_s();
+		let epoch_weight = Self::sweep_epoch_weight();
+		let device_weight = Self::sweep_device_weight();
 		let Some(mut epoch) = NextToSweep::<T>::get() else {
 			// The first block: epochs before the current one held no device.
 			NextToSweep::<T>::put(now / length_s);
@@ -66,7 +76,7 @@ impl<T: Config> Pallet<T> {
 				.saturating_mul(length_s)
 				.saturating_add(Self::epoch_close_grace_s())
 		{
-			if meter.try_consume(Self::sweep_epoch_weight()).is_err() {
+			if meter.try_consume(epoch_weight).is_err() {
 				return;
 			}
 			let mut closed = SweepProgress::<T>::get();
@@ -74,12 +84,12 @@ impl<T: Config> Pallet<T> {
 			// device before asking for one. Finding none left is part of the epoch's weight.
 			let mut open = OpenEpochs::<T>::drain_prefix(epoch);
 			loop {
-				if !meter.can_consume(Self::sweep_device_weight()) {
+				if !meter.can_consume(device_weight) {
 					SweepProgress::<T>::put(closed);
 					return;
 				}
 				let Some((device, ())) = open.next() else { break };
-				meter.consume(Self::sweep_device_weight());
+				meter.consume(device_weight);
 				if Self::close_silent_epoch(device, epoch, length_s) {
 					closed = closed.saturating_add(1);
 				}

@@ -368,11 +368,7 @@ pub mod pallet {
 
 		fn integrity_test() {
 			assert!(
-				T::MaxSweepWeight::get().all_gte(
-					T::WeightInfo::sweep_base()
-						.saturating_add(Self::sweep_epoch_weight())
-						.saturating_add(Self::sweep_device_weight())
-				),
+				T::MaxSweepWeight::get().all_gte(Self::sweep_weight_for(1)),
 				"MaxSweepWeight cannot fit one device of the epoch sweep"
 			);
 			let slot = u64::from(T::FreshnessSlotS::get());

@@ -300,9 +300,7 @@ pub const SLOT_S: u32 = 60;
 
 parameter_types! {
 	/// Room for a handful of silent devices per block, so that tests see the sweep resume.
-	pub MaxSweepWeight: Weight = <() as crate::WeightInfo>::sweep_base()
-		.saturating_add(crate::Pallet::<Test>::sweep_epoch_weight())
-		.saturating_add(crate::Pallet::<Test>::sweep_device_weight().saturating_mul(5));
+	pub MaxSweepWeight: Weight = crate::Pallet::<Test>::sweep_weight_for(5);
 	pub const Tolerances: PlausibilityTolerances = PlausibilityTolerances {
 		rating_tolerance_bp: 500,
 		soc_throughput_tolerance_bp: 1_000,

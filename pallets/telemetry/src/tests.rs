@@ -1533,6 +1533,10 @@ fn the_sweep_charges_each_device_once_and_each_epoch_once_a_block() {
 			<() as WeightInfo>::sweep_epoch(1).saturating_sub(base)
 		);
 		assert!(device.ref_time() > 0 && epoch.ref_time() > 0);
+		assert_eq!(
+			Telemetry::sweep_weight_for(2),
+			base.saturating_add(epoch).saturating_add(device.saturating_mul(2))
+		);
 
 		sweep_at(T0);
 		// Nothing due: only the look at the cursor.
@@ -1543,15 +1547,9 @@ fn the_sweep_charges_each_device_once_and_each_epoch_once_a_block() {
 		set_time(after_interval(0));
 		submit((1..=7).map(|id| sign(solar_report(id, 0))).collect());
 		// A full budget of five, then the two left and the move to the next epoch.
-		assert_eq!(
-			sweep_weight_at(T0 + EPOCH + GRACE),
-			base.saturating_add(epoch).saturating_add(device.saturating_mul(5))
-		);
+		assert_eq!(sweep_weight_at(T0 + EPOCH + GRACE), Telemetry::sweep_weight_for(5));
 		assert_eq!(closed_epochs().len(), 5);
-		assert_eq!(
-			sweep_weight_at(T0 + EPOCH + GRACE + 6),
-			base.saturating_add(epoch).saturating_add(device.saturating_mul(2))
-		);
+		assert_eq!(sweep_weight_at(T0 + EPOCH + GRACE + 6), Telemetry::sweep_weight_for(2));
 		assert_eq!(closed_epochs().len(), 7);
 		assert_eq!(NextToSweep::<Test>::get(), Some(E0 + 1));
 		// The next epoch is not due yet.
